@@ -1,0 +1,49 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "kvmplan",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "kvmplan", targets: ["kvmplan"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // MARK: - Compiler half (builds and tests anywhere)
+        .target(name: "Diagnostics"),
+        .target(name: "Manifest", dependencies: ["Diagnostics", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Rules", dependencies: ["Manifest", "Diagnostics"]),
+        .target(name: "Plan", dependencies: ["Diagnostics", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Compiler", dependencies: ["Manifest", "Rules", "Plan", "Diagnostics"]),
+
+        // MARK: - Kernel half (Linux only)
+        .target(name: "CKVM"),
+        .target(name: "KVM", dependencies: ["CKVM", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(name: "Launcher", dependencies: ["Plan", "KVM"]),
+
+        // MARK: - CLI
+        .executableTarget(
+            name: "kvmplan",
+            dependencies: [
+                "Diagnostics", "Manifest", "Rules", "Plan", "Compiler", "KVM", "Launcher",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"]),
+        .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "Manifest", "Compiler", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "PlanTests", dependencies: ["Plan", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Plan", "Rules", "Manifest", "TestSupport"]),
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "TestSupport"]),
+        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "Plan", "KVM", "Compiler", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+    ]
+)
