@@ -1,1 +1,39 @@
-print("kvmplan")
+import ArgumentParser
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// kvmplan: compile YAML guest manifests into KVM ioctl plans, check, diff and launch them.
+/// This target only wires the pipeline's stages and picks exit codes (DESIGN §1, §3).
+struct KVMPlan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kvmplan",
+        abstract: "Compile confidential-VM manifests into /dev/kvm ioctl plans; check, diff and launch them.",
+        discussion: """
+            Exit codes: check/plan 0 ok, 1 invalid manifest, 2 usage or I/O error.
+            diff 0 same, 1 different, 2 error. launch: the guest's exit status; 124 timeout;
+            125 kvmplan's own failure; 126 host lacks a capability the plan needs.
+            """,
+        version: "0.1.0",
+        subcommands: KVMPlan.allSubcommands
+    )
+}
+
+// Usage errors exit 2 (DESIGN §3), not ArgumentParser's default 64.
+do {
+    var command = try KVMPlan.parseAsRoot()
+    try command.run()
+} catch let code as ExitCode {
+    exit(code.rawValue)
+} catch {
+    let exitCode = KVMPlan.exitCode(for: error)
+    if exitCode == .success || exitCode.rawValue == 0 {
+        KVMPlan.exit(withError: error)
+    }
+    let message = KVMPlan.fullMessage(for: error)
+    if !message.isEmpty { Console.error(message) }
+    exit(exitCode == .validationFailure || exitCode.rawValue == 64 ? 2 : exitCode.rawValue)
+}

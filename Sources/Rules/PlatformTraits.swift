@@ -1,0 +1,178 @@
+import Manifest
+
+/// What a platform is, as data (DESIGN §2 platform table, KVM_UAPI.md §1.2, §3). The compiler never
+/// switches on a platform to decide a rule; it reads these traits.
+public struct PlatformTraits: Sendable, Hashable {
+    public var platform: Platform
+    public var arch: Architecture
+    /// `KVM_CREATE_VM` machine type name and value (arm64: flags only, the IPA size is added from gpa-bits).
+    public var vmTypeName: String
+    public var vmTypeValue: UInt64
+    /// The bit of `KVM_CAP_VM_TYPES` that must be set on x86 (nil on arm64).
+    public var vmTypeBit: Int?
+    public var hasPrivateMemory: Bool
+    /// Backings that can hold private memory on this platform.
+    public var privateBackings: Set<Backing>
+    public var defaultAccessType: AccessType?
+    public var defaultConversion: [ConversionExit]
+    /// Conversion exits the launcher can ever see on this platform.
+    public var possibleConversion: Set<ConversionExit>
+    public var readonlySlots: Bool
+    public var dirtyLogging: Bool
+    /// `GUEST_MEMFD_FLAG_INIT_SHARED` allowed (x86: only VMs without private memory).
+    public var gmemInitShared: Bool
+    /// guest_memfd slots must be created with `GUEST_MEMFD_FLAG_MMAP` ("gmem-only" arm64 slots).
+    public var gmemNeedsMmap: Bool
+    /// The launch is measured (SNP, TDX, CCA).
+    public var measuredLaunch: Bool
+    /// Its uapi is merged upstream (false: only in a posted series).
+    public var uapiMerged: Bool
+    public var testingOnly: Bool
+    public var allowedGPABits: ClosedRange<Int>
+    /// Only these widths (TDX: 48 or 52).
+    public var discreteGPABits: [Int]?
+    public var defaultGPABits: Int
+    public var pageSize: UInt64
+    public var maxMemslots: Int
+    public var maxVCPUs: Int
+
+    /// The default shared bit for a given address width: TDX 47/51, SNP 51, CCA top IPA bit.
+    public func defaultSharedBit(gpaBits: Int) -> Int? {
+        switch defaultAccessType {
+        case .gpaBit?: gpaBits > 48 ? 51 : 47
+        case .cBit?: 51
+        case .ipaBit?: gpaBits - 1
+        default: nil
+        }
+    }
+
+    /// The shared bit is fixed by the platform (TDX, CCA) rather than reported by the CPU (SNP).
+    public var sharedBitIsDerived: Bool { defaultAccessType == .gpaBit || defaultAccessType == .ipaBit }
+
+    public static func of(_ platform: Platform) -> PlatformTraits {
+        switch platform {
+        case .default: defaultX86
+        case .swProtected: swProtected
+        case .sevSnp: sevSnp
+        case .tdx: tdx
+        case .pkvm: pkvm
+        case .cca: cca
+        }
+    }
+
+    /// The traits of a platform on an architecture (arm64 `default` differs from x86 `default`).
+    public static func of(_ platform: Platform, on arch: Architecture) -> PlatformTraits {
+        platform == .default && arch == .arm64 ? defaultArm64 : of(platform)
+    }
+
+    static let x86Base = PlatformTraits(
+        platform: .default, arch: .x86_64, vmTypeName: "KVM_X86_DEFAULT_VM", vmTypeValue: 0, vmTypeBit: 0,
+        hasPrivateMemory: false, privateBackings: [], defaultAccessType: nil, defaultConversion: [], possibleConversion: [],
+        readonlySlots: true, dirtyLogging: true, gmemInitShared: true, gmemNeedsMmap: false, measuredLaunch: false,
+        uapiMerged: true, testingOnly: false, allowedGPABits: 32...52, discreteGPABits: nil, defaultGPABits: 48,
+        pageSize: 4096, maxMemslots: 32764, maxVCPUs: 1024)
+
+    public static let defaultX86 = x86Base
+
+    public static let swProtected: PlatformTraits = {
+        var t = x86Base
+        t.platform = .swProtected
+        t.vmTypeName = "KVM_X86_SW_PROTECTED_VM"
+        t.vmTypeValue = 1
+        t.vmTypeBit = 1
+        t.hasPrivateMemory = true
+        t.privateBackings = [.guestMemfd]
+        t.defaultAccessType = .attribute
+        t.defaultConversion = [.fault, .hypercall]
+        t.possibleConversion = [.fault, .hypercall]
+        t.gmemInitShared = false
+        t.testingOnly = true
+        return t
+    }()
+
+    public static let sevSnp: PlatformTraits = {
+        var t = x86Base
+        t.platform = .sevSnp
+        t.vmTypeName = "KVM_X86_SNP_VM"
+        t.vmTypeValue = 4
+        t.vmTypeBit = 4
+        t.hasPrivateMemory = true
+        t.privateBackings = [.guestMemfd]
+        t.defaultAccessType = .cBit
+        t.defaultConversion = [.hypercall, .fault]
+        t.possibleConversion = [.hypercall, .fault]
+        t.readonlySlots = false
+        t.gmemInitShared = false
+        t.measuredLaunch = true
+        return t
+    }()
+
+    public static let tdx: PlatformTraits = {
+        var t = x86Base
+        t.platform = .tdx
+        t.vmTypeName = "KVM_X86_TDX_VM"
+        t.vmTypeValue = 5
+        t.vmTypeBit = 5
+        t.hasPrivateMemory = true
+        t.privateBackings = [.guestMemfd]
+        t.defaultAccessType = .gpaBit
+        t.defaultConversion = [.hypercall, .fault]
+        t.possibleConversion = [.hypercall, .fault]
+        t.readonlySlots = false
+        t.gmemInitShared = false
+        t.measuredLaunch = true
+        t.allowedGPABits = 48...52
+        t.discreteGPABits = [48, 52]
+        return t
+    }()
+
+    static let arm64Base = PlatformTraits(
+        platform: .default, arch: .arm64, vmTypeName: "KVM_VM_TYPE_ARM_NORMAL", vmTypeValue: 0, vmTypeBit: nil,
+        hasPrivateMemory: false, privateBackings: [], defaultAccessType: nil, defaultConversion: [], possibleConversion: [],
+        readonlySlots: true, dirtyLogging: true, gmemInitShared: true, gmemNeedsMmap: true, measuredLaunch: false,
+        uapiMerged: true, testingOnly: false, allowedGPABits: 32...52, discreteGPABits: nil, defaultGPABits: 40,
+        pageSize: 4096, maxMemslots: 32767, maxVCPUs: 512)
+
+    public static let defaultArm64 = arm64Base
+
+    public static let pkvm: PlatformTraits = {
+        var t = arm64Base
+        t.platform = .pkvm
+        t.vmTypeName = "KVM_VM_TYPE_ARM_PROTECTED"
+        t.vmTypeValue = 1 << 31
+        t.hasPrivateMemory = true
+        t.privateBackings = [.anonymous, .memfd]
+        t.defaultAccessType = .inPlace
+        t.readonlySlots = false
+        t.dirtyLogging = false
+        return t
+    }()
+
+    public static let cca: PlatformTraits = {
+        var t = arm64Base
+        t.platform = .cca
+        t.vmTypeName = "KVM_VM_TYPE_ARM_REALM"
+        t.vmTypeValue = 1 << 8
+        t.hasPrivateMemory = true
+        t.privateBackings = [.guestMemfd]
+        t.defaultAccessType = .ipaBit
+        t.defaultConversion = [.fault]
+        t.possibleConversion = [.fault]
+        t.readonlySlots = false
+        t.dirtyLogging = false
+        t.gmemNeedsMmap = false
+        t.gmemInitShared = false
+        t.measuredLaunch = true
+        t.uapiMerged = false
+        return t
+    }()
+
+    /// Which architecture each platform belongs to (`default` exists on both).
+    public static func architectures(of platform: Platform) -> Set<Architecture> {
+        switch platform {
+        case .default: [.x86_64, .arm64]
+        case .swProtected, .sevSnp, .tdx: [.x86_64]
+        case .pkvm, .cca: [.arm64]
+        }
+    }
+}

@@ -1,0 +1,285 @@
+import Diagnostics
+import Manifest
+
+// Payload rules: the guest image the launcher loads (DESIGN §2 payload, §7).
+
+/// The launcher's boot area for protected and long mode: GDT and identity page tables (DESIGN §7).
+public enum BootArea {
+    public static let start: UInt64 = 0x1000
+    public static let end: UInt64 = 0x8000
+}
+
+extension RuleContext {
+    /// The RAM region (not an MMIO hole) containing `[start, start + length)`, if any.
+    func ramRegion(containing start: UInt64, length: UInt64) -> Manifest.Region? {
+        let (end, overflow) = start.addingReportingOverflow(length)
+        guard !overflow else { return nil }
+        return memslotRegions.first { region in
+            guard let regionEnd = region.end else { return false }
+            return start >= region.base.value && end <= regionEnd
+        }
+    }
+
+    /// The payload's ranges in guest memory: one for a flat image, one per PT_LOAD segment for ELF.
+    /// `nil` when the file or the manifest does not say enough to know.
+    public var payloadRanges: [(gpa: UInt64, size: UInt64)]? {
+        guard let payload = manifest.payload, let file = payloadFile, file.kind == .regular else { return nil }
+        switch payload.format.value {
+        case .flat:
+            guard let gpa = payloadLoadGPA else { return nil }
+            return [(gpa, file.size)]
+        case .elf:
+            guard let bytes = file.bytes, case .success(let image) = ELFImage.parse(bytes) else { return nil }
+            return image.segments.map { ($0.physicalAddress, $0.memorySize) }
+        }
+    }
+
+    /// The flat payload's load GPA (`region+offset` resolved).
+    public var payloadLoadGPA: UInt64? {
+        guard let load = manifest.payload?.load else { return nil }
+        switch load.value {
+        case .absolute(let gpa): return gpa
+        case .region(let name, let offset):
+            guard let region = manifest.region(named: name) else { return nil }
+            let (gpa, overflow) = region.base.value.addingReportingOverflow(offset)
+            return overflow ? nil : gpa
+        }
+    }
+
+    /// The entry point: `entry`, else the load address (flat); `e_entry` (ELF).
+    public var payloadEntry: UInt64? {
+        guard let payload = manifest.payload else { return nil }
+        switch payload.format.value {
+        case .flat: return payload.entry?.value ?? payloadLoadGPA
+        case .elf:
+            guard let bytes = payloadFile?.bytes, case .success(let image) = ELFImage.parse(bytes) else { return nil }
+            return image.entry
+        }
+    }
+}
+
+/// The payload file exists and is a readable regular file.
+public enum PayloadFileRule: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "payload.file", severity: .error, summary: "The payload file is missing, not a regular file, empty or malformed.",
+        rationale: "`payload.path` is resolved relative to the manifest's directory; a launch with a missing image fails after the VM was already half built.",
+        kernel: "Nothing reaches the kernel.", fix: "Fix `payload.path`, or build the payload first.")
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard let payload = context.manifest.payload else { return }
+        let shown = context.payloadPath ?? payload.path.value
+        guard let file = context.payloadFile else {
+            diagnostics.append(emit("payload file '\(shown)' does not exist or cannot be read", at: payload.path))
+            return
+        }
+        switch file.kind {
+        case .directory:
+            diagnostics.append(emit("payload '\(shown)' is a directory, not a file", at: payload.path))
+        case .other:
+            diagnostics.append(emit("payload '\(shown)' is not a regular file", at: payload.path))
+        case .regular:
+            if file.size == 0 {
+                diagnostics.append(emit("payload file '\(shown)' is empty", at: payload.path))
+            } else if file.bytes == nil {
+                diagnostics.append(
+                    emit("payload file '\(shown)' is larger than \(ManifestInteger.formatSize(PayloadFile.readLimit))", at: payload.path))
+            } else if payload.format.value == .elf, let bytes = file.bytes {
+                switch ELFImage.parse(bytes) {
+                case .failure(let failure):
+                    diagnostics.append(emit("payload '\(shown)': \(failure.reason)", at: payload.format))
+                case .success(let image):
+                    let wanted = context.manifest.arch.value == .x86_64 ? ELFImage.machineX86_64 : ELFImage.machineAArch64
+                    if image.machine != wanted {
+                        diagnostics.append(
+                            emit(
+                                "payload '\(shown)' is built for ELF machine \(image.machine), not \(context.manifest.arch.value.rawValue)",
+                                at: payload.path))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `load` and `entry` fit the payload format, and `load` names a RAM region.
+public enum PayloadLoad: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "payload.load", severity: .error, summary: "`payload.load` is missing, misplaced or names no RAM region.",
+        rationale: "A flat image needs `load` (REGION+OFFSET or an absolute GPA); an ELF image is placed by its PT_LOAD segments and entered at e_entry, so `load` and `entry` are refused there.",
+        kernel: "Nothing reaches the kernel; the launcher would copy the image to the wrong place.",
+        fix: "Flat: add `load: ram+0x100000`. ELF: remove `load` and `entry`.")
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard let payload = context.manifest.payload, !context.isDamaged("memory") else { return }
+        switch payload.format.value {
+        case .elf:
+            if let load = payload.load {
+                diagnostics.append(emit("'load' is not used by ELF payloads (segments carry their addresses)", at: load))
+            }
+            if let entry = payload.entry {
+                diagnostics.append(emit("'entry' is not used by ELF payloads (the entry is e_entry)", at: entry))
+            }
+        case .flat:
+            guard let load = payload.load else {
+                diagnostics.append(
+                    error("flat payloads need 'load' (REGION+OFFSET or a GPA)", at: payload.location, path: DataPath([.key("payload")])))
+                return
+            }
+            if case .region(let name, let offset) = load.value {
+                guard let region = context.manifest.region(named: name) else {
+                    diagnostics.append(emit("'load' names no region '\(name)'", at: load))
+                    return
+                }
+                if region.backing.value == .none {
+                    diagnostics.append(emit("'load' names MMIO hole '\(name)', which has no memory", at: load))
+                } else if offset >= region.size.value {
+                    diagnostics.append(
+                        emit("'load' offset \(ManifestInteger.formatHex(offset)) is beyond region '\(name)' (size \(ManifestInteger.formatSize(region.size.value)))", at: load))
+                }
+            }
+        }
+    }
+}
+
+/// The payload lies inside RAM.
+public enum PayloadFits: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "payload.fits", severity: .error, summary: "The payload does not fit inside one RAM region.",
+        rationale: "Every byte of the image (each ELF PT_LOAD segment, including its .bss) must land in memory the launcher maps.",
+        kernel: "Nothing reaches the kernel; the launcher would write past the end of a mapping.",
+        fix: "Load the payload lower, or grow the region.")
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard let payload = context.manifest.payload, !context.isDamaged("memory"), let ranges = context.payloadRanges else { return }
+        for (gpa, size) in ranges where context.ramRegion(containing: gpa, length: size) == nil {
+            let (end, overflow) = gpa.addingReportingOverflow(size)
+            let span = overflow ? "beyond 2^64" : ManifestInteger.formatHex(end - 1)
+            diagnostics.append(
+                emit(
+                    "payload bytes \(ManifestInteger.formatHex(gpa))..\(span) (\(size) bytes) do not lie inside one RAM region",
+                    at: payload.load?.site ?? payload.path.site))
+        }
+    }
+}
+
+/// The entry point lies inside the payload.
+public enum PayloadEntry: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "payload.entry", severity: .error, summary: "The entry point lies outside the payload.",
+        rationale: "The vCPU starts executing at `entry` (flat) or e_entry (ELF); outside the loaded bytes it would run zeroes.",
+        kernel: "The guest runs garbage and usually triple-faults (KVM_EXIT_SHUTDOWN).",
+        fix: "Set `entry` to an address inside the loaded image.")
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard let payload = context.manifest.payload, let ranges = context.payloadRanges, let entry = context.payloadEntry else { return }
+        let inside = ranges.contains { entry >= $0.gpa && entry - $0.gpa < $0.size }
+        if !inside {
+            diagnostics.append(
+                emit(
+                    "entry \(ManifestInteger.formatHex(entry)) lies outside the loaded payload", at: payload.entry?.site ?? payload.format.site))
+        }
+    }
+}
+
+/// Boot modes fit the architecture and the payload's addresses.
+public enum PayloadMode: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "payload.mode", severity: .error, summary: "The boot mode does not fit the architecture or the payload's addresses.",
+        rationale: "real, protected and long are x86 boot modes. Real mode reaches only the first MiB (CS:IP), protected mode without paging the first 4 GiB.",
+        kernel: "The vCPU would fault at its first instruction (KVM_EXIT_SHUTDOWN or an internal error).",
+        fix: "Choose a mode that reaches the payload, or load it lower.")
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard let payload = context.manifest.payload, !context.isDamaged("arch") else { return }
+        if context.manifest.arch.value == .arm64 {
+            if payload.mode.isExplicit {
+                diagnostics.append(emit("'mode' is an x86 boot mode; arm64 guests start at EL1 with the MMU off", at: payload.mode))
+            }
+            return
+        }
+        let limit: UInt64
+        switch payload.mode.value {
+        case .real: limit = 1 << 20
+        case .protected: limit = 1 << 32
+        case .long: return
+        }
+        guard let ranges = context.payloadRanges else { return }
+        for (gpa, size) in ranges where gpa.addingReportingOverflow(size).partialValue > limit || gpa >= limit {
+            diagnostics.append(
+                emit(
+                    "\(payload.mode.value.rawValue)-mode payload at \(ManifestInteger.formatHex(gpa)) reaches beyond \(ManifestInteger.formatSize(limit))",
+                    at: payload.mode))
+        }
+    }
+}
+
+/// The launcher's boot area (GDT, page tables) lies in RAM and does not overlap the payload.
+public enum PayloadBootArea: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "payload.boot-area", severity: .error,
+        summary: "The launcher's boot area (0x1000–0x7fff) overlaps the payload or is not in shared RAM.",
+        rationale: "For protected and long mode the launcher writes a GDT and identity-mapped page tables at GPA 0x1000–0x7fff. That range must be shared RAM and the payload must not overlap it.",
+        kernel: "The guest would triple-fault on its first instruction fetch (KVM_EXIT_SHUTDOWN), or the launcher would overwrite the payload.",
+        fix: "Start a shared RAM region at 0 and load the payload at or above 0x8000 (e.g. ram+0x100000).")
+
+    public static let appliesTo: Set<Architecture> = [.x86_64]
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard let payload = context.manifest.payload, !context.isDamaged("memory", "arch", "platform"),
+            context.manifest.arch.value == .x86_64, payload.mode.value != .real, !context.traits.measuredLaunch
+        else { return }
+        let area = BootArea.start..<BootArea.end
+        if let region = context.ramRegion(containing: BootArea.start, length: BootArea.end - BootArea.start) {
+            if region.initiallyPrivate {
+                diagnostics.append(
+                    emit("the boot area 0x1000..0x7fff lies in private region '\(region.name.value)', which the launcher cannot write", at: payload.mode))
+            }
+        } else {
+            diagnostics.append(
+                emit(
+                    "\(payload.mode.value.rawValue) mode needs RAM at 0x1000..0x7fff for the launcher's GDT and page tables",
+                    at: payload.mode))
+        }
+        for (gpa, size) in context.payloadRanges ?? [] where size > 0 && gpa < area.upperBound && gpa &+ size > area.lowerBound {
+            diagnostics.append(
+                emit(
+                    "payload at \(ManifestInteger.formatHex(gpa)) overlaps the launcher's boot area 0x1000..0x7fff", at: payload.load?.site ?? payload.path.site))
+        }
+    }
+}
+
+/// A measured payload goes into initially private memory, page-aligned, on a platform that measures.
+public enum PayloadMeasured: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "payload.measured", severity: .error,
+        summary: "A measured payload is placed where it cannot be measured.",
+        rationale: "SEV-SNP (KVM_SEV_SNP_LAUNCH_UPDATE), TDX (KVM_TDX_INIT_MEM_REGION) and CCA (RMI populate) measure pages as they are copied into *private* guest_memfd memory, page by page from a page-aligned GPA.",
+        kernel: "SNP_LAUNCH_UPDATE fails with EINVAL unless the GFNs are in a guest_memfd slot with KVM_MEMORY_ATTRIBUTE_PRIVATE set; TDX_INIT_MEM_REGION fails with EINVAL for shared or unaligned GPAs.",
+        fix: "Load the measured payload into a private or initially-private convertible region at a page-aligned address.")
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard let payload = context.manifest.payload, !context.isDamaged("memory", "platform") else { return }
+        if let measured = payload.measured, measured.value, !context.traits.measuredLaunch {
+            diagnostics.append(
+                Diagnostic(
+                    id: id, severity: .warning,
+                    message: "platform '\(context.manifest.platform.value.rawValue)' has no launch measurement; 'measured: true' has no effect",
+                    at: measured.location, path: measured.path))
+            return
+        }
+        guard context.traits.measuredLaunch, context.measured, let ranges = context.payloadRanges else { return }
+        for (gpa, size) in ranges {
+            if let region = context.ramRegion(containing: gpa, length: size), !region.initiallyPrivate {
+                diagnostics.append(
+                    emit(
+                        "measured payload lands in region '\(region.name.value)', which is not private at launch",
+                        at: payload.load?.site ?? payload.path.site, notes: [DiagnosticNote("access declared here", at: region.access.location)]))
+            }
+            if gpa % context.pageSize != 0 {
+                diagnostics.append(
+                    emit(
+                        "measured payload starts at \(ManifestInteger.formatHex(gpa)), not page-aligned", at: payload.load?.site ?? payload.path.site))
+            }
+        }
+    }
+}

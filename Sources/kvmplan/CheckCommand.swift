@@ -1,0 +1,71 @@
+import ArgumentParser
+import Compiler
+import Diagnostics
+import Rules
+
+extension DiagnosticFormat: ExpressibleByArgument {}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate manifests offline: every diagnostic of every file, located at file:line:col.",
+        discussion: "Exit status: 0 all valid, 1 some manifest invalid, 2 usage or I/O error."
+    )
+
+    @Argument(help: "Manifest files to check.")
+    var files: [String]
+
+    @Option(help: "Output format: text, json, sarif or github.")
+    var format: DiagnosticFormat = .text
+
+    @Flag(help: "Treat warnings as errors.")
+    var strict = false
+
+    @Option(
+        name: .customLong("host"),
+        help: "Also check against a host profile: a JSON file from 'kvmplan probe --format json', or 'local' to probe this host.")
+    var hostProfile: String?
+
+    func run() throws {
+        let host = try hostProfile.map { try HostProfileLoader.load($0) }
+        let pipeline = CompilerPipeline(host: host)
+        let reader = LocalFileAccess()
+        var all = Diagnostics()
+        var ioFailed = false
+        var sources = SourceCache()
+        for file in files {
+            let bytes: [UInt8]
+            do {
+                bytes = try reader.read(file)
+            } catch {
+                Console.error("kvmplan: \(error)")
+                ioFailed = true
+                continue
+            }
+            let (_, diagnostics) = pipeline.check(bytes: bytes, file: file)
+            if format == .text && Console.stdoutIsTerminal && !diagnostics.isEmpty { sources.remember(file, bytes) }
+            all.append(contentsOf: diagnostics)
+        }
+        if strict { all = all.promotingWarnings() }
+        let lines = sources.lines
+        let renderer = DiagnosticRenderer(
+            format: format, showSource: Console.stdoutIsTerminal, colour: Console.stdoutIsTerminal,
+            sourceLine: { file, line in lines[file].flatMap { line >= 1 && line <= $0.count ? $0[line - 1] : nil } })
+        Console.out(renderer.render(all, catalogue: RuleCatalogue.byID))
+        if format == .text {
+            let checked = files.count == 1 ? "1 manifest" : "\(files.count) manifests"
+            Console.error("kvmplan: checked \(checked): \(all.errorCount) error(s), \(all.warningCount) warning(s)")
+        }
+        if ioFailed { throw ExitCode(2) }
+        if all.hasErrors { throw ExitCode(1) }
+    }
+}
+
+/// The source lines of files with diagnostics, for the caret display on a terminal.
+struct SourceCache {
+    var lines: [String: [String]] = [:]
+
+    mutating func remember(_ file: String, _ bytes: [UInt8]) {
+        lines[file] = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+}

@@ -1,0 +1,8 @@
+import ArgumentParser
+
+extension KVMPlan {
+    /// Every subcommand, in the order `--help` lists them.
+    static let allSubcommands: [any ParsableCommand.Type] = [
+        CheckCommand.self, ExplainCommand.self, SchemaCommand.self,
+    ]
+}
