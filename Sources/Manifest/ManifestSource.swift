@@ -23,7 +23,9 @@ public enum ManifestSource {
         }
         let root: Node?
         do {
-            let parser = try Parser(yaml: text)
+            // `.basic`: no regex tag resolution (kvmplan types scalars itself); `.utf8`: Yams would otherwise read
+            // the environment for its default encoding on every parse.
+            let parser = try Parser(yaml: text, resolver: .basic, encoding: .utf8)
             root = try parser.singleRoot()
         } catch let error as YamlError {
             return (nil, [yamlError(error, file: file, bytes: bytes)])
