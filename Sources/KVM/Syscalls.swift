@@ -1,0 +1,194 @@
+// The only file of kvmplan that calls into the kernel (STYLE.md rule 8). Every other file of the
+// KVM module goes through `Syscalls`; this keeps the list of system calls short and auditable and
+// gives EINTR exactly one place to be handled.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+#error("The KVM module drives /dev/kvm and needs Linux (Glibc or Musl).")
+#endif
+
+internal import CKVM
+import SystemPackage
+
+enum Syscalls {
+    // MARK: - The one EINTR loop
+
+    /// Runs `body`, which returns a result ≥ 0 or `-errno`, retrying while it fails with EINTR
+    /// (unless `retryOnInterrupt` is false, e.g. for KVM_RUN, whose EINTR is an exit), and throws
+    /// `KVMError(operation, errno)` for any other failure.
+    ///
+    /// Unlike swift-nio's `syscall(blocking:)`, this does not trap on EBADF or EFAULT: descriptors
+    /// can be adopted from outside (and the bad-descriptor tests rely on the error), and EFAULT is
+    /// how KVM_RUN reports KVM_EXIT_MEMORY_FAULT.
+    @inline(__always)
+    static func valueOrErrno(
+        _ operation: String,
+        detail: String? = nil,
+        retryOnInterrupt: Bool = true,
+        _ body: () -> Int
+    ) throws(KVMError) -> Int {
+        while true {
+            let result = body()
+            if result >= 0 { return result }
+            let error = Errno(rawValue: CInt(truncatingIfNeeded: -result))
+            if retryOnInterrupt && error == .interrupted { continue }
+            throw KVMError(operation: operation, errno: error, detail: detail)
+        }
+    }
+
+    /// `-errno` of the last failed libc call, in the form `valueOrErrno` expects.
+    @inline(__always)
+    private static func negativeErrno() -> Int { -Int(errno) }
+
+    // MARK: - ioctl
+
+    /// `ioctl(fd, request)`.
+    static func ioctl(_ fd: CInt, _ request: UInt, _ operation: String, detail: String? = nil) throws(KVMError) -> Int {
+        try valueOrErrno(operation, detail: detail) { ckvm_ioctl_none(fd, request) }
+    }
+
+    /// `ioctl(fd, request, argument)` with an integer argument.
+    static func ioctl(
+        _ fd: CInt, _ request: UInt, value: UInt, _ operation: String, detail: String? = nil
+    ) throws(KVMError) -> Int {
+        try valueOrErrno(operation, detail: detail) { ckvm_ioctl_int(fd, request, value) }
+    }
+
+    /// `ioctl(fd, request, pointer)`. The pointer must stay valid for the duration of the call.
+    static func ioctl(
+        _ fd: CInt, _ request: UInt, pointer: UnsafeMutableRawPointer?, _ operation: String,
+        detail: String? = nil, retryOnInterrupt: Bool = true
+    ) throws(KVMError) -> Int {
+        try valueOrErrno(operation, detail: detail, retryOnInterrupt: retryOnInterrupt) {
+            ckvm_ioctl_ptr(fd, request, pointer)
+        }
+    }
+
+    /// `ioctl(fd, request, &value)` for an in/out struct argument.
+    static func ioctl<T>(
+        _ fd: CInt, _ request: UInt, argument value: inout T, _ operation: String, detail: String? = nil
+    ) throws(KVMError) -> Int {
+        // SAFETY: `value` is a trivial C struct owned by the caller; the pointer is only used for the
+        // duration of the ioctl, and the request's size field equals MemoryLayout<T>.size (pinned
+        // by ckvm.c's static asserts).
+        try withUnsafeMutableBytes(of: &value) { (bytes) throws(KVMError) -> Int in
+            try valueOrErrno(operation, detail: detail) { ckvm_ioctl_ptr(fd, request, bytes.baseAddress) }
+        }
+    }
+
+    /// `ioctl(fd, KVM_RUN)`: not retried on EINTR, which means "a signal arrived" to the run loop.
+    static func run(_ fd: CInt) throws(KVMError) -> Int {
+        try valueOrErrno("KVM_RUN", retryOnInterrupt: false) { ckvm_ioctl_none(fd, CKVM_KVM_RUN) }
+    }
+
+    // MARK: - Descriptors
+
+    /// `open(path, O_RDWR | O_CLOEXEC)`.
+    static func openReadWrite(_ path: String, operation: String) throws(KVMError) -> CInt {
+        let fd = try valueOrErrno(operation) {
+            let r = open(path, O_RDWR | O_CLOEXEC)
+            return r < 0 ? negativeErrno() : Int(r)
+        }
+        return CInt(fd)
+    }
+
+    /// `close(fd)`, ignoring errors: Linux releases the descriptor even when close fails (also on
+    /// EINTR, so it must never be retried), and there is nothing a deinitializer could do.
+    static func closeIgnoringErrors(_ fd: CInt) {
+        guard fd >= 0 else { return }
+        _ = close(fd)
+    }
+
+    /// `memfd_create(name, MFD_CLOEXEC | flags)`.
+    static func memfdCreate(_ name: String, flags: CUnsignedInt) throws(KVMError) -> CInt {
+        let fd = try valueOrErrno("memfd_create", detail: name) {
+            Int(ckvm_memfd_create(name, CKVM_MFD_CLOEXEC | flags))
+        }
+        return CInt(fd)
+    }
+
+    /// `ftruncate(fd, length)`.
+    static func setFileSize(_ fd: CInt, length: Int64) throws(KVMError) {
+        _ = try valueOrErrno("ftruncate") {
+            let r = ftruncate(fd, off_t(length))
+            return r < 0 ? negativeErrno() : Int(r)
+        }
+    }
+
+    /// `fallocate(fd, mode, offset, length)`.
+    static func fallocate(_ fd: CInt, mode: CInt, offset: Int64, length: Int64, detail: String?) throws(KVMError) {
+        _ = try valueOrErrno("fallocate", detail: detail) { Int(ckvm_fallocate(fd, mode, offset, length)) }
+    }
+
+    // MARK: - Memory
+
+    /// `mmap(NULL, length, prot, flags, fd, offset)`.
+    static func map(
+        length: Int, prot: CInt, flags: CInt, fd: CInt, offset: Int64
+    ) throws(KVMError) -> UnsafeMutableRawPointer {
+        var mapping: UnsafeMutableRawPointer? = nil
+        _ = try valueOrErrno("mmap") { Int(ckvm_mmap(nil, length, prot, flags, fd, offset, &mapping)) }
+        guard let mapping else {
+            // ckvm_mmap returned 0, so it stored a mapping; a nil here would be a shim bug.
+            preconditionFailure("ckvm_mmap succeeded without a mapping")
+        }
+        return mapping
+    }
+
+    /// `munmap(address, length)`.
+    static func unmap(_ address: UnsafeMutableRawPointer, length: Int) throws(KVMError) {
+        _ = try valueOrErrno("munmap") {
+            let r = munmap(address, length)
+            return r < 0 ? negativeErrno() : Int(r)
+        }
+    }
+
+    /// `madvise(address, length, advice)`.
+    static func advise(_ address: UnsafeMutableRawPointer, length: Int, advice: CInt) throws(KVMError) {
+        _ = try valueOrErrno("madvise") {
+            let r = madvise(address, length, advice)
+            return r < 0 ? negativeErrno() : Int(r)
+        }
+    }
+
+    static let protReadWrite = PROT_READ | PROT_WRITE
+    static let mapShared = MAP_SHARED
+    static let mapPrivateAnonymous = MAP_PRIVATE | MAP_ANONYMOUS
+
+    // MARK: - Host facts
+
+    /// `sysconf(_SC_PAGESIZE)`.
+    static func pageSize() -> Int {
+        Int(sysconf(CInt(_SC_PAGESIZE)))
+    }
+
+    /// `uname(2)`: the kernel release and machine strings.
+    static func systemNames() throws(KVMError) -> (release: String, machine: String) {
+        var names = utsname()
+        _ = try valueOrErrno("uname") {
+            let r = uname(&names)
+            return r < 0 ? negativeErrno() : Int(r)
+        }
+        // SAFETY: utsname's fields are NUL-terminated char arrays filled by the kernel; the buffer
+        // is bounded by the tuple's size and read before `names` goes out of scope.
+        func string<T>(_ field: inout T) -> String {
+            withUnsafeBytes(of: &field) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+        }
+        return (string(&names.release), string(&names.machine))
+    }
+
+    /// CPUID leaf/subleaf, or nil when the leaf is beyond the maximum (or not x86).
+    static func cpuid(leaf: UInt32, subleaf: UInt32 = 0) -> (eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32)? {
+        var a: UInt32 = 0
+        var b: UInt32 = 0
+        var c: UInt32 = 0
+        var d: UInt32 = 0
+        guard ckvm_cpuid(leaf, subleaf, &a, &b, &c, &d) != 0 else { return nil }
+        return (a, b, c, d)
+    }
+}

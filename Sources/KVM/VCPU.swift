@@ -1,0 +1,403 @@
+internal import CKVM
+
+/// A virtual CPU: a vCPU fd from `VM.createVCPU` plus its mapped `kvm_run` page.
+///
+/// The run loop is `run()` followed by the accessor for the exit it returned (`io`, `mmio`,
+/// `hypercall`, `memoryFault`, `systemEvent`, `internalError`, `failEntry`); answers for the guest
+/// (I/O-in data, MMIO-read data, `hypercall.ret`) are written before the next `run()`.
+///
+/// `@unchecked Sendable`: the descriptor and mapping never change; `kvm_run` is shared memory that
+/// only KVM and the thread currently calling `run()` touch (KVM serialises vCPU ioctls). Use one
+/// vCPU from one thread at a time; `immediateExit` is the one field meant to be written from
+/// elsewhere (e.g. a timeout) — it is a single byte the kernel reads on entry.
+public final class VCPU: @unchecked Sendable {
+    /// The vCPU id passed to `KVM_CREATE_VCPU`.
+    public let id: UInt32
+    /// The VM this vCPU belongs to (kept alive by the vCPU).
+    public let vm: VM
+    /// The descriptor number (read-only; owned by this object).
+    public let rawDescriptor: CInt
+    /// The `KVM_GET_VCPU_MMAP_SIZE` bytes mapped from the vCPU fd; starts with `struct kvm_run`.
+    public let runPage: HostMemory
+    private let kvmRun: UnsafeMutablePointer<ckvm_run>
+
+    init(descriptor: CInt, id: UInt32, vm: VM, runPage: HostMemory) {
+        precondition(runPage.size >= MemoryLayout<ckvm_run>.size, "kvm_run mapping smaller than struct kvm_run")
+        self.rawDescriptor = descriptor
+        self.id = id
+        self.vm = vm
+        self.runPage = runPage
+        // SAFETY: the mapping is page aligned, at least sizeof(kvm_run) bytes long (checked above)
+        // and lives as long as `runPage`, which this object owns.
+        self.kvmRun = runPage.baseAddress.bindMemory(to: ckvm_run.self, capacity: 1)
+    }
+
+    /// Adopts `descriptor` as a vCPU fd, with `runPage` standing in for its `kvm_run` mapping
+    /// (any mapping of at least 2352 bytes); for tests with deliberately bad descriptors.
+    package convenience init(adoptingDescriptor descriptor: CInt, id: UInt32 = 0, vm: VM, runPage: HostMemory) {
+        self.init(descriptor: descriptor, id: id, vm: vm, runPage: runPage)
+    }
+
+    deinit {
+        // The kvm_run mapping goes with `runPage`; the kernel keeps the vCPU until both are gone.
+        Syscalls.closeIgnoringErrors(rawDescriptor)
+    }
+
+    // MARK: - Running
+
+    /// Enters the guest until the next exit and returns its reason.
+    ///
+    /// Two failures of the ioctl are exits, not errors (KVM_UAPI.md §2.5): EINTR (a signal, or
+    /// `immediateExit`) returns `.intr`, and EFAULT/EHWPOISON with `exit_reason` =
+    /// KVM_EXIT_MEMORY_FAULT returns `.memoryFault`. Anything else throws.
+    ///
+    /// The corresponding ioctl is `KVM_RUN`.
+    public func run() throws(KVMError) -> ExitReason {
+        do {
+            _ = try Syscalls.run(rawDescriptor)
+            return exitReason
+        } catch {
+            if error.errno == .interrupted { return .intr }
+            let hardwarePoison = 133  // EHWPOISON
+            if error.errno == .badAddress || error.errno.rawValue == hardwarePoison,
+                exitReason == .memoryFault
+            {
+                return .memoryFault
+            }
+            throw error
+        }
+    }
+
+    /// `kvm_run.immediate_exit`: when set, the next `run()` returns `.intr` without entering the guest.
+    public var immediateExit: Bool {
+        // SAFETY: `run` points into the live kvm_run mapping (see init); a byte access is atomic.
+        get { kvmRun.pointee.immediate_exit != 0 }
+        set { kvmRun.pointee.immediate_exit = newValue ? 1 : 0 }
+    }
+
+    /// `kvm_run.exit_reason` of the last exit.
+    public var exitReason: ExitReason {
+        // SAFETY: see `immediateExit`.
+        ExitReason(rawValue: kvmRun.pointee.exit_reason)
+    }
+
+    /// `kvm_run.request_interrupt_window`.
+    public var requestInterruptWindow: Bool {
+        get { kvmRun.pointee.request_interrupt_window != 0 }
+        set { kvmRun.pointee.request_interrupt_window = newValue ? 1 : 0 }
+    }
+
+    /// `kvm_run.ready_for_interrupt_injection` and `if_flag` after the last exit.
+    public var readyForInterruptInjection: Bool { kvmRun.pointee.ready_for_interrupt_injection != 0 }
+
+    // MARK: - Exit data
+
+    /// The KVM_EXIT_IO data of the last exit.
+    public var io: IOExit {
+        let io = kvmRun.pointee.exit.io
+        return IOExit(
+            direction: io.direction == UInt8(CKVM_KVM_EXIT_IO_OUT) ? .out : .in, size: Int(io.size), port: io.port,
+            count: Int(io.count), dataOffset: Int(io.data_offset))
+    }
+
+    /// The `size * count` bytes of the last KVM_EXIT_IO, inside the kvm_run mapping: the bytes the
+    /// guest wrote (`.out`), or where to put the bytes it reads (`.in`). Valid until the next `run()`.
+    public var ioData: UnsafeMutableRawBufferPointer {
+        let exit = io
+        let length = exit.size * exit.count
+        precondition(exit.dataOffset >= 0 && length >= 0 && exit.dataOffset <= runPage.size - length,
+                     "KVM_EXIT_IO data outside the kvm_run mapping")
+        // SAFETY: the range lies inside the kvm_run mapping (checked above), which outlives the call.
+        return UnsafeMutableRawBufferPointer(rebasing: runPage.bytes[exit.dataOffset..<exit.dataOffset + length])
+    }
+
+    /// Answers a port-in exit: copies `bytes` (at most `size * count`) to the I/O data area.
+    public func writeIOData(_ bytes: [UInt8]) {
+        let destination = ioData
+        precondition(bytes.count <= destination.count, "more I/O-in bytes than the exit asked for")
+        destination.copyBytes(from: bytes)
+    }
+
+    /// The KVM_EXIT_MMIO data of the last exit.
+    public var mmio: MMIOExit {
+        let m = kvmRun.pointee.exit.mmio
+        let length = min(Int(m.len), 8)
+        let data = withUnsafeBytes(of: m.data) { Array($0.prefix(length)) }
+        return MMIOExit(physAddr: m.phys_addr, data: data, isWrite: m.is_write != 0)
+    }
+
+    /// Answers an MMIO read: the bytes (at most 8, normally `mmio.data.count`) the guest loads.
+    public func writeMMIOData(_ bytes: [UInt8]) {
+        precondition(bytes.count <= 8, "an MMIO access is at most 8 bytes")
+        // SAFETY: `data` is an 8-byte array inside the live kvm_run mapping; at most 8 bytes are copied.
+        withUnsafeMutableBytes(of: &kvmRun.pointee.exit.mmio.data) { $0.copyBytes(from: bytes) }
+    }
+
+    /// The KVM_EXIT_HYPERCALL data of the last exit.
+    public var hypercall: HypercallExit {
+        let h = kvmRun.pointee.exit.hypercall
+        return HypercallExit(
+            nr: h.nr, args: [h.args.0, h.args.1, h.args.2, h.args.3, h.args.4, h.args.5], ret: h.ret, flags: h.flags)
+    }
+
+    /// Answers a hypercall exit: `hypercall.ret` (0 = success; for KVM_HC_MAP_GPA_RANGE also
+    /// EINVAL 22 or EAGAIN 11 since 7.2, KVM_UAPI.md §7).
+    public func setHypercallReturn(_ value: UInt64) {
+        kvmRun.pointee.exit.hypercall.ret = value
+    }
+
+    /// The KVM_EXIT_MEMORY_FAULT data of the last exit.
+    public var memoryFault: MemoryFaultExit {
+        let f = kvmRun.pointee.exit.memory_fault
+        return MemoryFaultExit(flags: f.flags, gpa: f.gpa, size: f.size)
+    }
+
+    /// The KVM_EXIT_SYSTEM_EVENT data of the last exit.
+    public var systemEvent: SystemEventExit {
+        let e = kvmRun.pointee.exit.system_event
+        let data = withUnsafeBytes(of: e.data) { Array($0.bindMemory(to: UInt64.self)) }
+        return SystemEventExit(type: e.type, data: Array(data.prefix(min(Int(e.ndata), data.count))))
+    }
+
+    /// The KVM_EXIT_INTERNAL_ERROR data of the last exit.
+    public var internalError: InternalErrorExit {
+        let e = kvmRun.pointee.exit.internal
+        let data = withUnsafeBytes(of: e.data) { Array($0.bindMemory(to: UInt64.self)) }
+        return InternalErrorExit(suberror: e.suberror, data: Array(data.prefix(min(Int(e.ndata), data.count))))
+    }
+
+    /// The KVM_EXIT_FAIL_ENTRY data of the last exit.
+    public var failEntry: FailEntryExit {
+        let e = kvmRun.pointee.exit.fail_entry
+        return FailEntryExit(hardwareEntryFailureReason: e.hardware_entry_failure_reason, cpu: e.cpu)
+    }
+
+    /// The KVM_EXIT_UNKNOWN hardware exit reason of the last exit.
+    public var hardwareExitReason: UInt64 { kvmRun.pointee.exit.hw.hardware_exit_reason }
+
+    // MARK: - Memory
+
+    /// Pre-populates the guest mappings of `gpa ..< gpa + size` and returns the part not yet done
+    /// (loop while `size > 0`; KVM_UAPI.md §2.6). Needs `KVM_CAP_PRE_FAULT_MEMORY`.
+    ///
+    /// The corresponding ioctl is `KVM_PRE_FAULT_MEMORY`.
+    public func preFaultMemory(gpa: UInt64, size: UInt64) throws(KVMError) -> (gpa: UInt64, size: UInt64) {
+        var request = ckvm_pre_fault_memory()
+        request.gpa = gpa
+        request.size = size
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_PRE_FAULT_MEMORY, argument: &request, "KVM_PRE_FAULT_MEMORY",
+                               detail: "0x\(String(gpa, radix: 16))+0x\(String(size, radix: 16))")
+        return (request.gpa, request.size)
+    }
+
+    /// Enables a per-vCPU capability.
+    ///
+    /// The corresponding ioctl is `KVM_ENABLE_CAP` (on the vCPU fd).
+    public func enableCap(_ capability: KVMCapability, flags: UInt32 = 0, args: [UInt64] = []) throws(KVMError) {
+        var request = EnableCapRequest.make(capability, flags: flags, args: args)
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_ENABLE_CAP, argument: &request, "KVM_ENABLE_CAP",
+                               detail: capability.name)
+    }
+
+    // MARK: - x86 state
+
+    #if arch(x86_64)
+    /// Reads the general-purpose registers.
+    ///
+    /// The corresponding ioctl is `KVM_GET_REGS`.
+    public func getRegs() throws(KVMError) -> Registers {
+        var raw = ckvm_regs()
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_GET_REGS, argument: &raw, "KVM_GET_REGS")
+        return Registers(raw)
+    }
+
+    /// Writes the general-purpose registers.
+    ///
+    /// The corresponding ioctl is `KVM_SET_REGS`.
+    public func setRegs(_ registers: Registers) throws(KVMError) {
+        var raw = registers.raw
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_REGS, argument: &raw, "KVM_SET_REGS")
+    }
+
+    /// Reads the special registers (segments, descriptor tables, control registers, EFER).
+    ///
+    /// The corresponding ioctl is `KVM_GET_SREGS`.
+    public func getSregs() throws(KVMError) -> SpecialRegisters {
+        var raw = ckvm_sregs()
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_GET_SREGS, argument: &raw, "KVM_GET_SREGS")
+        return SpecialRegisters(raw)
+    }
+
+    /// Writes the special registers.
+    ///
+    /// The corresponding ioctl is `KVM_SET_SREGS`.
+    public func setSregs(_ registers: SpecialRegisters) throws(KVMError) {
+        var raw = registers.raw
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_SREGS, argument: &raw, "KVM_SET_SREGS")
+    }
+
+    /// Sets the CPUID the guest sees (usually `getSupportedCPUID()`, filtered). At most
+    /// KVM_MAX_CPUID_ENTRIES (256) entries, else E2BIG.
+    ///
+    /// The corresponding ioctl is `KVM_SET_CPUID2`.
+    public func setCPUID2(_ entries: [CPUIDEntry]) throws(KVMError) {
+        let buffer = CPUIDBuffer(entries: entries)
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_CPUID2, pointer: buffer.pointer, "KVM_SET_CPUID2",
+                               detail: "\(entries.count) entries")
+    }
+
+    /// The CPUID leaves KVM supports on this host, read through the VM's system fd.
+    ///
+    /// The corresponding ioctl is `KVM_GET_SUPPORTED_CPUID` (on `/dev/kvm`).
+    public func getSupportedCPUID() throws(KVMError) -> [CPUIDEntry] {
+        try vm.system.supportedCPUID()
+    }
+
+    /// Runs a TDX vCPU sub-command (`KVM_TDX_INIT_VCPU`, `KVM_TDX_INIT_MEM_REGION`, `KVM_TDX_GET_CPUID`).
+    ///
+    /// The corresponding ioctl is `KVM_MEMORY_ENCRYPT_OP` (on the vCPU fd) with `struct kvm_tdx_cmd`.
+    public func tdxCommand(_ command: TDXCommand, flags: UInt32 = 0, data: UInt64 = 0) throws(KVMError) {
+        try TDXRequest.issue(rawDescriptor, command, flags: flags, data: data)
+    }
+    #endif
+}
+
+// MARK: - Exit values
+
+/// `kvm_run.exit_reason` (`KVM_EXIT_*`).
+public struct ExitReason: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let unknown = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_UNKNOWN))
+    public static let exception = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_EXCEPTION))
+    public static let io = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_IO))
+    public static let hypercall = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_HYPERCALL))
+    public static let debug = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_DEBUG))
+    public static let hlt = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_HLT))
+    public static let mmio = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_MMIO))
+    public static let irqWindowOpen = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_IRQ_WINDOW_OPEN))
+    public static let shutdown = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_SHUTDOWN))
+    public static let failEntry = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_FAIL_ENTRY))
+    public static let intr = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_INTR))
+    public static let internalError = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_INTERNAL_ERROR))
+    public static let systemEvent = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_SYSTEM_EVENT))
+    public static let memoryFault = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_MEMORY_FAULT))
+    public static let tdx = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_TDX))
+
+    private static let names: [UInt32: String] = [
+        0: "KVM_EXIT_UNKNOWN", 1: "KVM_EXIT_EXCEPTION", 2: "KVM_EXIT_IO", 3: "KVM_EXIT_HYPERCALL",
+        4: "KVM_EXIT_DEBUG", 5: "KVM_EXIT_HLT", 6: "KVM_EXIT_MMIO", 7: "KVM_EXIT_IRQ_WINDOW_OPEN",
+        8: "KVM_EXIT_SHUTDOWN", 9: "KVM_EXIT_FAIL_ENTRY", 10: "KVM_EXIT_INTR", 11: "KVM_EXIT_SET_TPR",
+        12: "KVM_EXIT_TPR_ACCESS", 16: "KVM_EXIT_NMI", 17: "KVM_EXIT_INTERNAL_ERROR", 24: "KVM_EXIT_SYSTEM_EVENT",
+        26: "KVM_EXIT_IOAPIC_EOI", 29: "KVM_EXIT_X86_RDMSR", 30: "KVM_EXIT_X86_WRMSR",
+        31: "KVM_EXIT_DIRTY_RING_FULL", 33: "KVM_EXIT_X86_BUS_LOCK", 37: "KVM_EXIT_NOTIFY",
+        39: "KVM_EXIT_MEMORY_FAULT", 40: "KVM_EXIT_TDX", 41: "KVM_EXIT_ARM_SEA", 42: "KVM_EXIT_ARM_LDST64B",
+        43: "KVM_EXIT_SNP_REQ_CERTS",
+    ]
+
+    /// The kernel's name (`KVM_EXIT_IO`), or `KVM_EXIT_<n>`.
+    public var description: String { Self.names[rawValue] ?? "KVM_EXIT_\(rawValue)" }
+}
+
+/// A port I/O exit (`kvm_run.io`).
+public struct IOExit: Hashable, Sendable {
+    public enum Direction: Hashable, Sendable {
+        /// The guest reads from the port (`KVM_EXIT_IO_IN`): write the answer with `VCPU.writeIOData`.
+        case `in`
+        /// The guest writes to the port (`KVM_EXIT_IO_OUT`): the bytes are in `VCPU.ioData`.
+        case out
+    }
+    public var direction: Direction
+    /// Bytes per access: 1, 2 or 4.
+    public var size: Int
+    public var port: UInt16
+    /// Number of accesses (> 1 for `rep ins/outs`).
+    public var count: Int
+    /// Offset of the data from the start of `kvm_run`.
+    public var dataOffset: Int
+
+    public init(direction: Direction, size: Int, port: UInt16, count: Int, dataOffset: Int) {
+        (self.direction, self.size, self.port, self.count, self.dataOffset) = (direction, size, port, count, dataOffset)
+    }
+}
+
+/// An MMIO exit (`kvm_run.mmio`).
+public struct MMIOExit: Hashable, Sendable {
+    public var physAddr: UInt64
+    /// `len` bytes: the value written, or (for a read) what KVM holds before the answer.
+    public var data: [UInt8]
+    public var isWrite: Bool
+
+    public init(physAddr: UInt64, data: [UInt8], isWrite: Bool) {
+        (self.physAddr, self.data, self.isWrite) = (physAddr, data, isWrite)
+    }
+}
+
+/// A hypercall exit (`kvm_run.hypercall`); `nr` 12 is KVM_HC_MAP_GPA_RANGE.
+public struct HypercallExit: Hashable, Sendable {
+    /// KVM_HC_MAP_GPA_RANGE.
+    public static let mapGPARange: UInt64 = UInt64(CKVM_KVM_HC_MAP_GPA_RANGE)
+    /// `args[2]` bit 4 of a KVM_HC_MAP_GPA_RANGE exit: the range becomes private (encrypted).
+    public static let mapGPARangeEncrypted: UInt64 = UInt64(CKVM_KVM_MAP_GPA_RANGE_ENCRYPTED)
+
+    public var nr: UInt64
+    /// Six arguments. For MAP_GPA_RANGE: GPA, number of 4 KiB pages, attributes.
+    public var args: [UInt64]
+    public var ret: UInt64
+    /// `KVM_EXIT_HYPERCALL_LONG_MODE` (bit 0) when the guest was in 64-bit mode.
+    public var flags: UInt64
+
+    public init(nr: UInt64, args: [UInt64], ret: UInt64 = 0, flags: UInt64 = 0) {
+        (self.nr, self.args, self.ret, self.flags) = (nr, args, ret, flags)
+    }
+}
+
+/// A memory fault exit (`kvm_run.memory_fault`): the guest's access disagreed with the page's
+/// private/shared attribute, or hit memory KVM could not map.
+public struct MemoryFaultExit: Hashable, Sendable {
+    public var flags: UInt64
+    /// Page-aligned guest-physical address, with any shared/C bit stripped.
+    public var gpa: UInt64
+    public var size: UInt64
+
+    public init(flags: UInt64, gpa: UInt64, size: UInt64) {
+        (self.flags, self.gpa, self.size) = (flags, gpa, size)
+    }
+    /// `KVM_MEMORY_EXIT_FLAG_PRIVATE`: the access was private.
+    public var isPrivate: Bool { flags & UInt64(CKVM_KVM_MEMORY_EXIT_FLAG_PRIVATE) != 0 }
+}
+
+/// A system event exit (`kvm_run.system_event`).
+public struct SystemEventExit: Hashable, Sendable {
+    /// `KVM_SYSTEM_EVENT_SHUTDOWN` 1, `RESET` 2, `CRASH` 3, `WAKEUP` 4, `SUSPEND` 5, `SEV_TERM` 6, `TDX_FATAL` 7.
+    public var type: UInt32
+    /// The first `ndata` words of `data`.
+    public var data: [UInt64]
+
+    public init(type: UInt32, data: [UInt64] = []) {
+        (self.type, self.data) = (type, data)
+    }
+}
+
+/// A KVM internal error exit (`kvm_run.internal`).
+public struct InternalErrorExit: Hashable, Sendable {
+    /// `KVM_INTERNAL_ERROR_EMULATION` 1, `SIMUL_EX` 2, `DELIVERY_EV` 3, `UNEXPECTED_EXIT_REASON` 4.
+    public var suberror: UInt32
+    /// The first `ndata` words of `data`.
+    public var data: [UInt64]
+
+    public init(suberror: UInt32, data: [UInt64] = []) {
+        (self.suberror, self.data) = (suberror, data)
+    }
+}
+
+/// A failed VM entry (`kvm_run.fail_entry`).
+public struct FailEntryExit: Hashable, Sendable {
+    public var hardwareEntryFailureReason: UInt64
+    public var cpu: UInt32
+
+    public init(hardwareEntryFailureReason: UInt64, cpu: UInt32) {
+        (self.hardwareEntryFailureReason, self.cpu) = (hardwareEntryFailureReason, cpu)
+    }
+}
