@@ -1,0 +1,235 @@
+import Testing
+
+@testable import Launcher
+
+/// The sharing engine is tested by replaying conversion-exit sequences. This host's KVM has no private
+/// memory (KVM_CAP_MEMORY_ATTRIBUTES = 0) and `vmcall` hangs it, so these exits cannot be produced here:
+/// the sequences are modelled on the kernel selftest `private_mem_conversions_test` and on the exit
+/// formats of KVM_UAPI.md §2.5 and §2.7 (SNP page-state changes, TDX MapGPA in 2 MiB chunks).
+struct SharingEngineTests {
+    typealias Engine = SharingEngine
+    static let MiB: UInt64 = 1 << 20
+    static let encrypted = Engine.mapGPARangeEncrypted
+
+    func engine(onShare: Engine.OnShare = .punchHole, onUnshare: Engine.OnUnshare = .discard) -> Engine {
+        Engine(
+            regions: [
+                .init(name: "ram", gpa: 0, size: 64 * Self.MiB, initiallyPrivate: true),
+                .init(name: "swiotlb", gpa: 64 * Self.MiB, size: 4 * Self.MiB, initiallyPrivate: false),
+            ], onShare: onShare, onUnshare: onUnshare)
+    }
+
+    @Test func initialStatesFollowTheManifest() {
+        let e = engine()
+        #expect(e.isPrivate(0) == true)
+        #expect(e.isPrivate(64 * Self.MiB) == false)
+        #expect(e.isPrivate(68 * Self.MiB) == nil)
+        #expect(e.privateBytes == 64 * Self.MiB)
+    }
+
+    @Test func hypercallShareThenUnshare() {
+        var e = engine()
+        let share = e.handle(.mapGPARange(gpa: 0x10_0000, pages: 2, attributes: 0))
+        #expect(
+            share
+                == .convert([
+                    .setAttributes(gpa: 0x10_0000, size: 0x2000, private: false),
+                    .punchHole(region: "ram", offset: 0x10_0000, size: 0x2000),
+                ]))
+        #expect(e.isPrivate(0x10_0000) == false)
+        #expect(e.isPrivate(0x10_2000) == true)
+        let unshare = e.handle(.mapGPARange(gpa: 0x10_0000, pages: 2, attributes: Self.encrypted))
+        #expect(
+            unshare
+                == .convert([
+                    .setAttributes(gpa: 0x10_0000, size: 0x2000, private: true),
+                    .discardShared(region: "ram", offset: 0x10_0000, size: 0x2000),
+                ]))
+        #expect(e.privateBytes == 64 * Self.MiB)
+    }
+
+    @Test func convertingToTheCurrentStateDoesNothing() {
+        var e = engine()
+        #expect(e.handle(.mapGPARange(gpa: 0, pages: 16, attributes: Self.encrypted)) == .convert([]))
+        #expect(e.handle(.memoryFault(gpa: 64 * Self.MiB, size: 4096, flags: 0)) == .convert([]))
+    }
+
+    @Test func keepPoliciesNeitherPunchNorDiscard() {
+        var e = engine(onShare: .keep, onUnshare: .keep)
+        #expect(e.handle(.mapGPARange(gpa: 0, pages: 1, attributes: 0)) == .convert([.setAttributes(gpa: 0, size: 4096, private: false)]))
+        #expect(
+            e.handle(.mapGPARange(gpa: 0, pages: 1, attributes: Self.encrypted))
+                == .convert([.setAttributes(gpa: 0, size: 4096, private: true)]))
+    }
+
+    /// TDX MapGPA of 8 MiB arrives as four KVM_HC_MAP_GPA_RANGE exits of at most 2 MiB each.
+    @Test func tdxMapGPAArrivesInTwoMiBChunks() {
+        var e = engine()
+        for chunk in 0..<4 {
+            let gpa = 8 * Self.MiB + UInt64(chunk) * 2 * Self.MiB
+            let outcome = e.handle(.mapGPARange(gpa: gpa, pages: 512, attributes: 0))
+            #expect(
+                outcome
+                    == .convert([
+                        .setAttributes(gpa: gpa, size: 2 * Self.MiB, private: false),
+                        .punchHole(region: "ram", offset: gpa, size: 2 * Self.MiB),
+                    ]))
+        }
+        #expect(e.privateBytes == 56 * Self.MiB)
+        #expect(e.isPrivate(8 * Self.MiB - 1) == true)
+        #expect(e.isPrivate(16 * Self.MiB) == true)
+    }
+
+    /// SNP page-state changes with 2 MiB entries set page-size code 1; the range must be 2 MiB-aligned.
+    @Test(arguments: [
+        (gpa: UInt64(2 << 20), pages: UInt64(512), ok: true),
+        (gpa: UInt64(0x1000), pages: UInt64(512), ok: false),
+        (gpa: UInt64(2 << 20), pages: UInt64(256), ok: false),
+    ])
+    func snpTwoMiBPageStateChanges(gpa: UInt64, pages: UInt64, ok: Bool) {
+        var e = engine()
+        let outcome = e.handle(.mapGPARange(gpa: gpa, pages: pages, attributes: 1))
+        if ok {
+            guard case .convert(let actions) = outcome else {
+                Issue.record("expected a conversion, got \(outcome)")
+                return
+            }
+            #expect(actions.first == .setAttributes(gpa: gpa, size: pages * 4096, private: false))
+        } else {
+            guard case .refuse(let ret, _) = outcome else {
+                Issue.record("expected a refusal, got \(outcome)")
+                return
+            }
+            #expect(ret == Engine.EINVAL)
+        }
+    }
+
+    @Test(arguments: [
+        ("outside every region", Engine.Request.mapGPARange(gpa: 68 << 20, pages: 1, attributes: 0)),
+        ("straddles the end", Engine.Request.mapGPARange(gpa: (68 << 20) - 4096, pages: 2, attributes: 0)),
+        ("reserved bits", Engine.Request.mapGPARange(gpa: 0, pages: 1, attributes: 1 << 5)),
+        ("unknown page size", Engine.Request.mapGPARange(gpa: 0, pages: 1, attributes: 3)),
+        ("zero pages", Engine.Request.mapGPARange(gpa: 0, pages: 0, attributes: 0)),
+        ("wrapping", Engine.Request.mapGPARange(gpa: UInt64.max - 4095, pages: 2, attributes: 0)),
+    ])
+    func refusedHypercallsLeaveStateUnchanged(_ name: String, _ request: Engine.Request) {
+        var e = engine()
+        let before = e.privateBytes
+        guard case .refuse(let ret, let reason) = e.handle(request) else {
+            Issue.record("\(name): expected a refusal")
+            return
+        }
+        #expect(ret == Engine.EINVAL)
+        #expect(!reason.isEmpty)
+        #expect(e.privateBytes == before)
+    }
+
+    @Test func rangesMaySpanAdjacentConvertibleRegions() {
+        var e = engine()
+        let start = 64 * Self.MiB - 4096
+        let outcome = e.handle(.mapGPARange(gpa: start, pages: 2, attributes: Self.encrypted))
+        #expect(
+            outcome
+                == .convert([
+                    .setAttributes(gpa: 64 * Self.MiB, size: 4096, private: true),
+                    .discardShared(region: "swiotlb", offset: 0, size: 4096),
+                ]))
+        #expect(e.isPrivate(64 * Self.MiB) == true)
+    }
+
+    @Test func memoryFaultsConvertToTheAccessType() {
+        var e = engine()
+        // A shared access to a private page: KVM exits with flags = 0.
+        #expect(
+            e.handle(.memoryFault(gpa: 0x20_0000, size: 4096, flags: 0))
+                == .convert([
+                    .setAttributes(gpa: 0x20_0000, size: 4096, private: false),
+                    .punchHole(region: "ram", offset: 0x20_0000, size: 4096),
+                ]))
+        // A private access to it again: flags = KVM_MEMORY_EXIT_FLAG_PRIVATE.
+        #expect(
+            e.handle(.memoryFault(gpa: 0x20_0000, size: 4096, flags: Engine.memoryExitFlagPrivate))
+                == .convert([
+                    .setAttributes(gpa: 0x20_0000, size: 4096, private: true),
+                    .discardShared(region: "ram", offset: 0x20_0000, size: 4096),
+                ]))
+    }
+
+    @Test func memoryFaultsOutsideConvertibleMemoryStopTheGuest() {
+        var e = engine()
+        guard case .fatal(let reason) = e.handle(.memoryFault(gpa: 100 << 20, size: 4096, flags: 0)) else {
+            Issue.record("expected a fatal outcome")
+            return
+        }
+        #expect(reason.contains("outside sharing.convertible"))
+        guard case .fatal = e.handle(.memoryFault(gpa: 0x123, size: 4096, flags: 0)) else {
+            Issue.record("an unaligned fault must be fatal")
+            return
+        }
+    }
+
+    /// The private_mem_conversions_test pattern: the guest shares a range, converts sub-ranges back and
+    /// forth (nested, at page and huge-page granularity), then makes the whole range private again.
+    /// The engine's state must match a page-by-page reference model after every exit, and the actions
+    /// must touch exactly the pages whose state changed.
+    @Test(arguments: [UInt64(0), 4096, 2 << 20])
+    func conversionsTestReplayMatchesAReferenceModel(offset: UInt64) {
+        var e = engine()
+        let pages = Int((68 * Self.MiB) / 4096)
+        var model = [Bool](repeating: false, count: pages)
+        for p in 0..<Int((64 * Self.MiB) / 4096) { model[p] = true }
+        var rng = SplitMix64(seed: 0x6b766d706c616e + offset)
+        for step in 0..<400 {
+            let base = offset + (rng.next() % 8192) * 4096
+            let count = 1 + rng.next() % 1024
+            let toPrivate = rng.next() % 2 == 0
+            let request: Engine.Request =
+                step % 3 == 0
+                ? .memoryFault(gpa: base, size: count * 4096, flags: toPrivate ? Engine.memoryExitFlagPrivate : 0)
+                : .mapGPARange(gpa: base, pages: count, attributes: toPrivate ? Self.encrypted : 0)
+            let inRange = base + count * 4096 <= 68 * Self.MiB
+            let outcome = e.handle(request)
+            guard inRange else {
+                switch outcome {
+                case .refuse, .fatal: continue
+                case .convert: Issue.record("step \(step): a range beyond convertible memory was converted")
+                }
+                continue
+            }
+            guard case .convert(let actions) = outcome else {
+                Issue.record("step \(step): expected a conversion, got \(outcome)")
+                return
+            }
+            var changed = Set<Int>()
+            for p in Int(base / 4096)..<Int(base / 4096 + count) where model[p] != toPrivate {
+                changed.insert(p)
+                model[p] = toPrivate
+            }
+            var touched = Set<Int>()
+            for action in actions {
+                if case .setAttributes(let gpa, let size, let priv) = action {
+                    #expect(priv == toPrivate)
+                    for p in Int(gpa / 4096)..<Int((gpa + size) / 4096) { touched.insert(p) }
+                }
+            }
+            #expect(touched == changed, "step \(step)")
+        }
+        for p in stride(from: 0, to: pages, by: 97) {
+            #expect(e.isPrivate(UInt64(p) * 4096) == model[p])
+        }
+        #expect(e.privateBytes == UInt64(model.filter { $0 }.count) * 4096)
+    }
+}
+
+/// A small deterministic PRNG (SplitMix64) so replays are reproducible.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
