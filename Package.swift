@@ -19,7 +19,9 @@ let package = Package(
         .target(name: "Manifest", dependencies: ["Diagnostics", .product(name: "Yams", package: "Yams")]),
         .target(name: "Rules", dependencies: ["Manifest", "Diagnostics"]),
         .target(name: "Plan", dependencies: ["Diagnostics", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Compiler", dependencies: ["Manifest", "Rules", "Plan", "Diagnostics"]),
+        .target(
+            name: "Compiler",
+            dependencies: ["Manifest", "Rules", "Plan", "Diagnostics", .product(name: "Crypto", package: "swift-crypto")]),
 
         // MARK: - Kernel half (Linux only)
         .target(name: "CKVM"),

@@ -20,7 +20,7 @@ public enum RuleRegistry {
         SharingConvertibleNames.self, SharingConvertibleOmitted.self, SharingNoExits.self,
         // payload
         PayloadFileRule.self, PayloadLoad.self, PayloadFits.self, PayloadEntry.self, PayloadMode.self,
-        PayloadBootArea.self, PayloadMeasured.self,
+        PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self,
     ]
 
     /// Runs every rule that applies to the manifest's architecture.

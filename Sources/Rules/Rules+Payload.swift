@@ -283,3 +283,30 @@ public enum PayloadMeasured: Rule {
         }
     }
 }
+
+/// Without a launch command that populates private memory (sw-protected), the payload must be loaded
+/// into memory that is shared at launch.
+public enum PayloadPrivateLoad: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "payload.private-load", severity: .error,
+        summary: "The payload lands in private memory on a platform with no way to populate it.",
+        rationale: "sw-protected VMs have no launch command that copies data into guest_memfd (SNP has SNP_LAUNCH_UPDATE, TDX INIT_MEM_REGION, CCA RMI_POPULATE), and a guest_memfd without INIT_SHARED cannot be written through mmap; the launcher can only write the shared side.",
+        kernel: "Writing an mmap of a private guest_memfd page raises SIGBUS; bytes written to the shared side are invisible to private guest accesses.",
+        fix: "Load the payload into a shared region (or a convertible one with `initial: shared`) and let the guest convert it.")
+
+    public static let appliesTo: Set<Architecture> = [.x86_64]
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard let payload = context.manifest.payload, !context.isDamaged("memory", "platform"),
+            context.traits.hasPrivateMemory, !context.traits.measuredLaunch, let ranges = context.payloadRanges
+        else { return }
+        for (gpa, size) in ranges {
+            guard let region = context.ramRegion(containing: gpa, length: size), region.initiallyPrivate else { continue }
+            diagnostics.append(
+                emit(
+                    "payload lands in region '\(region.name.value)', which is private at launch; \(context.manifest.platform.value.rawValue) has no command to populate private memory",
+                    at: payload.load?.site ?? payload.path.site,
+                    notes: [DiagnosticNote("access declared here", at: region.access.location)]))
+        }
+    }
+}

@@ -1,0 +1,389 @@
+import Crypto
+import Diagnostics
+import Manifest
+import Plan
+import Rules
+
+/// The `lower` stage: a checked manifest → an ordered, typed plan (DESIGN §4), following the per-platform
+/// sequences and ordering rules of KVM_UAPI.md §3. Pure: the same manifest always gives the same plan.
+public struct Lowering: Sendable {
+    public init() {}
+
+    public func lower(_ checked: CheckedManifest) -> Plan {
+        var builder = PlanBuilder(checked)
+        builder.build()
+        return builder.plan
+    }
+
+    /// `sha256:` + hex digest of bytes.
+    public static func digest(_ bytes: [UInt8]) -> String {
+        "sha256:" + SHA256.hash(data: bytes).map { String($0, radix: 16).leftPadded(2) }.joined()
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+}
+
+/// Where a region's bytes live on the host side.
+struct RegionLayout {
+    var region: Manifest.Region
+    var slot: UInt32
+    /// The shared-side mapping the host can write (`%map.NAME`), if the region has one.
+    var mapping: FdRef?
+    var guestMemfd: FdRef?
+}
+
+struct PlanBuilder {
+    let checked: CheckedManifest
+    let context: RuleContext
+    let manifest: Manifest
+    let traits: PlatformTraits
+    var steps: [Step] = []
+    var requires: Requirements
+    var handlers: [Handler] = []
+    var layouts: [RegionLayout] = []
+    var payloadInfo: PayloadInfo? = nil
+
+    init(_ checked: CheckedManifest) {
+        self.checked = checked
+        self.context = checked.context
+        self.manifest = checked.manifest
+        self.traits = checked.traits
+        self.requires = Requirements(vmType: VMTypeRequirement(.x86Default, source: checked.manifest.platform.location))
+    }
+
+    var plan: Plan {
+        Plan(
+            name: manifest.name.value, arch: manifest.arch.value == .x86_64 ? .x86_64 : .arm64,
+            platform: PlanPlatform(rawValue: manifest.platform.value.rawValue) ?? .default,
+            manifestDigest: Lowering.digest(manifest.bytes), requires: requires, steps: steps, handlers: handlers,
+            payload: payloadInfo)
+    }
+
+    mutating func add(_ id: String, _ operation: Operation, at source: SourceLocation?, comment: String? = nil) {
+        steps.append(Step(id, operation, source: source, comment: comment))
+    }
+
+    var isX86: Bool { manifest.arch.value == .x86_64 }
+    var platform: Platform { manifest.platform.value }
+    /// x86 VM types with KVM_MEMORY_ATTRIBUTE_PRIVATE (sw-protected, SNP, TDX).
+    var usesAttributes: Bool { isX86 && traits.hasPrivateMemory }
+    var vcpuCount: UInt32 { UInt32(manifest.vcpus.value) }
+
+    // MARK: - The sequence
+
+    mutating func build() {
+        let vmType = self.vmType()
+        requires.vmType = VMTypeRequirement(vmType, source: manifest.platform.location)
+        collectRequirements(vmType)
+
+        add("kvm", .openDevice(.kvm), at: manifest.root)
+        add("api-version", .getAPIVersion(), at: manifest.root)
+        for requirement in requires.sortedCapabilities where requirement.scope == .system {
+            add("cap.\(requirement.cap.name)", .checkExtension(on: .kvm, cap: requirement.cap, expect: requirement.expect), at: requirement.source)
+        }
+        if platform == .sevSnp { add("sev", .openDevice(.sev), at: manifest.platform.location) }
+        add("vm", .createVM(type: vmType), at: manifest.platform.location)
+        for requirement in requires.sortedCapabilities where requirement.scope == .vm {
+            add("cap.\(requirement.cap.name)", .checkExtension(on: .vm, cap: requirement.cap, expect: requirement.expect), at: requirement.source)
+        }
+        if usesAttributes && context.conversion.contains(.hypercall) && !context.convertibleNames.isEmpty {
+            add(
+                "enable.KVM_CAP_EXIT_HYPERCALL", .enableCap(cap: .exitHypercall, args: [1 << 12, 0, 0, 0]),
+                at: manifest.sharing?.conversion?.location ?? manifest.platform.location,
+                comment: "KVM_HC_MAP_GPA_RANGE exits to the launcher")
+        }
+
+        switch platform {
+        case .tdx:
+            // INIT_VM before any vCPU; vCPUs (INIT_VCPU, CPUID) before memory; INIT_MEM_REGION after the
+            // private attributes; FINALIZE before any run (KVM_UAPI.md §3.1).
+            add("tdx.capabilities", .tdxCapabilities(), at: manifest.platform.location)
+            add(
+                "tdx.init-vm", .tdxInitVM(attributes: 0, xfam: 0x3, gpaw: UInt8(context.gpaBits)),
+                at: manifest.gpaBits?.location ?? manifest.platform.location)
+            createVCPUs(boot: false)
+            lowerMemory()
+            lowerPayload()
+            add("tdx.finalize", .tdxFinalizeVM(), at: manifest.platform.location)
+        case .sevSnp:
+            // INIT2 and LAUNCH_START before memory; LAUNCH_UPDATE after the attributes are PRIVATE; vCPU
+            // state before LAUNCH_FINISH, which measures the VMSAs (KVM_UAPI.md §3.2).
+            add("snp.init", .sevInit2(vmsaFeatures: 0, ghcbVersion: 2), at: manifest.platform.location)
+            add(
+                "snp.launch-start", .snpLaunchStart(policy: 0x30000), at: manifest.platform.location,
+                comment: "policy: SMT allowed, reserved bit 17 set")
+            lowerMemory()
+            lowerPayload()
+            createVCPUs(boot: manifest.payload != nil)
+            add("snp.launch-finish", .snpLaunchFinish(), at: manifest.platform.location)
+        default:
+            lowerMemory()
+            lowerPayload()
+            createVCPUs(boot: manifest.payload != nil)
+        }
+        lowerHandlers()
+        if manifest.payload != nil {
+            for index in 0..<vcpuCount {
+                add("run.\(index)", .run(vcpu: .vcpu(index)), at: manifest.vcpus.location)
+            }
+        }
+    }
+
+    func vmType() -> VMType {
+        switch platform {
+        case .default where isX86: return .x86Default
+        case .swProtected: return .x86SWProtected
+        case .sevSnp: return .x86SNP
+        case .tdx: return .x86TDX
+        default:
+            let bits = UInt8(manifest.gpaBits?.value ?? 0)
+            let kind: VMType.ArmKind = platform == .pkvm ? .protected : platform == .cca ? .realm : .normal
+            return VMType.arm(ipaBits: bits, kind: kind) ?? .x86Default
+        }
+    }
+
+    // MARK: - Requirements
+
+    mutating func collectRequirements(_ vmType: VMType) {
+        let platformAt = manifest.platform.location
+        if isX86 && platform != .default, let bit = traits.vmTypeBit {
+            requires.require(.vmTypes, .bits(1 << UInt64(bit)), at: platformAt)
+        }
+        if manifest.arch.value == .arm64, let bits = manifest.gpaBits, platform != .pkvm {
+            requires.require(.armVMIPASize, .atLeast(UInt64(bits.value)), at: bits.location)
+        }
+        if platform == .cca { requires.require(.armRMI, .atLeast(1), at: platformAt) }
+        let slots = context.memslotRegions
+        if !slots.isEmpty { requires.require(.nrMemslots, .atLeast(UInt64(slots.count)), at: manifest.memory.regionsLocation) }
+        if vcpuCount > 1 { requires.require(.maxVCPUs, .atLeast(UInt64(vcpuCount)), at: manifest.vcpus.location) }
+        var gmemFlags: GuestMemfdFlags = []
+        var gmemFlagsAt: SourceLocation? = nil
+        for region in context.regions {
+            if region.backing.value == .guestMemfd {
+                requires.require(.guestMemfd, .atLeast(1), at: region.backing.location)
+                requires.require(.userMemory2, .atLeast(1), at: region.backing.location)
+                let flags = Self.gmemFlags(region)
+                if !flags.isEmpty {
+                    gmemFlags.formUnion(flags)
+                    gmemFlagsAt = gmemFlagsAt ?? region.guestMemfd?.location
+                }
+            }
+            if region.readonly.value { requires.require(.readonlyMem, .atLeast(1), at: region.readonly.location) }
+            if usesAttributes && region.access.value != .shared {
+                requires.require(.memoryAttributes, .bits(8), scope: .vm, at: region.access.location)
+            }
+        }
+        if !gmemFlags.isEmpty {
+            requires.require(.guestMemfdFlags, .bits(gmemFlags.rawValue), scope: .vm, at: gmemFlagsAt)
+            requires.guestMemfdFlags = GuestMemfdFlagsRequirement(gmemFlags, source: gmemFlagsAt)
+        }
+        if usesAttributes && context.conversion.contains(.hypercall) && !context.convertibleNames.isEmpty {
+            requires.require(
+                .exitHypercall, .bits(1 << 12), at: manifest.sharing?.conversion?.location ?? platformAt)
+        }
+    }
+
+    static func gmemFlags(_ region: Manifest.Region) -> GuestMemfdFlags {
+        var flags: GuestMemfdFlags = []
+        if region.guestMemfd?.mmap.value == true { flags.insert(.mmap) }
+        if region.guestMemfd?.initShared.value == true { flags.insert(.initShared) }
+        return flags
+    }
+
+    // MARK: - Memory
+
+    mutating func lowerMemory() {
+        var slot: UInt32 = 0
+        for region in context.regions where region.backing.value != .none {
+            let name = region.name.value
+            let at = region.location
+            let size = region.size.value
+            var layout = RegionLayout(region: region, slot: slot, mapping: nil, guestMemfd: nil)
+            let map = FdRef.mapping(name)
+            switch region.backing.value {
+            case .none:
+                continue
+            case .anonymous:
+                add("map.\(name)", .mmap(name: name, source: .anonymous, size: size, offset: 0, shared: false, noreserve: true), at: region.backing.location)
+                layout.mapping = map
+            case .hugetlb2M, .hugetlb1G:
+                let huge: HugePageSize = region.backing.value == .hugetlb2M ? .size2M : .size1G
+                add("map.\(name)", .mmap(name: name, source: .hugetlbAnonymous(huge), size: size, offset: 0, shared: false, noreserve: true), at: region.backing.location)
+                layout.mapping = map
+            case .memfd:
+                let fd = FdRef.memfd(name)
+                add("memfd.\(name)", .memfdCreate(name: name, hugetlb: nil), at: region.backing.location)
+                add("truncate.\(name)", .ftruncate(fd: fd, size: size), at: region.size.location)
+                add("map.\(name)", .mmap(name: name, source: .memfd(fd), size: size, offset: 0, shared: true, noreserve: false), at: region.backing.location)
+                layout.mapping = map
+            case .guestMemfd:
+                let fd = FdRef.guestMemfd(name)
+                let flags = Self.gmemFlags(region)
+                add("gmem.\(name)", .createGuestMemfd(name: name, size: size, flags: flags), at: region.backing.location)
+                layout.guestMemfd = fd
+                if flags.contains(.mmap) {
+                    // In-place: guest_memfd is the slot's only backing and the host maps it directly.
+                    add("map.\(name)", .mmap(name: name, source: .guestMemfd(fd), size: size, offset: 0, shared: true, noreserve: false), at: region.guestMemfd?.mmap.location ?? at)
+                    layout.mapping = map
+                } else if region.access.value != .private {
+                    // The shared side of a convertible (or shared) region: anonymous memory.
+                    add("map.\(name)", .mmap(name: name, source: .anonymous, size: size, offset: 0, shared: false, noreserve: true), at: region.access.location)
+                    layout.mapping = map
+                }
+            }
+            var flags: MemoryRegionFlags = []
+            if region.readonly.value { flags.insert(.readonly) }
+            if region.dirtyLog.value { flags.insert(.logDirtyPages) }
+            if let gmem = layout.guestMemfd {
+                flags.insert(.guestMemfd)
+                add(
+                    "slot.\(name)",
+                    .setUserMemoryRegion2(
+                        region: name, slot: slot, flags: flags, gpa: region.base.value, size: size,
+                        userspace: layout.mapping.map { Address($0) }, guestMemfd: GuestMemfdBinding(gmem)),
+                    at: at)
+            } else if let mapping = layout.mapping {
+                add(
+                    "slot.\(name)",
+                    .setUserMemoryRegion(region: name, slot: slot, flags: flags, gpa: region.base.value, size: size, userspace: Address(mapping)),
+                    at: at)
+            }
+            if usesAttributes && region.initiallyPrivate {
+                add("attr.\(name)", .setMemoryAttributes(gpa: region.base.value, size: size, attributes: .private), at: region.initial.isExplicit ? region.initial.location : region.access.location)
+            }
+            layouts.append(layout)
+            slot += 1
+        }
+    }
+
+    func layout(containing gpa: UInt64) -> RegionLayout? {
+        layouts.first { gpa >= $0.region.base.value && gpa - $0.region.base.value < $0.region.size.value }
+    }
+
+    // MARK: - Payload
+
+    mutating func lowerPayload() {
+        guard let payload = manifest.payload, let file = context.payloadFile, let bytes = file.bytes,
+            let path = context.payloadPath, let entry = context.payloadEntry
+        else { return }
+        // The pieces to copy: one for a flat image, one per PT_LOAD segment for ELF.
+        var pieces: [(gpa: UInt64, fileOffset: UInt64, fileSize: UInt64, memorySize: UInt64)] = []
+        switch payload.format.value {
+        case .flat:
+            guard let gpa = context.payloadLoadGPA else { return }
+            pieces = [(gpa, 0, UInt64(bytes.count), UInt64(bytes.count))]
+        case .elf:
+            guard case .success(let image) = ELFImage.parse(bytes) else { return }
+            pieces = image.segments.map { ($0.physicalAddress, $0.fileOffset, $0.fileSize, $0.memorySize) }
+        }
+        let measured = context.measured && traits.measuredLaunch
+        let at = payload.load?.location ?? payload.path.location
+        payloadInfo = PayloadInfo(
+            path: path, format: payload.format.value == .flat ? .flat : .elf, sha256: Lowering.digest(bytes),
+            size: UInt64(bytes.count), loadGPA: pieces.first?.gpa ?? 0, entry: entry,
+            mode: isX86 ? (BootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1,
+            measured: measured, source: payload.location)
+        for (n, piece) in pieces.enumerated() where piece.fileSize > 0 {
+            let suffix = pieces.count == 1 ? "payload" : "payload.\(n)"
+            guard let layout = layout(containing: piece.gpa) else { continue }
+            let offset = piece.gpa - layout.region.base.value
+            let slice = Array(bytes[Int(piece.fileOffset)..<Int(piece.fileOffset + piece.fileSize)])
+            let digest = Lowering.digest(slice)
+            let populates = traits.measuredLaunch && layout.region.initiallyPrivate
+            // The shared copy the host writes: the region's own mapping, or a staging buffer for private-only
+            // memory that the platform's launch command then copies (and measures) into guest_memfd.
+            let pageStart = piece.gpa & ~UInt64(4095)
+            let span = ((piece.gpa + piece.fileSize + 4095) & ~UInt64(4095)) - pageStart
+            var source: Address
+            if let mapping = layout.mapping, !populates || layout.region.access.value != .private {
+                source = Address(mapping, offset: offset)
+            } else {
+                let staging = "staging-\(suffix.replacingAll(".", "-"))"
+                add("map.\(staging)", .mmap(name: staging, source: .anonymous, size: span, offset: 0, shared: false, noreserve: false), at: at, comment: "shared source buffer for the launch command")
+                source = Address(.mapping(staging), offset: piece.gpa - pageStart)
+            }
+            add(
+                "load.\(suffix)", .loadPayload(into: source, gpa: piece.gpa, size: piece.fileSize, fileOffset: piece.fileOffset, sha256: digest),
+                at: at)
+            guard populates else { continue }
+            let pageSource = Address(source.map, offset: source.offset - (piece.gpa - pageStart))
+            switch platform {
+            case .sevSnp:
+                add(
+                    "snp.launch-update.\(suffix)",
+                    .snpLaunchUpdate(gpa: pageStart, size: span, pageType: measured ? .normal : .unmeasured, source: pageSource),
+                    at: payload.measured?.location ?? at)
+            case .tdx:
+                add(
+                    "tdx.init-mem-region.\(suffix)",
+                    .tdxInitMemRegion(vcpu: .vcpu(0), gpa: pageStart, nrPages: span / 4096, source: pageSource, measure: measured),
+                    at: payload.measured?.location ?? at)
+            case .cca:
+                add(
+                    "cca.populate.\(suffix)", .armRMIPopulate(base: pageStart, size: span, source: pageSource, measure: measured),
+                    at: payload.measured?.location ?? at)
+            default:
+                break
+            }
+        }
+    }
+
+    // MARK: - vCPUs
+
+    mutating func createVCPUs(boot: Bool) {
+        let at = manifest.vcpus.location
+        let entry = context.payloadEntry ?? 0
+        for index in 0..<vcpuCount {
+            let vcpu = FdRef.vcpu(index)
+            add("vcpu.\(index)", .createVCPU(index: index), at: at)
+            add("map-run.\(index)", .mmapRun(vcpu: vcpu), at: at)
+            switch platform {
+            case .tdx:
+                add("tdx.init-vcpu.\(index)", .tdxInitVCPU(vcpu: vcpu), at: at)
+                add("cpuid.\(index)", .setCPUID2(vcpu: vcpu, from: .tdx), at: at)
+            default:
+                if isX86 {
+                    add("cpuid.\(index)", .setCPUID2(vcpu: vcpu, from: .supported), at: at)
+                } else {
+                    add("vcpu-init.\(index)", .armVCPUInit(vcpu: vcpu, features: [.psci0_2]), at: at)
+                }
+                if boot, let payload = manifest.payload {
+                    let mode: BootMode = isX86 ? (BootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1
+                    add("boot.\(index)", .setBootState(vcpu: vcpu, mode: mode, entry: entry, vcpuCount: vcpuCount), at: payload.mode.location)
+                }
+            }
+        }
+    }
+
+    // MARK: - Handlers
+
+    mutating func lowerHandlers() {
+        if isX86 {
+            handlers.append(.serial(source: manifest.root))
+            handlers.append(.exitPort(source: manifest.root))
+            handlers.append(.halt(source: manifest.root))
+        }
+        for region in context.regions where region.backing.value == .none || region.readonly.value {
+            handlers.append(
+                Handler(
+                    .mmio(region: region.name.value, range: GPARange(gpa: region.base.value, size: region.size.value), readonly: region.readonly.value),
+                    source: region.location))
+        }
+        guard traits.hasPrivateMemory, !traits.possibleConversion.isEmpty else { return }
+        let names = Set(context.convertibleNames)
+        let convertible = context.regions.filter { names.contains($0.name.value) && $0.access.value == .convertible }
+            .map { ConvertibleRange(region: $0.name.value, gpa: $0.base.value, size: $0.size.value) }
+        guard !convertible.isEmpty else { return }
+        let onShare: OnShare = manifest.sharing?.onShare.value == .keep ? .keep : .punchHole
+        let onUnshare: OnUnshare = manifest.sharing?.onUnshare.value == .keep ? .keep : .discard
+        let at = manifest.sharing?.location ?? manifest.platform.location
+        if context.conversion.contains(.hypercall) {
+            handlers.append(Handler(.hypercallMapGPARange(convertible: convertible, onShare: onShare, onUnshare: onUnshare), source: at))
+        }
+        if context.conversion.contains(.fault) {
+            handlers.append(Handler(.memoryFault(convertible: convertible, onShare: onShare, onUnshare: onUnshare), source: at))
+        }
+    }
+}
