@@ -1,1 +1,76 @@
-// placeholder, replaced by the Plan implementation
+import Diagnostics
+
+// MARK: - Architecture and platform
+
+/// The architecture a plan is for. Data, not `#if arch`: an arm64 plan can be made and checked on x86.
+public enum PlanArch: String, CaseIterable, Hashable, Sendable {
+    case x86_64
+    case arm64
+}
+
+/// The confidential-computing platform (or none) a plan is for, as the manifest spells it.
+public enum PlanPlatform: String, CaseIterable, Hashable, Sendable {
+    case `default`
+    case swProtected = "sw-protected"
+    case sevSNP = "sev-snp"
+    case tdx
+    case pkvm
+    case cca
+
+    /// The architectures the platform exists on.
+    public var architectures: Set<PlanArch> {
+        switch self {
+        case .default: [.x86_64, .arm64]
+        case .swProtected, .sevSNP, .tdx: [.x86_64]
+        case .pkvm, .cca: [.arm64]
+        }
+    }
+}
+
+// MARK: - Plan
+
+/// The plan IR (DESIGN §4): an ordered list of typed steps over typed fds, the exit handlers of the
+/// launcher, what the host must provide, and the payload. The lowering produces it; the launcher executes
+/// it; the renderers print it as text, canonical JSON or C; `kvmplan diff` compares two of them.
+public struct Plan: Hashable, Sendable {
+    /// The plan format version this library reads and writes.
+    public static let currentFormatVersion = 1
+
+    /// The format version (`kvmplan-plan` in JSON). Always `currentFormatVersion` for plans of this library.
+    public let formatVersion: Int
+    /// The manifest's `name`.
+    public var name: String
+    public var arch: PlanArch
+    public var platform: PlanPlatform
+    /// `sha256:` + hex of the manifest file's bytes (computed by the caller).
+    public var manifestDigest: String
+    public var requires: Requirements
+    public var steps: [Step]
+    public var handlers: [Handler]
+    public var payload: PayloadInfo?
+
+    public init(
+        name: String, arch: PlanArch, platform: PlanPlatform, manifestDigest: String, requires: Requirements,
+        steps: [Step], handlers: [Handler] = [], payload: PayloadInfo? = nil
+    ) {
+        self.formatVersion = Plan.currentFormatVersion
+        self.name = name
+        self.arch = arch
+        self.platform = platform
+        self.manifestDigest = manifestDigest
+        self.requires = requires
+        self.steps = steps
+        self.handlers = handlers
+        self.payload = payload
+    }
+
+    /// `sha256:` + hex of the SHA-256 of the compact canonical JSON of the plan without its `sha256` key.
+    /// Same plan, same digest; any change to a step, handler, requirement or the payload changes it.
+    public var digest: String { PlanFormatting.sha256(of: jsonBody.serialized(pretty: false)) }
+
+    /// The step with `id`.
+    public func step(id: String) -> Step? { steps.first { $0.id == id } }
+
+    /// Whether any step relies on a uapi that is only posted, not merged.
+    public var usesPostedUAPI: Bool { steps.contains { $0.uapiStatus == .posted } }
+}

@@ -1,0 +1,403 @@
+// The typed argument values of `Operation` cases. Constants are those of KVM_UAPI.md §1.2–§1.4.
+
+// MARK: - Named flag sets
+
+/// A set of flags with uapi names, spelled as arrays of names in JSON and joined by `|` in text.
+public protocol NamedFlags: OptionSet, Hashable, Sendable where RawValue == UInt64, Element == Self {
+    /// Every flag with its name, in bit order.
+    static var named: [(name: String, flag: Self)] { get }
+}
+
+extension NamedFlags {
+    /// The names of the flags in the set, in bit order.
+    public var names: [String] { Self.named.filter { contains($0.flag) }.map(\.name) }
+
+    /// The set of the named flags; nil if a name is unknown.
+    public init?(names: [String]) {
+        var set = Self()
+        for name in names {
+            guard let entry = Self.named.first(where: { $0.name == name }) else { return nil }
+            set.insert(entry.flag)
+        }
+        self = set
+    }
+
+    /// Whether every bit of the set has a name.
+    var isFullyNamed: Bool { Self(names: names)?.rawValue == rawValue }
+
+    /// `GUEST_MEMFD|READONLY`, or `0` for the empty set.
+    var text: String {
+        guard isFullyNamed else { return PlanFormatting.hex(rawValue) }
+        return names.isEmpty ? "0" : names.joined(separator: "|")
+    }
+}
+
+/// `GUEST_MEMFD_FLAG_*` of `KVM_CREATE_GUEST_MEMFD` (Linux 6.18).
+public struct GuestMemfdFlags: NamedFlags {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// `GUEST_MEMFD_FLAG_MMAP` (1 << 0): the guest_memfd can be mmap'ed.
+    public static let mmap = GuestMemfdFlags(rawValue: 1 << 0)
+    /// `GUEST_MEMFD_FLAG_INIT_SHARED` (1 << 1): pages start shared (faultable by userspace).
+    public static let initShared = GuestMemfdFlags(rawValue: 1 << 1)
+    public static let named: [(name: String, flag: GuestMemfdFlags)] = [("MMAP", .mmap), ("INIT_SHARED", .initShared)]
+}
+
+/// `KVM_MEM_*` flags of a memslot.
+public struct MemoryRegionFlags: NamedFlags {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// `KVM_MEM_LOG_DIRTY_PAGES` (1 << 0).
+    public static let logDirtyPages = MemoryRegionFlags(rawValue: 1 << 0)
+    /// `KVM_MEM_READONLY` (1 << 1): guest writes exit as MMIO.
+    public static let readonly = MemoryRegionFlags(rawValue: 1 << 1)
+    /// `KVM_MEM_GUEST_MEMFD` (1 << 2): private side backed by a guest_memfd (region2 only).
+    public static let guestMemfd = MemoryRegionFlags(rawValue: 1 << 2)
+    public static let named: [(name: String, flag: MemoryRegionFlags)] = [
+        ("LOG_DIRTY_PAGES", .logDirtyPages), ("READONLY", .readonly), ("GUEST_MEMFD", .guestMemfd),
+    ]
+}
+
+/// `KVM_MEMORY_ATTRIBUTE_*` of `KVM_SET_MEMORY_ATTRIBUTES`.
+public struct MemoryAttributes: NamedFlags {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// `KVM_MEMORY_ATTRIBUTE_PRIVATE` (1 << 3).
+    public static let `private` = MemoryAttributes(rawValue: 1 << 3)
+    public static let named: [(name: String, flag: MemoryAttributes)] = [("PRIVATE", .private)]
+}
+
+/// `KVM_ARM_VCPU_*` feature bits of `struct kvm_vcpu_init.features[0]` (bit numbers from the arm64 uapi header).
+public struct ArmVCPUFeatures: NamedFlags {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    public static let powerOff = ArmVCPUFeatures(rawValue: 1 << 0)
+    public static let el1_32bit = ArmVCPUFeatures(rawValue: 1 << 1)
+    public static let psci0_2 = ArmVCPUFeatures(rawValue: 1 << 2)
+    public static let pmuV3 = ArmVCPUFeatures(rawValue: 1 << 3)
+    public static let sve = ArmVCPUFeatures(rawValue: 1 << 4)
+    public static let ptrauthAddress = ArmVCPUFeatures(rawValue: 1 << 5)
+    public static let ptrauthGeneric = ArmVCPUFeatures(rawValue: 1 << 6)
+    public static let hasEL2 = ArmVCPUFeatures(rawValue: 1 << 7)
+    /// `KVM_ARM_VCPU_REC` (posted Arm CCA series, not merged): the vCPU is a realm execution context.
+    public static let rec = ArmVCPUFeatures(rawValue: 1 << 8)
+    public static let named: [(name: String, flag: ArmVCPUFeatures)] = [
+        ("POWER_OFF", .powerOff), ("EL1_32BIT", .el1_32bit), ("PSCI_0_2", .psci0_2), ("PMU_V3", .pmuV3),
+        ("SVE", .sve), ("PTRAUTH_ADDRESS", .ptrauthAddress), ("PTRAUTH_GENERIC", .ptrauthGeneric),
+        ("HAS_EL2", .hasEL2), ("REC", .rec),
+    ]
+}
+
+// MARK: - Devices, capabilities, VM types
+
+/// A device node a plan opens.
+public enum DevicePath: String, CaseIterable, Hashable, Sendable {
+    case kvm = "/dev/kvm"
+    case sev = "/dev/sev"
+
+    /// The reference the open defines.
+    public var fd: FdRef {
+        switch self {
+        case .kvm: .kvm
+        case .sev: .sev
+        }
+    }
+}
+
+/// Whether a uapi is merged upstream or only exists in a posted series (e.g. Arm CCA). Posted steps are
+/// marked in every rendering, because their numbers and layouts may change.
+public enum UAPIStatus: String, CaseIterable, Hashable, Sendable, Comparable {
+    case merged
+    case posted
+
+    public static func < (lhs: UAPIStatus, rhs: UAPIStatus) -> Bool { lhs == .merged && rhs == .posted }
+}
+
+/// A `KVM_CAP_*` capability, by name and number. Use the catalogue (`Capability.guestMemfd`, `Capability.named(_:)`);
+/// `Plan.validate()` rejects capabilities not in it.
+public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let name: String
+    public let number: UInt32
+    public let uapiStatus: UAPIStatus
+
+    public init(name: String, number: UInt32, uapiStatus: UAPIStatus = .merged) {
+        self.name = name
+        self.number = number
+        self.uapiStatus = uapiStatus
+    }
+
+    public var description: String { name }
+    public static func < (lhs: Capability, rhs: Capability) -> Bool { lhs.name < rhs.name }
+
+    public static let userMemory = Capability(name: "KVM_CAP_USER_MEMORY", number: 3)
+    public static let nrVCPUs = Capability(name: "KVM_CAP_NR_VCPUS", number: 9)
+    public static let nrMemslots = Capability(name: "KVM_CAP_NR_MEMSLOTS", number: 10)
+    public static let syncMMU = Capability(name: "KVM_CAP_SYNC_MMU", number: 16)
+    public static let enableCap = Capability(name: "KVM_CAP_ENABLE_CAP", number: 54)
+    public static let maxVCPUs = Capability(name: "KVM_CAP_MAX_VCPUS", number: 66)
+    public static let readonlyMem = Capability(name: "KVM_CAP_READONLY_MEM", number: 81)
+    public static let enableCapVM = Capability(name: "KVM_CAP_ENABLE_CAP_VM", number: 98)
+    public static let checkExtensionVM = Capability(name: "KVM_CAP_CHECK_EXTENSION_VM", number: 105)
+    public static let multiAddressSpace = Capability(name: "KVM_CAP_MULTI_ADDRESS_SPACE", number: 118)
+    public static let maxVCPUID = Capability(name: "KVM_CAP_MAX_VCPU_ID", number: 128)
+    public static let armVMIPASize = Capability(name: "KVM_CAP_ARM_VM_IPA_SIZE", number: 165)
+    public static let exitHypercall = Capability(name: "KVM_CAP_EXIT_HYPERCALL", number: 201)
+    public static let userMemory2 = Capability(name: "KVM_CAP_USER_MEMORY2", number: 231)
+    public static let memoryFaultInfo = Capability(name: "KVM_CAP_MEMORY_FAULT_INFO", number: 232)
+    public static let memoryAttributes = Capability(name: "KVM_CAP_MEMORY_ATTRIBUTES", number: 233)
+    public static let guestMemfd = Capability(name: "KVM_CAP_GUEST_MEMFD", number: 234)
+    public static let vmTypes = Capability(name: "KVM_CAP_VM_TYPES", number: 235)
+    public static let preFaultMemory = Capability(name: "KVM_CAP_PRE_FAULT_MEMORY", number: 236)
+    public static let guestMemfdFlags = Capability(name: "KVM_CAP_GUEST_MEMFD_FLAGS", number: 244)
+    /// Posted Arm CCA series v14; the number is not stable (249 is taken upstream by KVM_CAP_S390_HPAGE_2G).
+    public static let armRMI = Capability(name: "KVM_CAP_ARM_RMI", number: 249, uapiStatus: .posted)
+
+    /// Every capability a plan may name.
+    public static let catalogue: [Capability] = [
+        .userMemory, .nrVCPUs, .nrMemslots, .syncMMU, .enableCap, .maxVCPUs, .readonlyMem, .enableCapVM,
+        .checkExtensionVM, .multiAddressSpace, .maxVCPUID, .armVMIPASize, .exitHypercall, .userMemory2,
+        .memoryFaultInfo, .memoryAttributes, .guestMemfd, .vmTypes, .preFaultMemory, .guestMemfdFlags, .armRMI,
+    ]
+
+    /// The catalogue entry named `name`.
+    public static func named(_ name: String) -> Capability? { catalogue.first { $0.name == name } }
+
+    /// Names of the bits of this capability's value, when its value is a named flag set.
+    var bitNames: [(name: String, bit: UInt64)]? {
+        switch name {
+        case Capability.guestMemfdFlags.name: GuestMemfdFlags.named.map { ($0.name, $0.flag.rawValue) }
+        case Capability.memoryAttributes.name: MemoryAttributes.named.map { ($0.name, $0.flag.rawValue) }
+        default: nil
+        }
+    }
+}
+
+/// What a `KVM_CHECK_EXTENSION` result must be.
+public enum CapabilityExpectation: Hashable, Sendable {
+    /// The value is at least this (`KVM_CAP_GUEST_MEMFD` ≥ 1).
+    case atLeast(UInt64)
+    /// Every bit of this mask is set in the value (`KVM_CAP_VM_TYPES` has bit 4).
+    case bits(UInt64)
+
+    /// Whether a host's answer satisfies the expectation.
+    public func isSatisfied(by value: UInt64) -> Bool {
+        switch self {
+        case .atLeast(let minimum): value >= minimum
+        case .bits(let mask): value & mask == mask
+        }
+    }
+}
+
+/// Which fd a capability is checked on. VM-scope capabilities (`KVM_CAP_GUEST_MEMFD_FLAGS`,
+/// `KVM_CAP_MEMORY_ATTRIBUTES`) must be read on a VM fd of the plan's type.
+public enum CapabilityScope: String, CaseIterable, Hashable, Sendable {
+    case system
+    case vm
+}
+
+/// The machine type word of `KVM_CREATE_VM`, by symbolic name and value.
+///
+/// x86_64: `KVM_X86_*_VM`. arm64: the IPA size in bits 7:0 with the type flags (`KVM_VM_TYPE_ARM_PROTECTED`,
+/// posted `KVM_VM_TYPE_ARM_REALM`). Construct through the static members so name and value agree.
+public struct VMType: Hashable, Sendable, CustomStringConvertible {
+    public let name: String
+    public let value: UInt64
+    public let uapiStatus: UAPIStatus
+
+    private init(name: String, value: UInt64, uapiStatus: UAPIStatus = .merged) {
+        self.name = name
+        self.value = value
+        self.uapiStatus = uapiStatus
+    }
+
+    public var description: String { name }
+
+    public static let x86Default = VMType(name: "KVM_X86_DEFAULT_VM", value: 0)
+    public static let x86SWProtected = VMType(name: "KVM_X86_SW_PROTECTED_VM", value: 1)
+    public static let x86SEV = VMType(name: "KVM_X86_SEV_VM", value: 2)
+    public static let x86SEVES = VMType(name: "KVM_X86_SEV_ES_VM", value: 3)
+    public static let x86SNP = VMType(name: "KVM_X86_SNP_VM", value: 4)
+    public static let x86TDX = VMType(name: "KVM_X86_TDX_VM", value: 5)
+
+    /// The x86_64 machine types.
+    public static let x86Types: [VMType] = [.x86Default, .x86SWProtected, .x86SEV, .x86SEVES, .x86SNP, .x86TDX]
+
+    /// The arm64 machine kinds, selected by flag bits of the type word.
+    public enum ArmKind: String, CaseIterable, Hashable, Sendable {
+        case normal
+        /// pKVM protected VM: `KVM_VM_TYPE_ARM_PROTECTED` = 1 << 31 (Linux 7.1).
+        case protected
+        /// Arm CCA realm: `KVM_VM_TYPE_ARM_REALM` = 1 << 8 (posted series, not merged).
+        case realm
+    }
+
+    /// An arm64 type word: `KVM_VM_TYPE_ARM_IPA_SIZE(ipaBits)` plus the kind's flag. `ipaBits` 0 means
+    /// the default of 40 bits; otherwise 32…52. Nil for an IPA size KVM cannot accept.
+    public static func arm(ipaBits: UInt8, kind: ArmKind = .normal) -> VMType? {
+        guard ipaBits == 0 || (32...52).contains(ipaBits) else { return nil }
+        let ipa = "KVM_VM_TYPE_ARM_IPA_SIZE(\(ipaBits))"
+        switch kind {
+        case .normal:
+            return VMType(name: ipa, value: UInt64(ipaBits))
+        case .protected:
+            return VMType(name: "KVM_VM_TYPE_ARM_PROTECTED|" + ipa, value: (1 << 31) | UInt64(ipaBits))
+        case .realm:
+            return VMType(name: "KVM_VM_TYPE_ARM_REALM|" + ipa, value: (1 << 8) | UInt64(ipaBits), uapiStatus: .posted)
+        }
+    }
+
+    /// The type of `arch` spelled `name` (as `name` spells it); nil if there is none.
+    public static func named(_ name: String, arch: PlanArch) -> VMType? {
+        switch arch {
+        case .x86_64:
+            return x86Types.first { $0.name == name }
+        case .arm64:
+            var rest = Substring(name)
+            var kind = ArmKind.normal
+            if rest.hasPrefix("KVM_VM_TYPE_ARM_PROTECTED|") {
+                kind = .protected
+                rest = rest.dropFirst("KVM_VM_TYPE_ARM_PROTECTED|".count)
+            } else if rest.hasPrefix("KVM_VM_TYPE_ARM_REALM|") {
+                kind = .realm
+                rest = rest.dropFirst("KVM_VM_TYPE_ARM_REALM|".count)
+            }
+            guard rest.hasPrefix("KVM_VM_TYPE_ARM_IPA_SIZE("), rest.hasSuffix(")") else { return nil }
+            let digits = rest.dropFirst("KVM_VM_TYPE_ARM_IPA_SIZE(".count).dropLast()
+            guard let bits = UInt8(digits), String(bits) == digits, let type = arm(ipaBits: bits, kind: kind),
+                type.name == name
+            else { return nil }
+            return type
+        }
+    }
+}
+
+// MARK: - Memory
+
+/// The huge page size of hugetlbfs-backed memory.
+public enum HugePageSize: String, CaseIterable, Hashable, Sendable {
+    case size2M = "2M"
+    case size1G = "1G"
+
+    public var bytes: UInt64 {
+        switch self {
+        case .size2M: 2 << 20
+        case .size1G: 1 << 30
+        }
+    }
+
+    /// log2 of the size, as encoded in `MAP_HUGE_*` / `MFD_HUGE_*`.
+    var shift: Int {
+        switch self {
+        case .size2M: 21
+        case .size1G: 30
+        }
+    }
+}
+
+/// What an `mmap` maps.
+public enum MappingSource: Hashable, Sendable {
+    /// `MAP_ANONYMOUS` memory.
+    case anonymous
+    /// `MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB/1GB` memory.
+    case hugetlbAnonymous(HugePageSize)
+    /// A memfd (`%memfd.NAME`), usually shared with `MAP_SHARED`.
+    case memfd(FdRef)
+    /// A guest_memfd created with `GUEST_MEMFD_FLAG_MMAP` (`%gmem.NAME`); `MAP_SHARED` only.
+    case guestMemfd(FdRef)
+
+    /// The fd mapped, if any.
+    public var fd: FdRef? {
+        switch self {
+        case .anonymous, .hugetlbAnonymous: nil
+        case .memfd(let fd), .guestMemfd(let fd): fd
+        }
+    }
+}
+
+/// A userspace address: a mapping plus a byte offset (`%map.ram+0x1000`).
+public struct Address: Hashable, Sendable, CustomStringConvertible {
+    public var map: FdRef
+    public var offset: UInt64
+
+    public init(_ map: FdRef, offset: UInt64 = 0) {
+        self.map = map
+        self.offset = offset
+    }
+
+    public var description: String { "\(map)+\(PlanFormatting.hex(offset))" }
+}
+
+/// The guest_memfd side of a memslot: a guest_memfd plus the offset in it (`%gmem.ram+0x0`).
+public struct GuestMemfdBinding: Hashable, Sendable, CustomStringConvertible {
+    public var fd: FdRef
+    public var offset: UInt64
+
+    public init(_ fd: FdRef, offset: UInt64 = 0) {
+        self.fd = fd
+        self.offset = offset
+    }
+
+    public var description: String { "\(fd)+\(PlanFormatting.hex(offset))" }
+}
+
+/// The `mode` of a `fallocate(2)` on a guest_memfd or memfd.
+public enum FallocateMode: String, CaseIterable, Hashable, Sendable {
+    /// `FALLOC_FL_KEEP_SIZE`: allocate backing pages now.
+    case allocate
+    /// `FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE`: free the backing pages.
+    case punchHole = "punch-hole"
+
+    var flagsText: String {
+        switch self {
+        case .allocate: "KEEP_SIZE"
+        case .punchHole: "KEEP_SIZE|PUNCH_HOLE"
+        }
+    }
+}
+
+// MARK: - vCPUs and platforms
+
+/// The state a vCPU starts in.
+public enum BootMode: String, CaseIterable, Hashable, Sendable {
+    /// x86 real mode: CS base 0, RIP = entry.
+    case real
+    /// x86 32-bit protected mode, flat segments, paging off.
+    case protected
+    /// x86 64-bit long mode with identity-mapped page tables built by the launcher.
+    case long
+    /// arm64 EL1h with the MMU off, PC = entry.
+    case el1
+
+    /// The architecture the mode belongs to.
+    public var arch: PlanArch { self == .el1 ? .arm64 : .x86_64 }
+}
+
+/// Where a vCPU's `KVM_SET_CPUID2` entries come from.
+public enum CPUIDSource: String, CaseIterable, Hashable, Sendable {
+    /// `KVM_GET_SUPPORTED_CPUID` on `/dev/kvm`.
+    case supported = "KVM_GET_SUPPORTED_CPUID"
+    /// `KVM_TDX_GET_CPUID` on the vCPU (TDX: the CPUID the TDX module enforces).
+    case tdx = "KVM_TDX_GET_CPUID"
+}
+
+/// `KVM_SEV_SNP_PAGE_TYPE_*` of `KVM_SEV_SNP_LAUNCH_UPDATE`.
+public enum SNPPageType: String, CaseIterable, Hashable, Sendable {
+    case normal
+    case zero
+    case unmeasured
+    case secrets
+    case cpuid
+
+    /// The firmware value.
+    public var value: UInt8 {
+        switch self {
+        case .normal: 1
+        case .zero: 3
+        case .unmeasured: 4
+        case .secrets: 5
+        case .cpuid: 6
+        }
+    }
+
+    var uapiName: String { "KVM_SEV_SNP_PAGE_TYPE_" + rawValue.uppercased() }
+}

@@ -1,0 +1,39 @@
+import Diagnostics
+
+/// The guest payload a plan loads.
+public struct PayloadInfo: Hashable, Sendable {
+    public enum Format: String, CaseIterable, Hashable, Sendable {
+        case flat
+        case elf
+    }
+
+    /// As written in the manifest (relative to the manifest file).
+    public var path: String
+    public var format: Format
+    /// `sha256:` + hex of the file's bytes.
+    public var sha256: String
+    /// The file's size in bytes.
+    public var size: UInt64
+    /// The guest-physical address of the first loaded byte.
+    public var loadGPA: UInt64
+    public var entry: UInt64
+    public var mode: BootMode
+    /// Part of the launch measurement (SNP/TDX/CCA).
+    public var measured: Bool
+    public var source: SourceLocation?
+
+    public init(
+        path: String, format: Format, sha256: String, size: UInt64, loadGPA: UInt64, entry: UInt64, mode: BootMode,
+        measured: Bool, source: SourceLocation? = nil
+    ) {
+        self.path = path
+        self.format = format
+        self.sha256 = sha256
+        self.size = size
+        self.loadGPA = loadGPA
+        self.entry = entry
+        self.mode = mode
+        self.measured = measured
+        self.source = source
+    }
+}
