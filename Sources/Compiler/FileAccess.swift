@@ -55,3 +55,14 @@ public func resolvePath(_ path: String, relativeTo manifestFile: String) -> Stri
     guard let slash = manifestFile.lastIndex(of: "/") else { return path }
     return String(manifestFile[...slash]) + path
 }
+
+extension LocalFileAccess {
+    /// Writes text to a file, replacing it.
+    public func write(_ text: String, to path: String) throws {
+        do {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw ReadError(path: path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+}

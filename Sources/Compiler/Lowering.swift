@@ -283,7 +283,7 @@ struct PlanBuilder {
         payloadInfo = PayloadInfo(
             path: path, format: payload.format.value == .flat ? .flat : .elf, sha256: Lowering.digest(bytes),
             size: UInt64(bytes.count), loadGPA: pieces.first?.gpa ?? 0, entry: entry,
-            mode: isX86 ? (BootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1,
+            mode: isX86 ? (PlanBootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1,
             measured: measured, source: payload.location)
         for (n, piece) in pieces.enumerated() where piece.fileSize > 0 {
             let suffix = pieces.count == 1 ? "payload" : "payload.\(n)"
@@ -350,7 +350,7 @@ struct PlanBuilder {
                     add("vcpu-init.\(index)", .armVCPUInit(vcpu: vcpu, features: [.psci0_2]), at: at)
                 }
                 if boot, let payload = manifest.payload {
-                    let mode: BootMode = isX86 ? (BootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1
+                    let mode: PlanBootMode = isX86 ? (PlanBootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1
                     add("boot.\(index)", .setBootState(vcpu: vcpu, mode: mode, entry: entry, vcpuCount: vcpuCount), at: payload.mode.location)
                 }
             }
@@ -376,8 +376,8 @@ struct PlanBuilder {
         let convertible = context.regions.filter { names.contains($0.name.value) && $0.access.value == .convertible }
             .map { ConvertibleRange(region: $0.name.value, gpa: $0.base.value, size: $0.size.value) }
         guard !convertible.isEmpty else { return }
-        let onShare: OnShare = manifest.sharing?.onShare.value == .keep ? .keep : .punchHole
-        let onUnshare: OnUnshare = manifest.sharing?.onUnshare.value == .keep ? .keep : .discard
+        let onShare: PlanOnShare = manifest.sharing?.onShare.value == .keep ? .keep : .punchHole
+        let onUnshare: PlanOnUnshare = manifest.sharing?.onUnshare.value == .keep ? .keep : .discard
         let at = manifest.sharing?.location ?? manifest.platform.location
         if context.conversion.contains(.hypercall) {
             handlers.append(Handler(.hypercallMapGPARange(convertible: convertible, onShare: onShare, onUnshare: onUnshare), source: at))
