@@ -1,0 +1,80 @@
+import ArgumentParser
+import Compiler
+import Diagnostics
+import Plan
+import Rules
+
+enum PlanFormat: String, ExpressibleByArgument, CaseIterable {
+    case text
+    case json
+    case c
+}
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Compile a manifest into its ordered, typed plan of /dev/kvm steps.",
+        discussion: """
+            text: the aligned plan (DESIGN §4). json: the canonical plan (sorted keys, sha256 digest; \
+            the same manifest always gives the same bytes); `kvmplan launch` and `kvmplan diff` accept it. \
+            c: a standalone C program performing the same ioctls, a reproducer for kernel bug reports.
+            Exit status: 0 ok, 1 invalid manifest (its diagnostics on stderr, no plan), 2 usage or I/O error.
+            """
+    )
+
+    @Argument(help: "The manifest file.")
+    var file: String
+
+    @Option(help: "Output format: text, json or c.")
+    var format: PlanFormat = .text
+
+    @Option(name: .shortAndLong, help: "Write the plan to this file instead of stdout.")
+    var output: String?
+
+    func run() throws {
+        let plan = try ManifestLoading.plan(from: file)
+        let text: String
+        switch format {
+        case .text: text = PlanTextRenderer().render(plan)
+        case .json: text = plan.jsonString(pretty: true) + "\n"
+        case .c: text = PlanCRenderer().render(plan)
+        }
+        if let output {
+            do {
+                try LocalFileAccess().write(text, to: output)
+            } catch {
+                Console.error("kvmplan: \(error)")
+                throw ExitCode(2)
+            }
+        } else {
+            Console.out(text)
+        }
+    }
+}
+
+/// Manifest → plan for the commands that need one (plan, diff, launch): diagnostics go to stderr;
+/// an invalid manifest is `ExitCode(invalidExit)`, an unreadable file `ExitCode(ioExit)`.
+enum ManifestLoading {
+    static func plan(from file: String, invalidExit: Int32 = 1, ioExit: Int32 = 2) throws -> Plan {
+        let bytes: [UInt8]
+        do {
+            bytes = try LocalFileAccess().read(file)
+        } catch {
+            Console.error("kvmplan: \(error)")
+            throw ExitCode(ioExit)
+        }
+        let pipeline = CompilerPipeline()
+        let (checked, diagnostics) = pipeline.check(bytes: bytes, file: file)
+        if !diagnostics.isEmpty {
+            var sources = SourceCache()
+            sources.remember(file, bytes)
+            let lines = sources.lines
+            let renderer = DiagnosticRenderer(
+                format: .text, showSource: Console.stderrIsTerminal, colour: Console.stderrIsTerminal,
+                sourceLine: { f, line in lines[f].flatMap { line >= 1 && line <= $0.count ? $0[line - 1] : nil } })
+            Console.error(renderer.render(diagnostics))
+        }
+        guard let checked else { throw ExitCode(invalidExit) }
+        return Lowering().lower(checked)
+    }
+}
