@@ -31,6 +31,7 @@ public final class HostMemory: @unchecked Sendable {
     }
 
     deinit {
+        // SAFETY: the mapping is this object's and nobody can use it after deinit.
         if mapped.withLock({ $0 }) { try? Syscalls.unmap(baseAddress, length: size) }
     }
 
@@ -68,6 +69,7 @@ public final class HostMemory: @unchecked Sendable {
     /// The mapping as a buffer. Valid only while `isMapped`.
     public var bytes: UnsafeMutableRawBufferPointer {
         precondition(isMapped, "\(kind) mapping used after unmap()")
+        // SAFETY: `baseAddress ..< baseAddress + size` is this object's mapping, still mapped (checked).
         return UnsafeMutableRawBufferPointer(start: baseAddress, count: size)
     }
 
@@ -83,6 +85,7 @@ public final class HostMemory: @unchecked Sendable {
             return state
         }
         guard wasMapped else { return }
+        // SAFETY: unmapped once (the flag flipped above); later uses of `bytes` trap on the flag.
         try Syscalls.unmap(baseAddress, length: size)
     }
 
@@ -95,6 +98,7 @@ public final class HostMemory: @unchecked Sendable {
         precondition(offset >= 0 && length >= 0 && offset <= size && length <= size - offset,
                      "discard range outside the \(kind) mapping")
         precondition(isMapped, "\(kind) mapping used after unmap()")
+        // SAFETY: the range lies inside the mapping (checked above); madvise only takes the address.
         try Syscalls.advise(baseAddress + offset, length: length, advice: discardAdvice)
     }
 }

@@ -130,6 +130,7 @@ enum Syscalls {
         length: Int, prot: CInt, flags: CInt, fd: CInt, offset: Int64
     ) throws(KVMError) -> UnsafeMutableRawPointer {
         var mapping: UnsafeMutableRawPointer? = nil
+        // SAFETY: `mapping` is a local out-parameter; the kernel chooses the address (addr = NULL).
         _ = try valueOrErrno("mmap") { Int(ckvm_mmap(nil, length, prot, flags, fd, offset, &mapping)) }
         guard let mapping else {
             // ckvm_mmap returned 0, so it stored a mapping; a nil here would be a shim bug.
@@ -141,6 +142,7 @@ enum Syscalls {
     /// `munmap(address, length)`.
     static func unmap(_ address: UnsafeMutableRawPointer, length: Int) throws(KVMError) {
         _ = try valueOrErrno("munmap") {
+            // SAFETY: callers pass a mapping they own (HostMemory), exactly once.
             let r = munmap(address, length)
             return r < 0 ? negativeErrno() : Int(r)
         }
@@ -149,6 +151,7 @@ enum Syscalls {
     /// `madvise(address, length, advice)`.
     static func advise(_ address: UnsafeMutableRawPointer, length: Int, advice: CInt) throws(KVMError) {
         _ = try valueOrErrno("madvise") {
+            // SAFETY: callers pass a range inside a live mapping they own (HostMemory.discard).
             let r = madvise(address, length, advice)
             return r < 0 ? negativeErrno() : Int(r)
         }

@@ -70,30 +70,41 @@ public final class VCPU: @unchecked Sendable {
 
     /// `kvm_run.immediate_exit`: when set, the next `run()` returns `.intr` without entering the guest.
     public var immediateExit: Bool {
-        // SAFETY: `run` points into the live kvm_run mapping (see init); a byte access is atomic.
-        get { kvmRun.pointee.immediate_exit != 0 }
-        set { kvmRun.pointee.immediate_exit = newValue ? 1 : 0 }
+        // SAFETY: `kvmRun` points into the live kvm_run mapping (see init). The field is one byte,
+        // accessed alone through a raw pointer so that a writer on another thread touches nothing else.
+        get { UnsafeRawPointer(kvmRun).load(fromByteOffset: Self.immediateExitOffset, as: UInt8.self) != 0 }
+        set {
+            UnsafeMutableRawPointer(kvmRun).storeBytes(
+                of: newValue ? 1 : 0, toByteOffset: Self.immediateExitOffset, as: UInt8.self)
+        }
     }
+
+    private static let immediateExitOffset = MemoryLayout<ckvm_run>.offset(of: \.immediate_exit) ?? 1
 
     /// `kvm_run.exit_reason` of the last exit.
     public var exitReason: ExitReason {
-        // SAFETY: see `immediateExit`.
-        ExitReason(rawValue: kvmRun.pointee.exit_reason)
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
+        return ExitReason(rawValue: kvmRun.pointee.exit_reason)
     }
 
     /// `kvm_run.request_interrupt_window`.
     public var requestInterruptWindow: Bool {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         get { kvmRun.pointee.request_interrupt_window != 0 }
         set { kvmRun.pointee.request_interrupt_window = newValue ? 1 : 0 }
     }
 
     /// `kvm_run.ready_for_interrupt_injection` and `if_flag` after the last exit.
-    public var readyForInterruptInjection: Bool { kvmRun.pointee.ready_for_interrupt_injection != 0 }
+    public var readyForInterruptInjection: Bool {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
+        return kvmRun.pointee.ready_for_interrupt_injection != 0
+    }
 
     // MARK: - Exit data
 
     /// The KVM_EXIT_IO data of the last exit.
     public var io: IOExit {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let io = kvmRun.pointee.exit.io
         return IOExit(
             direction: io.direction == UInt8(CKVM_KVM_EXIT_IO_OUT) ? .out : .in, size: Int(io.size), port: io.port,
@@ -115,13 +126,17 @@ public final class VCPU: @unchecked Sendable {
     public func writeIOData(_ bytes: [UInt8]) {
         let destination = ioData
         precondition(bytes.count <= destination.count, "more I/O-in bytes than the exit asked for")
+        // SAFETY: `destination` is the I/O data area inside the live kvm_run mapping (see `ioData`),
+        // and no more bytes than it holds are copied (checked above).
         destination.copyBytes(from: bytes)
     }
 
     /// The KVM_EXIT_MMIO data of the last exit.
     public var mmio: MMIOExit {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let m = kvmRun.pointee.exit.mmio
         let length = min(Int(m.len), 8)
+        // SAFETY: reads at most the 8 bytes of the local copy of `data`.
         let data = withUnsafeBytes(of: m.data) { Array($0.prefix(length)) }
         return MMIOExit(physAddr: m.phys_addr, data: data, isWrite: m.is_write != 0)
     }
@@ -129,12 +144,14 @@ public final class VCPU: @unchecked Sendable {
     /// Answers an MMIO read: the bytes (at most 8, normally `mmio.data.count`) the guest loads.
     public func writeMMIOData(_ bytes: [UInt8]) {
         precondition(bytes.count <= 8, "an MMIO access is at most 8 bytes")
-        // SAFETY: `data` is an 8-byte array inside the live kvm_run mapping; at most 8 bytes are copied.
+        // SAFETY: `data` is an 8-byte array inside the live kvm_run mapping owned by `runPage`; at
+        // most 8 bytes are copied.
         withUnsafeMutableBytes(of: &kvmRun.pointee.exit.mmio.data) { $0.copyBytes(from: bytes) }
     }
 
     /// The KVM_EXIT_HYPERCALL data of the last exit.
     public var hypercall: HypercallExit {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let h = kvmRun.pointee.exit.hypercall
         return HypercallExit(
             nr: h.nr, args: [h.args.0, h.args.1, h.args.2, h.args.3, h.args.4, h.args.5], ret: h.ret, flags: h.flags)
@@ -143,37 +160,50 @@ public final class VCPU: @unchecked Sendable {
     /// Answers a hypercall exit: `hypercall.ret` (0 = success; for KVM_HC_MAP_GPA_RANGE also
     /// EINVAL 22 or EAGAIN 11 since 7.2, KVM_UAPI.md §7).
     public func setHypercallReturn(_ value: UInt64) {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         kvmRun.pointee.exit.hypercall.ret = value
     }
 
     /// The KVM_EXIT_MEMORY_FAULT data of the last exit.
     public var memoryFault: MemoryFaultExit {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let f = kvmRun.pointee.exit.memory_fault
         return MemoryFaultExit(flags: f.flags, gpa: f.gpa, size: f.size)
     }
 
     /// The KVM_EXIT_SYSTEM_EVENT data of the last exit.
     public var systemEvent: SystemEventExit {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let e = kvmRun.pointee.exit.system_event
-        let data = withUnsafeBytes(of: e.data) { Array($0.bindMemory(to: UInt64.self)) }
-        return SystemEventExit(type: e.type, data: Array(data.prefix(min(Int(e.ndata), data.count))))
+        return SystemEventExit(type: e.type, data: Self.words(e.data, count: Int(e.ndata)))
     }
 
     /// The KVM_EXIT_INTERNAL_ERROR data of the last exit.
     public var internalError: InternalErrorExit {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let e = kvmRun.pointee.exit.internal
-        let data = withUnsafeBytes(of: e.data) { Array($0.bindMemory(to: UInt64.self)) }
-        return InternalErrorExit(suberror: e.suberror, data: Array(data.prefix(min(Int(e.ndata), data.count))))
+        return InternalErrorExit(suberror: e.suberror, data: Self.words(e.data, count: Int(e.ndata)))
     }
 
     /// The KVM_EXIT_FAIL_ENTRY data of the last exit.
     public var failEntry: FailEntryExit {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let e = kvmRun.pointee.exit.fail_entry
         return FailEntryExit(hardwareEntryFailureReason: e.hardware_entry_failure_reason, cpu: e.cpu)
     }
 
     /// The KVM_EXIT_UNKNOWN hardware exit reason of the last exit.
-    public var hardwareExitReason: UInt64 { kvmRun.pointee.exit.hw.hardware_exit_reason }
+    public var hardwareExitReason: UInt64 {
+        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
+        return kvmRun.pointee.exit.hw.hardware_exit_reason
+    }
+
+    /// The first `count` (at most 16) words of a `__u64 data[16]` array imported as a tuple.
+    private static func words<T>(_ array: T, count: Int) -> [UInt64] {
+        let n = max(0, min(count, MemoryLayout<T>.size / 8))
+        // SAFETY: reads `n` aligned 8-byte words inside the local copy of the array.
+        return withUnsafeBytes(of: array) { raw in (0..<n).map { raw.load(fromByteOffset: $0 * 8, as: UInt64.self) } }
+    }
 
     // MARK: - Memory
 
