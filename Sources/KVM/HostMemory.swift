@@ -22,12 +22,16 @@ public final class HostMemory: @unchecked Sendable {
     /// shared file mappings (which frees the file's pages too).
     private let discardAdvice: CInt
     private let mapped = Mutex(true)
+    /// The memfd behind a mapping made by `HostMemory.memfd(name:size:hugePages:noReserve:)`, kept
+    /// alive with the mapping (e.g. to punch holes or to pass its descriptor on); nil otherwise.
+    public let memfd: Memfd?
 
-    init(baseAddress: UnsafeMutableRawPointer, size: Int, kind: String, discardAdvice: CInt) {
+    init(baseAddress: UnsafeMutableRawPointer, size: Int, kind: String, discardAdvice: CInt, memfd: Memfd? = nil) {
         self.baseAddress = baseAddress
         self.size = size
         self.kind = kind
         self.discardAdvice = discardAdvice
+        self.memfd = memfd
     }
 
     deinit {
@@ -52,15 +56,27 @@ public final class HostMemory: @unchecked Sendable {
         return HostMemory(baseAddress: base, size: size, kind: "anonymous", discardAdvice: CKVM_MADV_DONTNEED)
     }
 
+    /// Creates a memfd of `size` bytes (on hugetlbfs with `hugePages`) and maps all of it,
+    /// read-write and `MAP_SHARED`. The mapping keeps the memfd alive as `memfd`.
+    ///
+    /// The corresponding system calls are `memfd_create(2)`, `ftruncate(2)` and `mmap(2)`.
+    public static func memfd(name: String, size: Int, hugePages: HugePageSize? = nil, noReserve: Bool = false)
+        throws(KVMError) -> HostMemory
+    {
+        let file = try Memfd(name: name, size: UInt64(size), hugePages: hugePages)
+        return try sharedFile(fd: file.rawDescriptor, offset: 0, length: size, noReserve: noReserve, kind: "memfd",
+                              memfd: file)
+    }
+
     /// Maps `length` bytes of the file `fd` at `offset`, read-write and `MAP_SHARED`.
-    static func sharedFile(fd: CInt, offset: UInt64, length: Int, noReserve: Bool, kind: String) throws(KVMError)
-        -> HostMemory
+    static func sharedFile(fd: CInt, offset: UInt64, length: Int, noReserve: Bool, kind: String, memfd: Memfd? = nil)
+        throws(KVMError) -> HostMemory
     {
         var flags = Syscalls.mapShared
         if noReserve { flags |= CKVM_MAP_NORESERVE }
         let base = try Syscalls.map(
             length: length, prot: Syscalls.protReadWrite, flags: flags, fd: fd, offset: Int64(bitPattern: offset))
-        return HostMemory(baseAddress: base, size: length, kind: kind, discardAdvice: CKVM_MADV_REMOVE)
+        return HostMemory(baseAddress: base, size: length, kind: kind, discardAdvice: CKVM_MADV_REMOVE, memfd: memfd)
     }
 
     /// The mapping's address as a memslot's `userspace_addr`.
