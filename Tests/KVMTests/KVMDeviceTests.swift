@@ -367,5 +367,28 @@ struct HostMemoryTests {
         try anonymous.discard(offset: 0x1000, length: 0x1000)
         #expect(anonymous.bytes[0x1000] == 0)
         #expect(anonymous.kind == "anonymous")
+        #expect(anonymous.memfd == nil)
+    }
+
+    @Test func memfdBackedHostMemoryKeepsItsMemfd() throws {
+        let memory = try HostMemory.memfd(name: "kvmtests-ram", size: Int(twoMiB), noReserve: true)
+        let memfd = try #require(memory.memfd)
+        #expect(memfd.size == twoMiB && memfd.hugePages == nil)
+        memory.bytes[0x3000] = 7
+        try memfd.punchHole(offset: 0x3000, length: 0x1000)
+        #expect(memory.bytes[0x3000] == 0)
+    }
+
+    /// Hugetlb backing needs pages in the pool (vm.nr_hugepages); without them mmap or the first
+    /// touch fails, so only creation and the error path are asserted.
+    @Test(arguments: HugePageSize.allCases)
+    func hugetlbMemfdIsCreated(pages: HugePageSize) throws {
+        do {
+            let memfd = try Memfd(name: "kvmtests-huge", size: UInt64(pages.rawValue), hugePages: pages)
+            #expect(memfd.hugePages == pages)
+        } catch {
+            // No hugetlbfs for this size on this host: memfd_create or ftruncate refuses.
+            #expect(["memfd_create", "ftruncate"].contains(error.operation))
+        }
     }
 }
