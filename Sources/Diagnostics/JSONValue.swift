@@ -78,7 +78,7 @@ public enum JSONValue: Hashable, Sendable {
                 return
             }
             out += "{"
-            let keys = members.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+            let keys = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             for (n, key) in keys.enumerated() {
                 if n > 0 { out += "," }
                 if pretty { JSONValue.newline(&out, indent + 1) }
@@ -100,6 +100,13 @@ public enum JSONValue: Hashable, Sendable {
     private static let hexDigits = Array("0123456789abcdef")
 
     static func writeString(_ s: String, into out: inout String) {
+        // Fast path: nothing to escape (the common case for keys, names and numbers as text).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {

@@ -57,6 +57,7 @@ public struct RuleContext: Sendable {
 
     public init(manifest: Manifest, payloadPath: String? = nil, payloadFile: PayloadFile? = nil, host: HostProfile? = nil) {
         self.manifest = manifest
+        self.memslotRegions = manifest.memory.regions.filter { $0.backing.value != .none }
         self.traits = PlatformTraits.of(manifest.platform.value, on: manifest.arch.value)
         self.payloadPath = payloadPath
         self.payloadFile = payloadFile
@@ -97,6 +98,6 @@ public struct RuleContext: Sendable {
         manifest.payload?.measured?.value ?? traits.measuredLaunch
     }
 
-    /// Regions that become memslots (everything but MMIO holes).
-    public var memslotRegions: [Manifest.Region] { regions.filter { $0.backing.value != .none } }
+    /// Regions that become memslots (everything but MMIO holes), computed once.
+    public let memslotRegions: [Manifest.Region]
 }

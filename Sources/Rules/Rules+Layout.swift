@@ -14,15 +14,17 @@ public enum DuplicateRegionName: Rule {
         kernel: "Nothing reaches the kernel.", fix: "Rename one of the regions.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        var seen: [String: Manifest.Region] = [:]
-        for region in context.regions {
+        var seen: [String: Int] = [:]
+        seen.reserveCapacity(context.regions.count)
+        for (n, region) in context.regions.enumerated() {
             if let first = seen[region.name.value] {
+                let firstRegion = context.regions[first]
                 diagnostics.append(
                     emit(
-                        "region name '\(region.name.value)' is already used by regions[\(first.index)]", at: region.name,
-                        notes: [DiagnosticNote("first used here", at: first.name.location)]))
+                        "region name '\(region.name.value)' is already used by regions[\(firstRegion.index)]", at: region.name,
+                        notes: [DiagnosticNote("first used here", at: firstRegion.name.location)]))
             } else {
-                seen[region.name.value] = region
+                seen[region.name.value] = n
             }
         }
     }
@@ -140,20 +142,27 @@ public enum RegionOverlap: Rule {
         fix: "Move or shrink one of the regions.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        let sorted = context.regions.filter { $0.end != nil && $0.size.value > 0 }.sorted {
-            ($0.base.value, $0.index) < ($1.base.value, $1.index)
+        // Sort (base, end, index) triples, not the regions themselves: O(n log n) on small values.
+        let regions = context.regions
+        var spans: [(base: UInt64, end: UInt64, index: Int)] = []
+        spans.reserveCapacity(regions.count)
+        for (n, region) in regions.enumerated() where region.size.value > 0 {
+            if let end = region.end { spans.append((region.base.value, end, n)) }
         }
-        var furthest: Manifest.Region? = nil
-        for region in sorted {
-            if let previous = furthest, let previousEnd = previous.end, let end = region.end, region.base.value < previousEnd {
-                let overlapEnd = min(previousEnd, end)
+        spans.sort { ($0.base, $0.index) < ($1.base, $1.index) }
+        var furthest: (end: UInt64, index: Int)? = nil
+        for span in spans {
+            if let previous = furthest, span.base < previous.end {
+                let region = regions[span.index]
+                let other = regions[previous.index]
+                let overlapEnd = min(previous.end, span.end)
                 diagnostics.append(
                     emit(
-                        "region '\(region.name.value)' overlaps '\(previous.name.value)' (\(hex(region.base.value))..\(hex(overlapEnd - 1)))",
+                        "region '\(region.name.value)' overlaps '\(other.name.value)' (\(hex(span.base))..\(hex(overlapEnd - 1)))",
                         at: region.base,
-                        notes: [DiagnosticNote("'\(previous.name.value)' is declared here", at: previous.base.location)]))
+                        notes: [DiagnosticNote("'\(other.name.value)' is declared here", at: other.base.location)]))
             }
-            if let end = region.end, end > (furthest?.end ?? 0) { furthest = region }
+            if span.end > (furthest?.end ?? 0) { furthest = (span.end, span.index) }
         }
     }
 }
