@@ -106,12 +106,24 @@ public struct DiagnosticRenderer: Sendable {
             + "title=\(escapeProperty("kvmplan " + d.id.rawValue))::\(escapeData(message))\n"
     }
 
-    private static func escapeData(_ s: String) -> String {
-        s.replacingAll("%", "%25").replacingAll("\r", "%0D").replacingAll("\n", "%0A")
-    }
+    private static func escapeData(_ s: String) -> String { escape(s, property: false) }
 
-    private static func escapeProperty(_ s: String) -> String {
-        escapeData(s).replacingAll(":", "%3A").replacingAll(",", "%2C")
+    private static func escapeProperty(_ s: String) -> String { escape(s, property: true) }
+
+    /// Workflow-command escaping, scalar by scalar (so a CR LF pair is two escapes, not one grapheme).
+    private static func escape(_ s: String, property: Bool) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "%": out += "%25"
+            case "\r": out += "%0D"
+            case "\n": out += "%0A"
+            case ":" where property: out += "%3A"
+            case "," where property: out += "%2C"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     // MARK: - SARIF 2.1.0

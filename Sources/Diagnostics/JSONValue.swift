@@ -255,7 +255,12 @@ private struct JSONParser {
     mutating func parseNumber() throws(JSONValue.ParseError) -> JSONValue {
         let start = index
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let digitsStart = index
         while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+        if index - digitsStart > 1, bytes[digitsStart] == UInt8(ascii: "0") {
+            index = digitsStart
+            throw error("leading zeros are not allowed in JSON numbers")
+        }
         if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) {
             throw error("only integers are allowed here")
         }
@@ -311,7 +316,13 @@ private struct JSONParser {
                     {
                         index += 2
                         let low = try hex4()
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        if (0xDC00..<0xE000).contains(low) {
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            // A lone high surrogate: replace it, and keep the second escape as its own scalar.
+                            scalars.append("\u{FFFD}")
+                            code = low
+                        }
                     }
                     scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
                 default: throw error("invalid escape in a string")

@@ -12,7 +12,9 @@ enum AnchorScanner {
         var i = 0
         var quote = Quote.none
         var flowDepth = 0
-        var blockIndent: Int? = nil
+        // Block scalar state: the indentation of the line that opened it, and of its first content line.
+        var blockParent: Int? = nil
+        var blockContent: Int? = nil
         while i < n {
             // One line per iteration.
             var lineEnd = i
@@ -20,14 +22,28 @@ enum AnchorScanner {
             var indent = 0
             while i + indent < lineEnd && bytes[i + indent] == 0x20 { indent += 1 }
             let blank = i + indent == lineEnd
-            if let block = blockIndent {
-                if blank || indent > block {
+            if let parent = blockParent {
+                if blank {
                     i = lineEnd + 1
                     continue
                 }
-                blockIndent = nil
+                if blockContent == nil && indent > parent { blockContent = indent }
+                if let content = blockContent, indent >= content {
+                    i = lineEnd + 1
+                    continue
+                }
+                blockParent = nil
+                blockContent = nil
             }
             var k = i + indent
+            // Document markers `---` and `...` at column 0 may be followed by a node on the same line.
+            if indent == 0, quote == .none, lineEnd - i >= 3,
+                (bytes[i] == UInt8(ascii: "-") && bytes[i + 1] == UInt8(ascii: "-") && bytes[i + 2] == UInt8(ascii: "-"))
+                    || (bytes[i] == UInt8(ascii: ".") && bytes[i + 1] == UInt8(ascii: ".") && bytes[i + 2] == UInt8(ascii: ".")),
+                lineEnd - i == 3 || bytes[i + 3] == 0x20 || bytes[i + 3] == 0x09
+            {
+                k = i + 3
+            }
             var tokenStart = quote == .none
             var prevSpace = true
             while k < lineEnd {
@@ -39,8 +55,15 @@ enum AnchorScanner {
                         k += 2
                         continue
                     }
-                    if c == UInt8(ascii: "\"") { quote = .none }
                     k += 1
+                    if c == UInt8(ascii: "\"") {
+                        quote = .none
+                        // A quoted key may be followed directly by ':' ("a":&x): a value starts after it.
+                        if k < lineEnd, bytes[k] == UInt8(ascii: ":") {
+                            k += 1
+                            tokenStart = true
+                        }
+                    }
                     continue
                 case .single:
                     if c == UInt8(ascii: "'") {
@@ -49,6 +72,12 @@ enum AnchorScanner {
                             continue
                         }
                         quote = .none
+                        k += 1
+                        if k < lineEnd, bytes[k] == UInt8(ascii: ":") {
+                            k += 1
+                            tokenStart = true
+                        }
+                        continue
                     }
                     k += 1
                     continue
@@ -80,13 +109,14 @@ enum AnchorScanner {
                         if !nextIsBreak { tokenStart = false }
                     case UInt8(ascii: "|"), UInt8(ascii: ">"):
                         if flowDepth == 0 {
-                            blockIndent = indent
+                            blockParent = indent
+                            blockContent = nil
                             k = lineEnd
                             continue
                         }
                         tokenStart = false
                     case UInt8(ascii: "!"):
-                        while k + 1 < lineEnd && bytes[k + 1] != 0x20 { k += 1 }
+                        while k + 1 < lineEnd && bytes[k + 1] != 0x20 && bytes[k + 1] != 0x09 { k += 1 }
                     case UInt8(ascii: "]"), UInt8(ascii: "}"):
                         flowDepth = max(0, flowDepth - 1)
                         tokenStart = false

@@ -5,7 +5,7 @@ import Diagnostics
 public enum ManifestMessages {
     static func alias(_ what: String, at: SourceLocation) -> Diagnostic {
         .error(
-            "yaml.alias", "YAML \(what)s are not allowed in a manifest", at: at,
+            "yaml.alias", "YAML \(what == "alias" ? "aliases" : what + "s") are not allowed in a manifest", at: at,
             notes: [DiagnosticNote("a manifest is data: write the value out instead of referring to it")])
     }
 
@@ -98,14 +98,19 @@ public enum ManifestMessages {
     private static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
+        var beforePrevious = [Int](repeating: 0, count: b.count + 1)
         var previous = Array(0...b.count)
         var current = [Int](repeating: 0, count: b.count + 1)
         for i in 1...a.count {
             current[0] = i
             for j in 1...b.count {
                 current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                // A swapped pair of letters (Damerau transposition) costs one edit.
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                    current[j] = min(current[j], beforePrevious[j - 2] + 1)
+                }
             }
-            swap(&previous, &current)
+            (beforePrevious, previous, current) = (previous, current, beforePrevious)
         }
         return previous[b.count]
     }

@@ -5,7 +5,9 @@ import Yams
 /// invalid UTF-8, NUL bytes, syntax errors, anchors and aliases (alias bombs), tags, duplicate keys and
 /// multiple documents are all reported at their place.
 public enum ManifestSource {
-    public static func parse(bytes: [UInt8], file: String) -> (YAMLNode?, [Diagnostic]) {
+    public static func parse(bytes input: [UInt8], file: String) -> (YAMLNode?, [Diagnostic]) {
+        // A UTF-8 byte-order mark is allowed and ignored (it has no column of its own).
+        let bytes = input.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(input.dropFirst(3)) : input
         let start = SourceLocation(file: file, line: 1, column: 1)
         if let bad = firstInvalidUTF8(bytes) {
             let at = location(ofByte: bad, in: bytes, file: file)
@@ -53,7 +55,9 @@ public enum ManifestSource {
         }
         switch node {
         case .scalar(let scalar):
-            if scalar.tag.rawValue.isEmpty == false {
+            // libyaml tags quoted and block scalars `!!str` implicitly (`quoted_implicit`): that is no tag the user wrote.
+            let implicitString = scalar.style != .plain && scalar.tag.rawValue == "tag:yaml.org,2002:str"
+            if !scalar.tag.rawValue.isEmpty && !implicitString {
                 diagnostics.append(ManifestMessages.tag(scalar.tag.rawValue, at: at, path: path))
             }
             return YAMLNode(kind: .scalar(scalar.string, plain: scalar.style == .plain), location: at, path: path)
