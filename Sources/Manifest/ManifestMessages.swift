@@ -13,8 +13,10 @@ public enum ManifestMessages {
         .error("yaml.complex-key", "mapping keys must be plain strings", at: at, path: path)
     }
 
-    static func duplicateKey(_ names: String, at: SourceLocation) -> Diagnostic {
-        .error("yaml.duplicate-key", "duplicate key \(names) in one mapping", at: at)
+    static func duplicateKey(_ names: String, at: SourceLocation, first: SourceLocation? = nil) -> Diagnostic {
+        .error(
+            "yaml.duplicate-key", "duplicate key \(names) in one mapping", at: at,
+            notes: first.map { [DiagnosticNote("first written here", at: $0)] } ?? [])
     }
 
     static func empty(at: SourceLocation) -> Diagnostic {

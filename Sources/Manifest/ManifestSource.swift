@@ -17,25 +17,45 @@ public enum ManifestSource {
             let at = location(ofByte: nul, in: bytes, file: file)
             return (nil, [ManifestMessages.encoding("the file contains a NUL byte (byte offset \(nul))", at: at)])
         }
-        let text = String(decoding: bytes, as: UTF8.self)
         if let (offset, what) = AnchorScanner.firstAnchorOrAlias(bytes) {
             // Refused before composing: an alias bomb must never be expanded (DESIGN §2).
             let at = location(ofByte: offset, in: bytes, file: file)
             return (nil, [ManifestMessages.alias(what, at: at)])
         }
-        let root: Node?
-        do {
-            // `.basic`: no regex tag resolution (kvmplan types scalars itself); `.utf8`: Yams would otherwise read
-            // the environment for its default encoding on every parse.
-            let parser = try Parser(yaml: text, resolver: .basic, encoding: .utf8)
-            root = try parser.singleRoot()
-        } catch let error as YamlError {
-            return (nil, [yamlError(error, file: file, bytes: bytes)])
-        } catch {
-            return (nil, [ManifestMessages.syntax("\(error)", at: start)])
+        // Yams stops at the first duplicate key. To report every duplicate at its *repeated* key and still
+        // check the rest of the file, each repeated key is renamed to a placeholder the decoder skips, and
+        // the document is parsed again (at most 64 times).
+        var working = bytes
+        var duplicateDiagnostics: [Diagnostic] = []
+        var root: Node? = nil
+        for round in 0...64 {
+            do {
+                // `.basic`: no regex tag resolution (kvmplan types scalars itself); `.utf8`: Yams would otherwise
+                // read the environment for its default encoding on every parse.
+                let parser = try Parser(yaml: String(decoding: working, as: UTF8.self), resolver: .basic, encoding: .utf8)
+                root = try parser.singleRoot()
+                break
+            } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
+                let first = location(context.mark, file)
+                guard round < 64, let name = duplicates.first,
+                    let repeated = DuplicateKeyFinder.repeatedKey(name, after: context.mark, in: working)
+                else {
+                    let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
+                    return (nil, duplicateDiagnostics + [ManifestMessages.duplicateKey(names, at: first)])
+                }
+                let at = ManifestSource.location(ofByte: repeated.lowerBound, in: working, file: file)
+                duplicateDiagnostics.append(
+                    ManifestMessages.duplicateKey("'\(name)'", at: at, first: first))
+                let placeholder = Array((DuplicateKeyFinder.placeholderPrefix + String(round)).utf8)
+                working.replaceSubrange(repeated, with: placeholder)
+            } catch let error as YamlError {
+                return (nil, duplicateDiagnostics + [yamlError(error, file: file, bytes: working)])
+            } catch {
+                return (nil, duplicateDiagnostics + [ManifestMessages.syntax("\(error)", at: start)])
+            }
         }
-        guard let root else { return (nil, [ManifestMessages.empty(at: start)]) }
-        var diagnostics: [Diagnostic] = []
+        guard let root else { return (nil, duplicateDiagnostics + [ManifestMessages.empty(at: start)]) }
+        var diagnostics: [Diagnostic] = duplicateDiagnostics
         let tree = convert(root, path: .root, file: file, diagnostics: &diagnostics)
         return (tree, diagnostics)
     }
@@ -74,6 +94,8 @@ public enum ManifestSource {
                     continue
                 }
                 let key = keyScalar.string
+                // A repeated key, already reported: its value is not checked again.
+                if key.hasPrefix(DuplicateKeyFinder.placeholderPrefix) { continue }
                 let value = convert(valueNode, path: path.appending(key), file: file, diagnostics: &diagnostics)
                 pairs.append(YAMLNode.Pair(key: key, keyLocation: keyAt, value: value))
             }
@@ -165,5 +187,70 @@ public enum ManifestSource {
             i += 1
         }
         return SourceLocation(file: file, line: line, column: column)
+    }
+}
+
+/// Finds the repeated occurrence of a duplicated key, given the mark of its first occurrence.
+enum DuplicateKeyFinder {
+    static let placeholderPrefix = "__kvmplan_duplicate_"
+
+    /// The byte range of the key's repeated occurrence: in a block mapping, a later line with the key at the
+    /// same column; in a flow mapping, later on the same line after ',' or '{'.
+    static func repeatedKey(_ name: String, after mark: Mark, in bytes: [UInt8]) -> Range<Int>? {
+        let key = Array(name.utf8)
+        guard !key.isEmpty else { return nil }
+        // Line starts.
+        var lineStarts = [0]
+        for (i, b) in bytes.enumerated() where b == 0x0A { lineStarts.append(i + 1) }
+        guard mark.line >= 1, mark.line <= lineStarts.count else { return nil }
+        func lineEnd(_ line: Int) -> Int { line < lineStarts.count ? lineStarts[line] - 1 : bytes.count }
+        func matchesKey(at offset: Int, lineEnd end: Int) -> Bool {
+            guard offset + key.count <= end, Array(bytes[offset..<offset + key.count]) == key else { return false }
+            var k = offset + key.count
+            while k < end, bytes[k] == 0x20 || bytes[k] == 0x09 { k += 1 }
+            return k < end && bytes[k] == UInt8(ascii: ":")
+        }
+        // Byte offset of a 1-based column (in Unicode scalars) on a line.
+        func offset(line: Int, column: Int) -> Int? {
+            var o = lineStarts[line - 1]
+            var c = 1
+            let end = lineEnd(line)
+            while c < column && o < end {
+                o += 1
+                while o < end && bytes[o] & 0xC0 == 0x80 { o += 1 }
+                c += 1
+            }
+            return c == column ? o : nil
+        }
+        // Same line (flow mapping): a later `, key:` or `{ key:`.
+        if let first = offset(line: mark.line, column: mark.column) {
+            let end = lineEnd(mark.line)
+            var i = first + key.count
+            while i < end {
+                if bytes[i] == UInt8(ascii: ",") || bytes[i] == UInt8(ascii: "{") {
+                    var k = i + 1
+                    while k < end, bytes[k] == 0x20 { k += 1 }
+                    if matchesKey(at: k, lineEnd: end) { return k..<k + key.count }
+                }
+                i += 1
+            }
+        }
+        // Later lines (block mapping): the key at the same column, with only spaces before it.
+        var line = mark.line + 1
+        while line <= lineStarts.count {
+            let start = lineStarts[line - 1]
+            let end = lineEnd(line)
+            var indent = 0
+            while start + indent < end, bytes[start + indent] == 0x20 { indent += 1 }
+            if start + indent < end, bytes[start + indent] != UInt8(ascii: "#") {
+                // A line less indented than the key ends its mapping.
+                if indent + 1 < mark.column, bytes[start + indent] != UInt8(ascii: "-") { return nil }
+                if indent + 1 == mark.column, matchesKey(at: start + indent, lineEnd: end) {
+                    return start + indent..<start + indent + key.count
+                }
+            }
+            line += 1
+        }
+        return nil
     }
 }
