@@ -204,9 +204,11 @@ extension Plan {
             handlers: handlers, payload: payload)
 
         // Belt and braces: whatever the field readers let through must re-encode to the very same value.
-        let canonical = jsonValue
-        if canonical != value {
-            throw top.error(Plan.firstDifference(canonical, value, path: "") ?? "", "not in canonical form")
+        var stated = value.objectValue ?? [:]
+        stated.removeValue(forKey: "sha256")
+        let canonical = jsonBody
+        if canonical != .object(stated) {
+            throw top.error(Plan.firstDifference(canonical, .object(stated), path: "") ?? "", "not in canonical form")
         }
         guard digest == self.digest else {
             throw top.error("sha256", "digest mismatch: the plan says \(digest) but its content hashes to \(self.digest)")

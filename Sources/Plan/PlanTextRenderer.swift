@@ -1,0 +1,308 @@
+import Diagnostics
+
+/// Column widths for rendering steps as aligned lines. `compact` separates cells by single spaces; a plan
+/// rendering uses `PlanTextRenderer.layout(for:)` so its steps line up.
+public struct StepLineLayout: Hashable, Sendable {
+    public var definitionWidth: Int
+    public var opWidth: Int
+    public var fdWidth: Int
+    public var argumentsWidth: Int
+
+    public init(definitionWidth: Int, opWidth: Int, fdWidth: Int, argumentsWidth: Int) {
+        self.definitionWidth = definitionWidth
+        self.opWidth = opWidth
+        self.fdWidth = fdWidth
+        self.argumentsWidth = argumentsWidth
+    }
+
+    /// No alignment: `%vm = KVM_CREATE_VM %kvm type=KVM_X86_DEFAULT_VM`.
+    public static let compact = StepLineLayout(definitionWidth: 0, opWidth: 0, fdWidth: 0, argumentsWidth: 0)
+
+    var isCompact: Bool { self == .compact }
+}
+
+/// Renders a plan as the aligned text of DESIGN §4:
+///
+/// ```
+/// # kvmplan plan 1 · x86_64 · sev-snp · snp-demo · sha256:…
+/// %kvm      = open                         /dev/kvm
+///             KVM_GET_API_VERSION          %kvm  expect 12
+/// %vm       = KVM_CREATE_VM                %kvm  type=KVM_X86_SNP_VM             # guest.yaml:5:11
+/// ```
+///
+/// Sizes print as `512MiB` when exact, addresses in hex, flags as names joined by `|`, `KVM_MEMORY_ENCRYPT_OP`
+/// steps by their sub-command, steps of a posted uapi with a `posted uapi` mark. A `handlers:` section follows.
+public struct PlanTextRenderer: Sendable {
+    /// Show manifest locations as `# file:line:col` comments.
+    public var showSources: Bool
+
+    public init(showSources: Bool = true) { self.showSources = showSources }
+
+    /// Widest `arguments` cell that still pushes comments to a common column; longer ones are not padded.
+    static let maximumArgumentsWidth = 60
+
+    // MARK: - Whole plans
+
+    public func render(_ plan: Plan) -> String {
+        var out = "# kvmplan plan \(plan.formatVersion) · \(plan.arch.rawValue) · \(plan.platform.rawValue) · \(plan.name)"
+        out += " · \(plan.digest)\n"
+        out += "# manifest \(plan.manifestDigest)\n"
+        out += requirementsSection(plan)
+        if let payload = plan.payload {
+            var parts = [
+                payload.path, payload.format.rawValue, "\(payload.size) bytes", PlanFormatting.shortDigest(payload.sha256),
+                "load \(PlanFormatting.hex(payload.loadGPA))", "entry \(PlanFormatting.hex(payload.entry))",
+                payload.mode.rawValue,
+            ]
+            if payload.measured { parts.append("measured") }
+            out += "# payload: " + parts.joined(separator: " · ")
+            if showSources, let source = payload.source { out += "  (\(source))" }
+            out += "\n"
+        }
+        out += "\n"
+        let layout = Self.layout(for: plan.steps)
+        for step in plan.steps {
+            out += Self.line(for: step, layout: layout, showComment: true, showSource: showSources) + "\n"
+        }
+        if !plan.handlers.isEmpty {
+            out += "\nhandlers:\n"
+            let lines = plan.handlers.map { "  " + Self.handlerText($0) }
+            let width = min(lines.map(\.count).max() ?? 0, 100)
+            for (line, handler) in zip(lines, plan.handlers) {
+                if showSources, let source = handler.source {
+                    out += Self.pad(line, width) + "  # \(source)\n"
+                } else {
+                    out += line + "\n"
+                }
+            }
+        }
+        return out
+    }
+
+    private func requirementsSection(_ plan: Plan) -> String {
+        let requires = plan.requires
+        var rows: [(String, SourceLocation?)] = [
+            ("KVM API version \(requires.apiVersion)", nil),
+            ("VM type \(requires.vmType.type.name) = \(PlanFormatting.hex(requires.vmType.type.value))", requires.vmType.source),
+        ]
+        for requirement in requires.sortedCapabilities {
+            var text = "\(requirement.cap.name) \(Self.expectationText(requirement.cap, requirement.expect))"
+            if requirement.scope == .vm { text += " (on the VM fd)" }
+            if requirement.cap.uapiStatus == .posted { text += " · posted uapi" }
+            rows.append((text, requirement.source))
+        }
+        if let flags = requires.guestMemfdFlags {
+            rows.append(("guest_memfd flags \(flags.flags.text)", flags.source))
+        }
+        let width = rows.map(\.0.count).max() ?? 0
+        var out = "# requires:\n"
+        for (text, source) in rows {
+            if showSources, let source {
+                out += "#   " + Self.pad(text, width) + "  (\(source))\n"
+            } else {
+                out += "#   " + text + "\n"
+            }
+        }
+        return out
+    }
+
+    // MARK: - One step
+
+    /// The column widths that align `steps`.
+    public static func layout(for steps: [Step]) -> StepLineLayout {
+        var layout = StepLineLayout(definitionWidth: 0, opWidth: 0, fdWidth: 0, argumentsWidth: 0)
+        for step in steps {
+            let c = cells(step.operation)
+            layout.definitionWidth = max(layout.definitionWidth, c.definition.count)
+            layout.opWidth = max(layout.opWidth, c.op.count)
+            layout.fdWidth = max(layout.fdWidth, c.fd.count)
+            let arguments = c.arguments.joined(separator: " ").count
+            if arguments <= maximumArgumentsWidth { layout.argumentsWidth = max(layout.argumentsWidth, arguments) }
+        }
+        return layout
+    }
+
+    /// One step as one line: `%gmem.ram = KVM_CREATE_GUEST_MEMFD %vm size=512MiB flags=0  # guest.yaml:11:7`.
+    /// The launcher's `--trace` prints executed steps with this (`showComment: false`) followed by ` = result`.
+    public static func line(
+        for step: Step, layout: StepLineLayout = .compact, showComment: Bool = true, showSource: Bool = true
+    ) -> String {
+        let c = cells(step.operation)
+        let gap = layout.isCompact ? " " : "  "
+        var line: String
+        if c.definition.isEmpty {
+            line = layout.isCompact ? "" : String(repeating: " ", count: layout.definitionWidth + 3)
+        } else {
+            line = pad(c.definition, layout.definitionWidth) + " = "
+        }
+        line += pad(c.op, layout.opWidth)
+        if !c.fd.isEmpty || layout.fdWidth > 0 {
+            line += gap + pad(c.fd, layout.fdWidth)
+        }
+        let arguments = c.arguments.joined(separator: " ")
+        if !arguments.isEmpty {
+            line += gap + pad(arguments, layout.argumentsWidth)
+        }
+        line = trimmingTrailingSpaces(line)
+
+        var notes: [String] = []
+        if step.uapiStatus == .posted { notes.append("posted uapi") }
+        if let comment = step.comment { notes.append(comment) }
+        if showSource, let source = step.source { notes.append(source.description) }
+        if showComment && !notes.isEmpty {
+            if !layout.isCompact {
+                let commentColumn =
+                    layout.definitionWidth + 3 + layout.opWidth + 2 + layout.fdWidth + 2 + layout.argumentsWidth
+                line = pad(line, commentColumn)
+            }
+            line += "  # " + notes.joined(separator: " · ")
+        }
+        return line
+    }
+
+    /// The cells of a step: the fd it defines, the op (the sub-command for `KVM_MEMORY_ENCRYPT_OP`), the fd it
+    /// acts on, and its arguments.
+    /// `open` shows the path it opens in the fd column.
+    static func cells(_ operation: Operation) -> (definition: String, op: String, fd: String, arguments: [String]) {
+        let definition = operation.defines?.description ?? ""
+        let op = operation.command ?? operation.op
+        if case .openDevice(let path) = operation { return (definition, op, path.rawValue, []) }
+        return (definition, op, operation.on?.description ?? "", arguments(operation))
+    }
+
+    static func arguments(_ operation: Operation) -> [String] {
+        let hex = PlanFormatting.hex
+        let size = PlanFormatting.size
+        switch operation {
+        case .openDevice:
+            return []  // the path is in the fd column
+        case .getAPIVersion(_, let expect):
+            return ["expect \(expect)"]
+        case .checkExtension(_, let cap, let expect):
+            return [cap.name, expectationText(cap, expect)]
+        case .createVM(_, let type):
+            return ["type=\(type.name)"]
+        case .enableCap(_, let cap, let args):
+            return [cap.name, "args=" + args.map(hex).joined(separator: ",")]
+        case .createGuestMemfd(_, _, let bytes, let flags):
+            return ["size=\(size(bytes))", "flags=\(flags.text)"]
+        case .memfdCreate(let name, let hugetlb):
+            var flags = "MFD_CLOEXEC"
+            if let hugetlb { flags += "|MFD_HUGETLB|MFD_HUGE_\(hugetlb.rawValue)B" }
+            return ["name=\(name)", "flags=\(flags)"]
+        case .ftruncate(_, let bytes):
+            return ["size=\(size(bytes))"]
+        case .fallocate(_, let mode, let offset, let bytes):
+            return ["mode=\(mode.flagsText)", "offset=\(hex(offset))", "size=\(size(bytes))"]
+        case .mmap(_, let source, let bytes, let offset, let shared, let noreserve):
+            var flags = [shared ? "SHARED" : "PRIVATE"]
+            switch source {
+            case .anonymous: flags.append("ANONYMOUS")
+            case .hugetlbAnonymous(let huge): flags += ["ANONYMOUS", "HUGETLB", "HUGE_\(huge.rawValue)B"]
+            case .memfd, .guestMemfd: break
+            }
+            if noreserve { flags.append("NORESERVE") }
+            var out = ["size=\(size(bytes))"]
+            if source.fd != nil { out.append("offset=\(hex(offset))") }
+            out.append("flags=" + flags.joined(separator: "|"))
+            return out
+        case .setUserMemoryRegion(_, _, let slot, let flags, let gpa, let bytes, let userspace):
+            return ["slot=\(slot)", "gpa=\(hex(gpa))", "size=\(size(bytes))", "flags=\(flags.text)", "userspace=\(userspace)"]
+        case .setUserMemoryRegion2(_, _, let slot, let flags, let gpa, let bytes, let userspace, let gmem):
+            var out = ["slot=\(slot)", "gpa=\(hex(gpa))", "size=\(size(bytes))", "flags=\(flags.text)"]
+            if let userspace { out.append("userspace=\(userspace)") }
+            if let gmem { out.append("gmem=\(gmem)") }
+            return out
+        case .setMemoryAttributes(_, let gpa, let bytes, let attributes):
+            return ["gpa=\(hex(gpa))", "size=\(size(bytes))", "attributes=\(attributes.text)"]
+        case .createVCPU(_, let index):
+            return ["id=\(index)"]
+        case .mmapRun:
+            return ["size=KVM_GET_VCPU_MMAP_SIZE", "flags=SHARED"]
+        case .setCPUID2(_, let from):
+            return ["from=\(from.rawValue)"]
+        case .loadPayload(let into, let gpa, let bytes, let fileOffset, let sha256):
+            var out = ["offset=\(hex(into.offset))", "gpa=\(hex(gpa))", "size=\(size(bytes))"]
+            if fileOffset != 0 { out.append("file-offset=\(hex(fileOffset))") }
+            out.append(PlanFormatting.shortDigest(sha256))
+            return out
+        case .setBootState(_, let mode, let entry, let count):
+            return ["mode=\(mode.rawValue)", "entry=\(hex(entry))", "vcpus=\(count)"]
+        case .sevInit2(_, let sev, let features, let ghcb):
+            return ["vmsa-features=\(hex(features))", "ghcb-version=\(ghcb)", "sev=\(sev)"]
+        case .snpLaunchStart(_, let sev, let policy):
+            return ["policy=\(hex(policy))", "sev=\(sev)"]
+        case .snpLaunchUpdate(_, let sev, let gpa, let bytes, let type, let source):
+            return ["gpa=\(hex(gpa))", "size=\(size(bytes))", "type=\(type.rawValue.uppercased())", "source=\(source)", "sev=\(sev)"]
+        case .snpLaunchFinish(_, let sev):
+            return ["sev=\(sev)"]
+        case .tdxCapabilities, .tdxInitVCPU, .tdxFinalizeVM, .run:
+            return []
+        case .tdxInitVM(_, let attributes, let xfam, let gpaw):
+            return ["attributes=\(hex(attributes))", "xfam=\(hex(xfam))", "gpaw=\(gpaw)"]
+        case .tdxInitMemRegion(_, let gpa, let pages, let source, let measure):
+            return ["gpa=\(hex(gpa))", "pages=\(pages)", "source=\(source)", "flags=\(measure ? "MEASURE_MEMORY_REGION" : "0")"]
+        case .armVCPUInit(_, let features):
+            return ["features=\(features.text)"]
+        case .armRMIPopulate(_, let base, let bytes, let source, let measure):
+            return ["base=\(hex(base))", "size=\(size(bytes))", "source=\(source)", "flags=\(measure ? "MEASURE" : "0")"]
+        }
+    }
+
+    /// `expect >= 1`, `expect bit 4`, `expect MMAP|INIT_SHARED`.
+    static func expectationText(_ cap: Capability, _ expect: CapabilityExpectation) -> String {
+        switch expect {
+        case .atLeast(let minimum):
+            return "expect >= \(minimum)"
+        case .bits(let mask):
+            if let names = cap.bitNames {
+                let named = names.filter { mask & $0.bit != 0 }
+                if named.reduce(0, { $0 | $1.bit }) == mask, !named.isEmpty {
+                    return "expect " + named.map(\.name).joined(separator: "|")
+                }
+            }
+            let bits = (0..<64).filter { mask & (1 << UInt64($0)) != 0 }.map(String.init)
+            return bits.count == 1 ? "expect bit \(bits[0])" : "expect bits \(bits.joined(separator: ","))"
+        }
+    }
+
+    // MARK: - Handlers
+
+    /// `on KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE) in [ram]: set attributes; private→shared: punch hole; …`.
+    public static func handlerText(_ handler: Handler) -> String {
+        func conversion(_ ranges: [ConvertibleRange], _ onShare: OnShare, _ onUnshare: OnUnshare) -> String {
+            let names = ranges.map(\.region).joined(separator: ", ")
+            let share = onShare == .punchHole ? "punch hole" : "keep"
+            let unshare = onUnshare == .discard ? "discard" : "keep"
+            return "in [\(names)]: set attributes; private→shared: \(share); shared→private: \(unshare)"
+        }
+        switch handler.kind {
+        case .serial(let port):
+            return "on KVM_EXIT_IO port \(PlanFormatting.hex(UInt64(port))): 8250 UART, output → stdout"
+        case .exitPort(let port):
+            return "on KVM_EXIT_IO out port \(PlanFormatting.hex(UInt64(port))): exit with the byte written"
+        case .mmio(let region, let range, let readonly):
+            return "on KVM_EXIT_MMIO in \(region) \(range): "
+                + (readonly ? "read-only memslot, writes exit" : "no memslot, accesses exit")
+        case .hypercallMapGPARange(let ranges, let onShare, let onUnshare):
+            return "on KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE) " + conversion(ranges, onShare, onUnshare)
+        case .memoryFault(let ranges, let onShare, let onUnshare):
+            return "on KVM_EXIT_MEMORY_FAULT " + conversion(ranges, onShare, onUnshare)
+        case .halt:
+            return "on KVM_EXIT_HLT: exit 0"
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        let count = text.count
+        return count >= width ? text : text + String(repeating: " ", count: width - count)
+    }
+
+    static func trimmingTrailingSpaces(_ text: String) -> String {
+        var text = text
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}

@@ -1,0 +1,43 @@
+import Plan
+
+/// One operation of every kind, with every argument non-default where possible, for codec and rendering tests.
+enum OperationSamples {
+    static let all: [Operation] = [
+        .openDevice(.sev),
+        .getAPIVersion(),
+        .checkExtension(on: .vm, cap: .guestMemfdFlags, expect: .bits(3)),
+        .createVM(type: .x86SWProtected),
+        .enableCap(cap: .exitHypercall, args: [1 << 12, 0, 0, UInt64.max]),
+        .createGuestMemfd(name: "ram", size: 1 << 30, flags: [.mmap]),
+        .memfdCreate(name: "big", hugetlb: .size1G),
+        .ftruncate(fd: .memfd("big"), size: 2 << 30),
+        .fallocate(fd: .guestMemfd("ram"), mode: .punchHole, offset: 0x20_0000, size: 0x1000),
+        .mmap(name: "big", source: .hugetlbAnonymous(.size2M), size: 4 << 20, offset: 0, shared: false, noreserve: true),
+        .setUserMemoryRegion(
+            region: "rom", slot: 3, flags: [.readonly, .logDirtyPages], gpa: 0xffff_0000, size: 0x1_0000,
+            userspace: Address(.mapping("rom"), offset: 0x2000)),
+        .setUserMemoryRegion2(
+            region: "ram", slot: 0x1_0002, flags: [.guestMemfd], gpa: 0x1_0000_0000, size: 1 << 30, userspace: nil,
+            guestMemfd: GuestMemfdBinding(.guestMemfd("ram"), offset: 0x4000_0000)),
+        .setMemoryAttributes(gpa: 0x10_0000, size: 0x10_0000, attributes: []),
+        .createVCPU(index: 7),
+        .mmapRun(vcpu: .vcpu(7)),
+        .setCPUID2(vcpu: .vcpu(7), from: .tdx),
+        .loadPayload(
+            into: Address(.mapping("ram"), offset: 0x1000), gpa: 0x20_1000, size: 0x234, fileOffset: 0x1000,
+            sha256: "sha256:" + String(repeating: "c3", count: 32)),
+        .setBootState(vcpu: .vcpu(7), mode: .protected, entry: 0x7c00, vcpuCount: 8),
+        .sevInit2(vmsaFeatures: 0x1, ghcbVersion: 2),
+        .snpLaunchStart(policy: 0x30000),
+        .snpLaunchUpdate(gpa: 0x80_0000, size: 0x1000, pageType: .cpuid, source: Address(.mapping("cpuid"))),
+        .snpLaunchFinish(),
+        .tdxCapabilities(),
+        .tdxInitVM(attributes: 1 << 28, xfam: 0xe7, gpaw: 52),
+        .tdxInitVCPU(vcpu: .vcpu(7)),
+        .tdxInitMemRegion(vcpu: .vcpu(7), gpa: 0x1000, nrPages: 16, source: Address(.mapping("staging")), measure: false),
+        .tdxFinalizeVM(),
+        .armVCPUInit(vcpu: .vcpu(7), features: [.psci0_2, .pmuV3, .sve]),
+        .armRMIPopulate(base: 0x8000_0000, size: 0x20_0000, source: Address(.mapping("staging"), offset: 0x10), measure: true),
+        .run(vcpu: .vcpu(7)),
+    ]
+}
