@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"]),
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Diagnostics", "TestSupport"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Manifest", "Compiler", "Diagnostics", "TestSupport"]),
-        .testTarget(name: "PlanTests", dependencies: ["Plan", "Diagnostics", "TestSupport"]),
+        .testTarget(name: "PlanTests", dependencies: ["Plan", "Diagnostics", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Plan", "Rules", "Manifest", "TestSupport"]),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "TestSupport"]),
         .testTarget(name: "LauncherTests", dependencies: ["Launcher", "Plan", "KVM", "Compiler", "TestSupport"]),
