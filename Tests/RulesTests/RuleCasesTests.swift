@@ -1,0 +1,691 @@
+import Compiler
+import Diagnostics
+import Manifest
+import Rules
+import Testing
+
+/// Every rule of the catalogue with an invalid case (the rule's id at the marked place) and a valid case
+/// (no diagnostic with the rule's id), table-driven (STYLE rule 10).
+@Suite("Rule cases")
+struct RuleCasesTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var name: String
+        var id: String
+        var invalid: String
+        var expected: [DiagnosticSpec]
+        var valid: String
+        var files = FakeFiles()
+        var host: HostProfile? = nil
+        var testDescription: String { name }
+
+        init(
+            _ name: String, _ id: String, invalid: String, expect expected: [DiagnosticSpec]? = nil, valid: String,
+            files: FakeFiles = FakeFiles(), host: HostProfile? = nil
+        ) {
+            self.name = name
+            self.id = id
+            self.invalid = invalid
+            self.expected = expected ?? [DiagnosticSpec(id)]
+            self.valid = valid
+            self.files = files
+            self.host = host
+        }
+    }
+
+    // MARK: Building blocks
+
+    static let ram = "    - {name: ram, base: 0x0, size: 2MiB}"
+    static let gmemShared = "backing: guest-memfd, guest-memfd: {mmap: true, init-shared: true}"
+    static let payload = "payload:\n  path: g.bin\n  load: ram+0x100000\n"
+
+    /// `count` 4 KiB regions r0, r1, …, with 1️⃣ before the name of region `marked`.
+    static func manyRegions(_ count: Int, marked: Int? = nil) -> String {
+        (0..<count).map { n in
+            "    - {name: \(n == marked ? "1️⃣" : "")r\(n), base: \(ManifestInteger.formatHex(UInt64(n) << 12)), size: 4KiB}"
+        }.joined(separator: "\n")
+    }
+
+    // MARK: Layout
+
+    static let layout: [Case] = [
+        Case(
+            "memory.duplicate-name", "memory.duplicate-name",
+            invalid: manifest(regions: ram + "\n    - {name: 1️⃣ram, base: 0x200000, size: 2MiB}"),
+            expect: [DiagnosticSpec("memory.duplicate-name", message: "already used by regions[0]", note: "first used here")],
+            valid: manifest(regions: ram + "\n    - {name: ram2, base: 0x200000, size: 2MiB}")),
+        Case(
+            "memory.zero-size", "memory.zero-size",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 1️⃣0}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 4KiB}")),
+        Case(
+            "memory.overflow", "memory.overflow",
+            invalid: manifest(regions: "    - {name: top, base: 0xffff_ffff_ffff_f000, size: 1️⃣8KiB}"),
+            valid: manifest(regions: "    - {name: top, base: 0xffff_ffff_ffff_e000, size: 4KiB}")),
+        Case(
+            "memory.alignment (base)", "memory.alignment",
+            invalid: manifest(regions: "    - {name: ram, base: 1️⃣0x1800, size: 8KiB}"),
+            expect: [DiagnosticSpec("memory.alignment", message: "base 0x1800 is not aligned to the 4KiB page size")],
+            valid: manifest(regions: "    - {name: ram, base: 0x2000, size: 8KiB}")),
+        Case(
+            "memory.alignment (size)", "memory.alignment",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 1️⃣6000}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 8192}")),
+        Case(
+            "memory.alignment (host with 64 KiB pages)", "memory.alignment",
+            invalid: manifest(arch: "arm64", regions: "    - {name: ram, base: 1️⃣0x8000_1000, size: 64KiB}"),
+            expect: [DiagnosticSpec("memory.alignment", message: "64KiB page size")],
+            valid: manifest(arch: "arm64", regions: "    - {name: ram, base: 0x8001_0000, size: 64KiB}"),
+            host: makeHost(arch: "arm64", pageSize: 65536)),
+        Case(
+            "memory.hugepage-alignment (2 MiB base)", "memory.hugepage-alignment",
+            invalid: manifest(regions: "    - {name: ram, base: 1️⃣0x1000, size: 2MiB, backing: hugetlb-2m}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x200000, size: 4MiB, backing: hugetlb-2m}")),
+        Case(
+            "memory.hugepage-alignment (1 GiB size)", "memory.hugepage-alignment",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 1️⃣2MiB, backing: hugetlb-1g}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 1GiB, backing: hugetlb-1g}")),
+        Case(
+            "memory.huge-alignment", "memory.huge-alignment",
+            invalid: manifest(regions: "    - {name: ram, base: 1️⃣0x1000, size: 4MiB, \(gmemShared)}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x200000, size: 4MiB, \(gmemShared)}")),
+        Case(
+            "memory.overlap", "memory.overlap",
+            invalid: manifest(regions: ram + "\n    - {name: dma, base: 1️⃣0x100000, size: 2MiB}"),
+            expect: [
+                DiagnosticSpec(
+                    "memory.overlap", message: "region 'dma' overlaps 'ram' (0x10_0000..0x1f_ffff)", note: "'ram' is declared here")
+            ],
+            valid: manifest(regions: ram + "\n    - {name: dma, base: 0x200000, size: 2MiB}")),
+        Case(
+            "memory.overlap (declared in reverse order)", "memory.overlap",
+            invalid: manifest(regions: "    - {name: hi, base: 1️⃣0x100000, size: 2MiB}\n" + ram),
+            expect: [DiagnosticSpec("memory.overlap", message: "region 'hi' overlaps 'ram'")],
+            valid: manifest(regions: "    - {name: hi, base: 0x200000, size: 2MiB}\n" + ram)),
+        Case(
+            "memory.overlap (two regions inside a large one)", "memory.overlap",
+            invalid: manifest(
+                regions: """
+                        - {name: big, base: 0x0, size: 16MiB}
+                        - {name: a, base: 1️⃣0x100000, size: 1MiB}
+                        - {name: b, base: 2️⃣0x400000, size: 1MiB}
+                    """),
+            expect: [
+                DiagnosticSpec("memory.overlap", at: "1️⃣", message: "'a' overlaps 'big'"),
+                DiagnosticSpec("memory.overlap", at: "2️⃣", message: "'b' overlaps 'big'"),
+            ],
+            valid: manifest(
+                regions: """
+                        - {name: big, base: 0x0, size: 1MiB}
+                        - {name: a, base: 0x100000, size: 1MiB}
+                        - {name: b, base: 0x400000, size: 1MiB}
+                    """)),
+        Case(
+            "memory.overlap (an MMIO hole inside RAM)", "memory.overlap",
+            invalid: manifest(regions: ram + "\n    - {name: uart, base: 1️⃣0x1000, size: 4KiB, backing: none}"),
+            valid: manifest(regions: ram + "\n    - {name: uart, base: 0x200000, size: 4KiB, backing: none}")),
+        Case(
+            "memory.memslot-limit (x86_64: 32764)", "memory.memslot-limit",
+            invalid: manifest(regions: manyRegions(32765, marked: 32764)),
+            expect: [DiagnosticSpec("memory.memslot-limit", message: "32765 regions need memslots but KVM allows 32764")],
+            valid: manifest(regions: manyRegions(32764))),
+        Case(
+            "memory.memslot-limit (host profile)", "memory.memslot-limit",
+            invalid: manifest(regions: manyRegions(3, marked: 2)),
+            valid: manifest(regions: manyRegions(2)),
+            host: makeHost(maxMemslots: 2)),
+        Case(
+            "memory.slot-pages", "memory.slot-pages",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 1️⃣8TiB}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 4TiB}")),
+        Case(
+            "memory.gpa-width (x86_64 default 48 bits)", "memory.gpa-width",
+            invalid: manifest(regions: "    - {name: high, base: 1️⃣0x1_0000_0000_0000, size: 4KiB}"),
+            valid: manifest(regions: "    - {name: high, base: 0xffff_ffff_f000, size: 4KiB}")),
+        Case(
+            "memory.gpa-width (arm64 default 40 bits)", "memory.gpa-width",
+            invalid: manifest(arch: "arm64", regions: "    - {name: high, base: 1️⃣0xff_ffff_f000, size: 8KiB}"),
+            valid: manifest(arch: "arm64", top: "gpa-bits: 41\n", regions: "    - {name: high, base: 0xff_ffff_f000, size: 8KiB}")),
+        Case(
+            "memory.initial", "memory.initial",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, access: shared, initial: 1️⃣private}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, access: shared}")),
+        Case(
+            "memory.mmio (read-only)", "memory.mmio",
+            invalid: manifest(regions: ram + "\n    - {name: dev, base: 0xfe000000, size: 4KiB, backing: none, readonly: 1️⃣true}"),
+            valid: manifest(regions: ram + "\n    - {name: dev, base: 0xfe000000, size: 4KiB, backing: none}")),
+        Case(
+            "memory.mmio (dirty-log)", "memory.mmio",
+            invalid: manifest(regions: ram + "\n    - {name: dev, base: 0xfe000000, size: 4KiB, backing: none, dirty-log: 1️⃣true}"),
+            valid: manifest(regions: ram + "\n    - {name: dev, base: 0xfe000000, size: 4KiB, backing: none, dirty-log: false}")),
+        Case(
+            "memory.mmio (private)", "memory.mmio",
+            invalid: manifest(
+                platform: "sw-protected", regions: ram + "\n    - {name: dev, base: 0xfe000000, size: 4KiB, backing: none, access: 1️⃣private}"),
+            valid: manifest(
+                platform: "sw-protected", regions: ram + "\n    - {name: dev, base: 0xfe000000, size: 4KiB, backing: none, access: shared}")),
+        Case(
+            "gmem.options", "gmem.options",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, backing: anonymous, guest-memfd: 1️⃣{mmap: true}}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, \(gmemShared)}")),
+    ]
+
+    // MARK: guest_memfd
+
+    static let guestMemfd: [Case] = [
+        Case(
+            "gmem.readonly", "gmem.readonly",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, \(gmemShared), readonly: 1️⃣true}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, backing: anonymous, readonly: true}")),
+        Case(
+            "gmem.dirty-log", "gmem.dirty-log",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, \(gmemShared), dirty-log: 1️⃣true}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, backing: anonymous, dirty-log: true}")),
+        Case(
+            "gmem.init-shared-needs-mmap", "gmem.init-shared-needs-mmap",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, backing: guest-memfd, guest-memfd: {init-shared: 1️⃣true}}"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, \(gmemShared)}")),
+        Case(
+            "gmem.init-shared-private-vm (tdx)", "gmem.init-shared-private-vm",
+            invalid: manifest(
+                platform: "tdx",
+                regions: "    - {name: ram, base: 0x0, size: 2MiB, access: convertible, backing: guest-memfd, guest-memfd: {mmap: true, init-shared: 1️⃣true}}"),
+            expect: [DiagnosticSpec("gmem.init-shared-private-vm", note: "platform declared here")],
+            valid: manifest(
+                platform: "tdx",
+                regions: "    - {name: ram, base: 0x0, size: 2MiB, access: convertible, backing: guest-memfd, guest-memfd: {mmap: true}}")),
+        Case(
+            "gmem.init-shared-private-vm (cca)", "gmem.init-shared-private-vm",
+            invalid: manifest(
+                arch: "arm64", platform: "cca",
+                regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: shared, backing: guest-memfd, guest-memfd: {mmap: true, init-shared: 1️⃣true}}"),
+            valid: manifest(
+                arch: "arm64", platform: "default",
+                regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: shared, backing: guest-memfd, guest-memfd: {mmap: true, init-shared: true}}")),
+        Case(
+            "gmem.arm64-needs-mmap (no options)", "gmem.arm64-needs-mmap",
+            invalid: manifest(arch: "arm64", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, backing: 1️⃣guest-memfd}"),
+            valid: manifest(arch: "arm64", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, backing: guest-memfd, guest-memfd: {mmap: true}}")),
+        Case(
+            "gmem.arm64-needs-mmap (mmap: false)", "gmem.arm64-needs-mmap",
+            invalid: manifest(
+                arch: "arm64", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, backing: guest-memfd, guest-memfd: {mmap: 1️⃣false}}"),
+            valid: manifest(arch: "x86_64", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, backing: guest-memfd, guest-memfd: {mmap: false}}")),
+    ]
+
+    // MARK: Platform
+
+    static let platform: [Case] = [
+        Case(
+            "platform.arch (sev-snp on arm64)", "platform.arch",
+            invalid: manifest(arch: "arm64", platform: "1️⃣sev-snp", regions: ram),
+            expect: [DiagnosticSpec("platform.arch", note: "arch declared here")],
+            valid: manifest(arch: "x86_64", platform: "sev-snp", regions: ram)),
+        Case(
+            "platform.arch (pkvm on x86_64)", "platform.arch",
+            invalid: manifest(arch: "x86_64", platform: "1️⃣pkvm", regions: ram),
+            valid: manifest(arch: "arm64", platform: "pkvm", regions: ram)),
+        Case(
+            "platform.private-memory", "platform.private-memory",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, access: 1️⃣private}"),
+            valid: manifest(platform: "sw-protected", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private}")),
+        Case(
+            "platform.private-memory (convertible on arm64 default)", "platform.private-memory",
+            invalid: manifest(arch: "arm64", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: 1️⃣convertible, backing: anonymous}"),
+            valid: manifest(arch: "arm64", platform: "pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: convertible, backing: anonymous}")),
+        Case(
+            "platform.private-backing (sev-snp anonymous)", "platform.private-backing",
+            invalid: manifest(platform: "sev-snp", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private, backing: 1️⃣anonymous}"),
+            valid: manifest(platform: "sev-snp", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private, backing: guest-memfd}")),
+        Case(
+            "platform.private-backing (pkvm guest-memfd)", "platform.private-backing",
+            invalid: manifest(
+                arch: "arm64", platform: "pkvm",
+                regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: private, backing: 1️⃣guest-memfd, guest-memfd: {mmap: true}}"),
+            valid: manifest(arch: "arm64", platform: "pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: private, backing: memfd}")),
+        Case(
+            "platform.private-backing (pkvm hugetlb)", "platform.private-backing",
+            invalid: manifest(
+                arch: "arm64", platform: "pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: private, backing: 1️⃣hugetlb-2m}"),
+            valid: manifest(arch: "arm64", platform: "pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: private}")),
+        Case(
+            "platform.readonly (pflash in an SNP VM)", "platform.readonly",
+            invalid: manifest(
+                platform: "sev-snp",
+                regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private}\n    - {name: flash, base: 0xffc00000, size: 4MiB, backing: anonymous, readonly: 1️⃣true}"),
+            expect: [DiagnosticSpec("platform.readonly", message: "sev-snp VMs have no read-only memslots", note: "platform declared here")],
+            valid: manifest(
+                platform: "sev-snp",
+                regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private}\n    - {name: flash, base: 0xffc00000, size: 4MiB, backing: anonymous}")),
+        Case(
+            "platform.readonly (tdx)", "platform.readonly",
+            invalid: manifest(platform: "tdx", regions: "    - {name: rom, base: 0x0, size: 2MiB, readonly: 1️⃣true}"),
+            valid: manifest(platform: "default", regions: "    - {name: rom, base: 0x0, size: 2MiB, readonly: true}")),
+        Case(
+            "platform.dirty-log (pkvm)", "platform.dirty-log",
+            invalid: manifest(arch: "arm64", platform: "pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, dirty-log: 1️⃣true}"),
+            valid: manifest(arch: "arm64", platform: "default", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, dirty-log: true}")),
+        Case(
+            "platform.gpa-bits (tdx 46)", "platform.gpa-bits",
+            invalid: manifest(platform: "tdx", top: "gpa-bits: 1️⃣46\n", regions: ram),
+            expect: [DiagnosticSpec("platform.gpa-bits", message: "use 48 or 52")],
+            valid: manifest(platform: "tdx", top: "gpa-bits: 52\n", regions: ram)),
+        Case(
+            "platform.gpa-bits (x86_64 56)", "platform.gpa-bits",
+            invalid: manifest(top: "gpa-bits: 1️⃣56\n", regions: ram),
+            valid: manifest(top: "gpa-bits: 52\n", regions: ram)),
+        Case(
+            "platform.gpa-bits (beyond the host)", "platform.gpa-bits",
+            invalid: manifest(top: "gpa-bits: 1️⃣48\n", regions: ram),
+            expect: [DiagnosticSpec("platform.gpa-bits", message: "exceeds the host's 46 physical address bits")],
+            valid: manifest(top: "gpa-bits: 46\n", regions: ram),
+            host: makeHost(physAddrBits: 46)),
+        Case(
+            "platform.shared-bit-collision (tdx: private above bit 47)", "platform.shared-bit-collision",
+            invalid: manifest(
+                platform: "tdx", top: "gpa-bits: 48\n",
+                regions: ram + "\n    - {name: hi, base: 1️⃣0x8000_0000_0000, size: 2MiB, access: private}"),
+            expect: [DiagnosticSpec("platform.shared-bit-collision", message: "at or above shared bit 47")],
+            valid: manifest(
+                platform: "tdx", top: "gpa-bits: 52\n",
+                regions: ram + "\n    - {name: hi, base: 0x8000_0000_0000, size: 2MiB, access: private}")),
+        Case(
+            "platform.shared-bit-collision (cca: above the top IPA bit)", "platform.shared-bit-collision",
+            invalid: manifest(
+                arch: "arm64", platform: "cca", top: "gpa-bits: 40\n",
+                regions: "    - {name: ram, base: 1️⃣0x80_0000_0000, size: 2MiB, access: convertible}"),
+            expect: [DiagnosticSpec("platform.shared-bit-collision", message: "shared bit 39")],
+            valid: manifest(
+                arch: "arm64", platform: "cca", top: "gpa-bits: 40\n",
+                regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: convertible}")),
+        Case(
+            "platform.testing-only", "platform.testing-only",
+            invalid: manifest(platform: "1️⃣sw-protected", regions: ram),
+            valid: manifest(platform: "sev-snp", regions: ram)),
+        Case(
+            "platform.unmerged-uapi", "platform.unmerged-uapi",
+            invalid: manifest(arch: "arm64", platform: "1️⃣cca", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}"),
+            valid: manifest(arch: "arm64", platform: "pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}")),
+        Case(
+            "platform.pkvm-host", "platform.pkvm-host",
+            invalid: manifest(arch: "arm64", platform: "1️⃣pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}"),
+            valid: manifest(arch: "arm64", platform: "cca", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}")),
+        Case(
+            "platform.vcpus (x86_64)", "platform.vcpus",
+            invalid: manifest(top: "vcpus: 1️⃣1025\n", regions: ram),
+            valid: manifest(top: "vcpus: 1024\n", regions: ram)),
+        Case(
+            "platform.vcpus (arm64)", "platform.vcpus",
+            invalid: manifest(arch: "arm64", top: "vcpus: 1️⃣513\n", regions: ram),
+            valid: manifest(arch: "arm64", top: "vcpus: 512\n", regions: ram)),
+        Case(
+            "platform.vcpus (host profile)", "platform.vcpus",
+            invalid: manifest(top: "vcpus: 1️⃣16\n", regions: ram),
+            valid: manifest(top: "vcpus: 8\n", regions: ram),
+            host: makeHost(maxVCPUs: 8)),
+    ]
+
+    // MARK: Sharing
+
+    static let convertibleRAM = "    - {name: ram, base: 0x0, size: 2MiB, access: convertible}"
+
+    static let sharing: [Case] = [
+        Case(
+            "sharing.no-private-memory", "sharing.no-private-memory",
+            invalid: manifest(regions: ram, rest: "sharing:\n  1️⃣on-share: keep\n"),
+            valid: manifest(platform: "sw-protected", regions: ram, rest: "sharing:\n  on-share: keep\n")),
+        Case(
+            "sharing.access-type", "sharing.access-type",
+            invalid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  access-type: 1️⃣gpa-bit\n"),
+            expect: [DiagnosticSpec("sharing.access-type", message: "which uses c-bit")],
+            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  access-type: c-bit\n")),
+        Case(
+            "sharing.shared-bit (tdx)", "sharing.shared-bit",
+            invalid: manifest(platform: "tdx", top: "gpa-bits: 48\n", regions: convertibleRAM, rest: "sharing:\n  shared-bit: 1️⃣51\n"),
+            expect: [DiagnosticSpec("sharing.shared-bit", message: "whose shared bit is 47")],
+            valid: manifest(platform: "tdx", top: "gpa-bits: 48\n", regions: convertibleRAM, rest: "sharing:\n  shared-bit: 47\n")),
+        Case(
+            "sharing.shared-bit (no bit for attribute)", "sharing.shared-bit",
+            invalid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  shared-bit: 1️⃣5\n"),
+            valid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  conversion: [fault]\n")),
+        Case(
+            "sharing.shared-bit (cca)", "sharing.shared-bit",
+            invalid: manifest(
+                arch: "arm64", platform: "cca", top: "gpa-bits: 40\n", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: convertible}",
+                rest: "sharing:\n  shared-bit: 1️⃣38\n"),
+            valid: manifest(
+                arch: "arm64", platform: "cca", top: "gpa-bits: 40\n", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: convertible}",
+                rest: "sharing:\n  shared-bit: 39\n")),
+        Case(
+            "sharing.shared-bit (host C-bit)", "sharing.shared-bit",
+            invalid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  shared-bit: 1️⃣51\n"),
+            expect: [DiagnosticSpec("sharing.shared-bit", message: "host's C-bit position 47")],
+            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  shared-bit: 47\n"),
+            host: makeHost(sevCBit: 47)),
+        Case(
+            "sharing.conversion (hypercall on cca)", "sharing.conversion",
+            invalid: manifest(
+                arch: "arm64", platform: "cca", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: convertible}",
+                rest: "sharing:\n  conversion: [1️⃣hypercall]\n"),
+            valid: manifest(
+                arch: "arm64", platform: "cca", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: convertible}",
+                rest: "sharing:\n  conversion: [fault]\n")),
+        Case(
+            "sharing.conversion (pkvm has none)", "sharing.conversion",
+            invalid: manifest(
+                arch: "arm64", platform: "pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: convertible, backing: anonymous}",
+                rest: "sharing:\n  conversion: [1️⃣fault]\n"),
+            expect: [DiagnosticSpec("sharing.conversion", message: "allowed: none (conversion: [])")],
+            valid: manifest(
+                arch: "arm64", platform: "pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, access: convertible, backing: anonymous}",
+                rest: "sharing:\n  conversion: []\n")),
+        Case(
+            "sharing.conversion (listed twice)", "sharing.conversion",
+            invalid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  conversion: [fault, 1️⃣fault]\n"),
+            expect: [DiagnosticSpec("sharing.conversion", message: "listed twice")],
+            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  conversion: [fault, hypercall]\n")),
+        Case(
+            "sharing.convertible (names a private region)", "sharing.convertible",
+            invalid: manifest(
+                platform: "sw-protected", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private}",
+                rest: "sharing:\n  convertible: [1️⃣ram]\n"),
+            expect: [DiagnosticSpec("sharing.convertible", message: "has access private", note: "access declared here")],
+            valid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  convertible: [ram]\n")),
+        Case(
+            "sharing.convertible (names a shared region)", "sharing.convertible",
+            invalid: manifest(
+                platform: "tdx", regions: convertibleRAM + "\n    - {name: bounce, base: 0x200000, size: 2MiB, access: shared}",
+                rest: "sharing:\n  convertible: [ram, 1️⃣bounce]\n"),
+            valid: manifest(
+                platform: "tdx", regions: convertibleRAM + "\n    - {name: bounce, base: 0x200000, size: 2MiB, access: convertible, initial: shared}",
+                rest: "sharing:\n  convertible: [ram, bounce]\n")),
+        Case(
+            "sharing.convertible (no such region)", "sharing.convertible",
+            invalid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  convertible: [ram, 1️⃣rma]\n"),
+            expect: [DiagnosticSpec("sharing.convertible", message: "no region named 'rma'", note: "regions: ram")],
+            valid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  convertible: [ram]\n")),
+        Case(
+            "sharing.convertible (listed twice)", "sharing.convertible",
+            invalid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  convertible: [ram, 1️⃣ram]\n"),
+            valid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  convertible: [ram]\n")),
+        Case(
+            "sharing.convertible-omitted", "sharing.convertible-omitted",
+            invalid: manifest(
+                platform: "sw-protected",
+                regions: convertibleRAM + "\n    - {name: more, base: 0x200000, size: 2MiB, access: 1️⃣convertible}",
+                rest: "sharing:\n  convertible: [ram]\n"),
+            valid: manifest(
+                platform: "sw-protected", regions: convertibleRAM + "\n    - {name: more, base: 0x200000, size: 2MiB, access: convertible}",
+                rest: "sharing:\n  convertible: [ram, more]\n")),
+        Case(
+            "sharing.no-exits", "sharing.no-exits",
+            invalid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  conversion: 1️⃣[]\n"),
+            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  convertible: [ram]\n")),
+    ]
+
+    // MARK: Payload
+
+    static let elf = FakeFiles.file(ELFBuilder.simple().bytes)
+
+    static let payloads: [Case] = [
+        Case(
+            "payload.file (missing)", "payload.file",
+            invalid: manifest(regions: ram, rest: "payload:\n  path: 1️⃣guests/missing.bin\n  load: ram+0x100000\n"),
+            expect: [DiagnosticSpec("payload.file", message: "'guests/missing.bin' does not exist")],
+            valid: manifest(regions: ram, rest: "payload:\n  path: guests/present.bin\n  load: ram+0x100000\n"),
+            files: FakeFiles(payloads: ["guests/present.bin": FakeFiles.flat(size: 512)], fallback: nil)),
+        Case(
+            "payload.file (a directory)", "payload.file",
+            invalid: manifest(regions: ram, rest: "payload:\n  path: 1️⃣guests\n  load: ram+0x100000\n"),
+            expect: [DiagnosticSpec("payload.file", message: "is a directory")],
+            valid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n"),
+            files: FakeFiles(payloads: ["guests": PayloadFile(kind: .directory, size: 0, bytes: nil)])),
+        Case(
+            "payload.file (a device)", "payload.file",
+            invalid: manifest(regions: ram, rest: "payload:\n  path: 1️⃣/dev/zero\n  load: ram+0x100000\n"),
+            expect: [DiagnosticSpec("payload.file", message: "not a regular file")],
+            valid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n"),
+            files: FakeFiles(payloads: ["/dev/zero": PayloadFile(kind: .other, size: 0, bytes: nil)])),
+        Case(
+            "payload.file (empty)", "payload.file",
+            invalid: manifest(regions: ram, rest: "payload:\n  path: 1️⃣empty.bin\n  load: ram+0x100000\n"),
+            expect: [DiagnosticSpec("payload.file", message: "is empty")],
+            valid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n"),
+            files: FakeFiles(payloads: ["empty.bin": FakeFiles.file([])])),
+        Case(
+            "payload.file (too large to read)", "payload.file",
+            invalid: manifest(regions: ram, rest: "payload:\n  path: 1️⃣huge.bin\n  load: ram+0x100000\n"),
+            expect: [DiagnosticSpec("payload.file", message: "larger than 256MiB")],
+            valid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n"),
+            files: FakeFiles(payloads: ["huge.bin": PayloadFile(kind: .regular, size: 1 << 30, bytes: nil)])),
+        Case(
+            "payload.file (not an ELF file)", "payload.file",
+            invalid: manifest(regions: ram, rest: "payload:\n  format: 1️⃣elf\n  path: g.bin\n"),
+            expect: [DiagnosticSpec("payload.file", message: "no \\x7fELF magic")],
+            valid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: g.elf\n"),
+            files: FakeFiles(payloads: ["g.elf": elf])),
+        Case(
+            "payload.file (an arm64 ELF for an x86_64 guest)", "payload.file",
+            invalid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: 1️⃣arm.elf\n"),
+            expect: [DiagnosticSpec("payload.file", message: "ELF machine 183, not x86_64")],
+            valid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: x86.elf\n"),
+            files: FakeFiles(payloads: ["arm.elf": FakeFiles.file(ELFBuilder.simple(machine: 183).bytes), "x86.elf": elf])),
+        Case(
+            "payload.load (flat without load)", "payload.load",
+            invalid: manifest(regions: ram, rest: "payload:\n  1️⃣path: g.bin\n"),
+            expect: [DiagnosticSpec("payload.load", message: "flat payloads need 'load'")],
+            valid: manifest(regions: ram, rest: payload)),
+        Case(
+            "payload.load (ELF with load)", "payload.load",
+            invalid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: g.elf\n  load: 1️⃣ram+0x100000\n"),
+            valid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: g.elf\n"),
+            files: FakeFiles.only(elf)),
+        Case(
+            "payload.load (ELF with entry)", "payload.load",
+            invalid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: g.elf\n  entry: 1️⃣0x100000\n"),
+            valid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: g.elf\n"),
+            files: FakeFiles.only(elf)),
+        Case(
+            "payload.load (no such region)", "payload.load",
+            invalid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: 1️⃣rma+0x100000\n"),
+            expect: [DiagnosticSpec("payload.load", message: "names no region 'rma'")],
+            valid: manifest(regions: ram, rest: payload)),
+        Case(
+            "payload.load (an MMIO hole)", "payload.load",
+            invalid: manifest(
+                regions: ram + "\n    - {name: dev, base: 0xfe000000, size: 1MiB, backing: none}", rest: "payload:\n  path: g.bin\n  load: 1️⃣dev\n"),
+            valid: manifest(regions: ram + "\n    - {name: dev, base: 0xfe000000, size: 1MiB, backing: none}", rest: payload)),
+        Case(
+            "payload.load (offset beyond the region)", "payload.load",
+            invalid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: 1️⃣ram+2MiB\n"),
+            valid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: ram + 1MiB\n")),
+        Case(
+            "payload.fits (flat past the end of RAM)", "payload.fits",
+            invalid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: 1️⃣ram+0x1ff800\n"),
+            expect: [DiagnosticSpec("payload.fits", message: "payload bytes 0x1f_f800..0x20_07ff (4096 bytes)")],
+            valid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: ram+0x1ff000\n")),
+        Case(
+            "payload.fits (flat at an absolute address outside RAM)", "payload.fits",
+            invalid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: 1️⃣0x400000\n"),
+            valid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: 0x100000\n")),
+        Case(
+            "payload.fits (ELF segment outside RAM)", "payload.fits",
+            invalid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: 1️⃣g.elf\n"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 16MiB}", rest: "payload:\n  format: elf\n  path: g.elf\n"),
+            files: FakeFiles.only(FakeFiles.file(ELFBuilder.simple(at: 0x800000).bytes))),
+        Case(
+            "payload.fits (ELF .bss past the end of RAM)", "payload.fits",
+            invalid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: 1️⃣g.elf\n"),
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 4MiB}", rest: "payload:\n  format: elf\n  path: g.elf\n"),
+            files: FakeFiles.only(
+                FakeFiles.file(
+                    ELFBuilder(
+                        entry: 0x100000,
+                        segments: [.init(physicalAddress: 0x100000, contents: [0x90], memorySize: 2 << 20)]
+                    ).bytes))),
+        Case(
+            "payload.entry (flat entry past the image)", "payload.entry",
+            invalid: manifest(regions: ram, rest: payload + "  entry: 1️⃣0x101000\n"),
+            expect: [DiagnosticSpec("payload.entry", message: "entry 0x10_1000 lies outside the loaded payload")],
+            valid: manifest(regions: ram, rest: payload + "  entry: 0x100ffc\n")),
+        Case(
+            "payload.entry (ELF e_entry outside its segments)", "payload.entry",
+            invalid: manifest(regions: ram, rest: "payload:\n  format: 1️⃣elf\n  path: g.elf\n"),
+            valid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: ok.elf\n"),
+            files: FakeFiles(
+                payloads: ["ok.elf": elf],
+                fallback: FakeFiles.file(
+                    ELFBuilder(entry: 0x1ff000, segments: [.init(physicalAddress: 0x100000, contents: [0x90, 0xF4])]).bytes))),
+        Case(
+            "payload.mode (real mode above 1 MiB)", "payload.mode",
+            invalid: manifest(regions: ram, rest: payload + "  mode: 1️⃣real\n"),
+            expect: [DiagnosticSpec("payload.mode", message: "real-mode payload at 0x10_0000 reaches beyond 1MiB")],
+            valid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: ram+0x8000\n  mode: real\n")),
+        Case(
+            "payload.mode (protected mode above 4 GiB)", "payload.mode",
+            invalid: manifest(
+                regions: ram + "\n    - {name: high, base: 0x1_0000_0000, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: high\n  mode: 1️⃣protected\n"),
+            valid: manifest(regions: ram + "\n    - {name: high, base: 0x1_0000_0000, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: high\n  mode: long\n")),
+        Case(
+            "payload.mode (x86 mode on arm64)", "payload.mode",
+            invalid: manifest(
+                arch: "arm64", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: ram\n  mode: 1️⃣long\n"),
+            valid: manifest(arch: "arm64", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: ram\n")),
+        Case(
+            "payload.boot-area (payload over the page tables)", "payload.boot-area",
+            invalid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: 1️⃣ram+0x2000\n"),
+            expect: [DiagnosticSpec("payload.boot-area", message: "overlaps the launcher's boot area")],
+            valid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: ram+0x8000\n")),
+        Case(
+            "payload.boot-area (no RAM at 0x1000)", "payload.boot-area",
+            invalid: manifest(
+                regions: "    - {name: ram, base: 0x100000, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: ram\n  mode: 1️⃣long\n"),
+            expect: [DiagnosticSpec("payload.boot-area", message: "long mode needs RAM at 0x1000..0x7fff")],
+            valid: manifest(regions: "    - {name: ram, base: 0x100000, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: ram\n  mode: real\n")),
+        Case(
+            "payload.boot-area (in private memory)", "payload.boot-area",
+            invalid: manifest(
+                platform: "sw-protected", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: convertible}",
+                rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n  mode: 1️⃣long\n"),
+            expect: [DiagnosticSpec("payload.boot-area", message: "lies in private region 'ram'")],
+            valid: manifest(
+                platform: "sw-protected", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: convertible, initial: shared}",
+                rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n  mode: long\n")),
+        Case(
+            "payload.measured (into shared memory on SNP)", "payload.measured",
+            invalid: manifest(
+                platform: "sev-snp",
+                regions: "    - {name: boot, base: 0x0, size: 2MiB, access: shared}\n    - {name: ram, base: 0x200000, size: 2MiB, access: private}",
+                rest: "payload:\n  path: g.bin\n  load: 1️⃣boot+0x100000\n"),
+            expect: [DiagnosticSpec("payload.measured", message: "which is not private at launch", note: "access declared here")],
+            valid: manifest(
+                platform: "sev-snp",
+                regions: "    - {name: boot, base: 0x0, size: 2MiB, access: shared}\n    - {name: ram, base: 0x200000, size: 2MiB, access: private}",
+                rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n")),
+        Case(
+            "payload.measured (unaligned on TDX)", "payload.measured",
+            invalid: manifest(
+                platform: "tdx", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private}",
+                rest: "payload:\n  path: g.bin\n  load: 1️⃣ram+0x100800\n"),
+            expect: [DiagnosticSpec("payload.measured", message: "not page-aligned")],
+            valid: manifest(
+                platform: "tdx", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private}",
+                rest: "payload:\n  path: g.bin\n  load: ram+0x100800\n  measured: false\n")),
+        Case(
+            "payload.private-load (sw-protected)", "payload.private-load",
+            invalid: manifest(
+                platform: "sw-protected",
+                regions: "    - {name: boot, base: 0x0, size: 2MiB}\n    - {name: ram, base: 0x200000, size: 2MiB, access: convertible}",
+                rest: "payload:\n  path: g.bin\n  load: 1️⃣ram+0x100000\n"),
+            expect: [DiagnosticSpec("payload.private-load", note: "access declared here")],
+            valid: manifest(
+                platform: "sw-protected",
+                regions: "    - {name: boot, base: 0x0, size: 2MiB}\n    - {name: ram, base: 0x200000, size: 2MiB, access: convertible}",
+                rest: "payload:\n  path: g.bin\n  load: boot+0x100000\n")),
+    ]
+
+    // MARK: Host profiles
+
+    static let x86Host = makeHost()
+
+    static let hosts: [Case] = [
+        Case(
+            "host.arch", "host.arch",
+            invalid: manifest(arch: "1️⃣x86_64", regions: ram),
+            expect: [DiagnosticSpec("host.arch", message: "the host is arm64", note: "host profile: 6.18.0-test (arm64)")],
+            valid: manifest(arch: "arm64", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}"),
+            host: makeHost(arch: "arm64")),
+        Case(
+            "host.vm-type", "host.vm-type",
+            invalid: manifest(platform: "1️⃣sev-snp", regions: convertibleRAM),
+            expect: [DiagnosticSpec("host.vm-type", message: "not sev-snp (KVM_X86_SNP_VM)")],
+            valid: manifest(platform: "sw-protected", regions: convertibleRAM),
+            host: makeHost(vmTypes: ["default", "sw-protected"])),
+        Case(
+            "host.capability (no guest_memfd)", "host.capability",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, backing: 1️⃣guest-memfd, guest-memfd: {mmap: true, init-shared: true}}"),
+            expect: [
+                DiagnosticSpec("host.capability", message: "lacks KVM_CAP_GUEST_MEMFD"),
+                DiagnosticSpec("host.capability", message: "lacks KVM_CAP_USER_MEMORY2"),
+            ],
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, backing: anonymous}"),
+            host: makeHost(caps: ["KVM_CAP_READONLY_MEM": 1])),
+        Case(
+            "host.capability (no private attribute for the VM type)", "host.capability",
+            invalid: manifest(platform: "sw-protected", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: 1️⃣convertible}"),
+            expect: [DiagnosticSpec("host.capability", message: "no KVM_MEMORY_ATTRIBUTE_PRIVATE for sw-protected VMs")],
+            valid: manifest(platform: "sw-protected", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: shared}"),
+            host: makeHost(perVMType: ["sw-protected": ["KVM_CAP_MEMORY_ATTRIBUTES": 0]])),
+        Case(
+            "host.capability (no hypercall exits)", "host.capability",
+            invalid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  conversion: 1️⃣[hypercall, fault]\n"),
+            expect: [DiagnosticSpec("host.capability", message: "KVM_CAP_EXIT_HYPERCALL")],
+            valid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  conversion: [fault]\n"),
+            host: makeHost(perVMType: ["sw-protected": ["KVM_CAP_EXIT_HYPERCALL": 0]])),
+        Case(
+            "host.capability (no read-only memory)", "host.capability",
+            invalid: manifest(regions: "    - {name: rom, base: 0x0, size: 2MiB, readonly: 1️⃣true}"),
+            valid: manifest(regions: "    - {name: rom, base: 0x0, size: 2MiB, readonly: false}"),
+            host: makeHost(caps: ["KVM_CAP_GUEST_MEMFD": 1])),
+        Case(
+            "host.gmem-flags", "host.gmem-flags",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, backing: guest-memfd, guest-memfd: {mmap: 1️⃣true, init-shared: 2️⃣true}}"),
+            expect: [
+                DiagnosticSpec("host.gmem-flags", at: "1️⃣", message: "GUEST_MEMFD_FLAG_MMAP"),
+                DiagnosticSpec("host.gmem-flags", at: "2️⃣", message: "GUEST_MEMFD_FLAG_INIT_SHARED"),
+            ],
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB, backing: guest-memfd, guest-memfd: {mmap: false}}"),
+            host: makeHost(perVMType: ["default": ["KVM_CAP_GUEST_MEMFD_FLAGS": 0]])),
+    ]
+
+    static let all = layout + guestMemfd + platform + sharing + payloads + hosts
+
+    // MARK: Tests
+
+    @Test("the invalid case has the rule's diagnostic at the marker", arguments: all)
+    func invalid(_ c: Case) {
+        let snippet = MarkedSnippet(c.invalid)
+        let (_, diagnostics) = check(snippet.source, files: c.files, host: c.host)
+        expectDiagnostics(diagnostics, c.expected, in: snippet)
+        let reported = diagnostics.all.filter { $0.id.rawValue == c.id }.count
+        #expect(reported == c.expected.filter { $0.id == c.id }.count, "each problem is reported once:\n\(render(diagnostics))")
+    }
+
+    @Test("the valid case has no diagnostic with the rule's id", arguments: all)
+    func valid(_ c: Case) {
+        #expect(!c.valid.contains("1️⃣"), "markers belong in the invalid case")
+        let (_, diagnostics) = check(c.valid, files: c.files, host: c.host)
+        #expect(!diagnostics.all.contains { $0.id.rawValue == c.id }, "\(render(diagnostics))")
+    }
+
+    @Test("every rule and every host id has a case")
+    func coverage() {
+        let covered = Set(Self.all.map(\.id))
+        for rule in RuleRegistry.rules {
+            #expect(covered.contains(rule.id.rawValue), "no case for \(rule.id)")
+        }
+        for doc in HostRules.documentation {
+            #expect(covered.contains(doc.id.rawValue), "no case for \(doc.id)")
+        }
+        #expect(Set(Self.all.map(\.name)).count == Self.all.count, "case names are unique")
+    }
+}

@@ -1,0 +1,199 @@
+import Compiler
+import Diagnostics
+import Manifest
+import Rules
+import Foundation
+import Testing
+
+// MARK: - Markers
+
+/// A YAML snippet with location markers (`1️⃣`, `2️⃣`, …), as swift-syntax and swift-format tests write
+/// them (STYLE rule 10). The markers are removed from `source`; each one's place becomes a 1-based line
+/// and column, counted in Unicode scalars like `SourceLocation`.
+struct MarkedSnippet {
+    static let markerNames = ["1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟"]
+    static let file = "guest.yaml"
+
+    let source: String
+    private(set) var markers: [String: (line: Int, column: Int)] = [:]
+
+    init(_ marked: String) {
+        var out = String.UnicodeScalarView()
+        var line = 1
+        var column = 1
+        var rest = Substring(marked)
+        outer: while let first = rest.unicodeScalars.first {
+            for name in Self.markerNames where rest.hasPrefix(name) {
+                markers[name] = (line, column)
+                rest = rest.dropFirst(name.count)
+                continue outer
+            }
+            out.append(first)
+            if first == "\n" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+            rest = Substring(rest.unicodeScalars.dropFirst())
+        }
+        source = String(out)
+    }
+
+    var bytes: [UInt8] { Array(source.utf8) }
+
+    func location(_ marker: String, file: String = MarkedSnippet.file) -> ManifestLocation {
+        guard let at = markers[marker] else {
+            Issue.record("marker \(marker) is not in the snippet")
+            return ManifestLocation(file: file, line: 0, column: 0)
+        }
+        return ManifestLocation(file: file, line: at.line, column: at.column)
+    }
+}
+
+// MARK: - Expected diagnostics
+
+/// One expected diagnostic: its id, the marker it points at, its severity (the documented one when nil),
+/// and optionally fragments of its message and of one of its notes.
+struct DiagnosticSpec: CustomStringConvertible, Sendable {
+    var id: String
+    var marker: String
+    var severity: Severity?
+    var message: String?
+    var note: String?
+
+    init(_ id: String, at marker: String = "1️⃣", severity: Severity? = nil, message: String? = nil, note: String? = nil) {
+        self.id = id
+        self.marker = marker
+        self.severity = severity
+        self.message = message
+        self.note = note
+    }
+
+    var description: String { "\(id) at \(marker)" }
+}
+
+/// Asserts that each spec has a diagnostic with its id at its marker. With `exhaustive`, also that there
+/// are no other diagnostics.
+func expectDiagnostics(
+    _ diagnostics: Diagnostics, _ specs: [DiagnosticSpec], in snippet: MarkedSnippet, exhaustive: Bool = false,
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) {
+    var unmatched = diagnostics.all
+    for spec in specs {
+        let at = snippet.location(spec.marker)
+        guard let index = unmatched.firstIndex(where: { $0.id.rawValue == spec.id && $0.location == at }) else {
+            let sameID = diagnostics.all.filter { $0.id.rawValue == spec.id }.map { "\($0.location.line):\($0.location.column)" }
+            Issue.record(
+                "expected \(spec.id) at \(at.line):\(at.column) (\(spec.marker)); \(spec.id) seen at \(sameID); all:\n\(render(diagnostics))",
+                sourceLocation: sourceLocation)
+            continue
+        }
+        let d = unmatched.remove(at: index)
+        let severity = spec.severity ?? RuleCatalogue.byID[d.id]?.severity
+        #expect(d.severity == severity, "severity of \(spec)", sourceLocation: sourceLocation)
+        if let fragment = spec.message {
+            #expect(d.message.contains(fragment), "message of \(spec): \(d.message)", sourceLocation: sourceLocation)
+        }
+        if let fragment = spec.note {
+            #expect(d.notes.contains { $0.message.contains(fragment) }, "notes of \(spec): \(d.notes)", sourceLocation: sourceLocation)
+        }
+    }
+    if exhaustive && !unmatched.isEmpty {
+        Issue.record("unexpected diagnostics:\n\(render(Diagnostics(unmatched)))", sourceLocation: sourceLocation)
+    }
+}
+
+func render(_ diagnostics: Diagnostics) -> String {
+    DiagnosticRenderer(format: .text).render(diagnostics)
+}
+
+// MARK: - Running the pipeline
+
+/// Every diagnostic id any test in this target has seen, for the catalogue test.
+final class SeenIDs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: Set<DiagnosticID> = []
+
+    func insert(_ more: some Sequence<DiagnosticID>) { lock.withLock { ids.formUnion(more) } }
+    var all: Set<DiagnosticID> { lock.withLock { ids } }
+}
+
+let seenIDs = SeenIDs()
+
+/// `CompilerPipeline.check(bytes:file:)` with files from `files`, asserting on the way what holds for every
+/// run: each diagnostic is located, and its id is documented in the rule catalogue.
+func check(
+    _ source: String, file: String = MarkedSnippet.file, files: any FileAccess = FakeFiles(), host: HostProfile? = nil,
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) -> (CheckedManifest?, Diagnostics) {
+    let result = CompilerPipeline(files: files, host: host).check(bytes: Array(source.utf8), file: file)
+    expectCleanOutcome(result, sourceLocation: sourceLocation)
+    return result
+}
+
+/// What every outcome of the pipeline must be: located, documented diagnostics; a checked manifest or an error.
+func expectCleanOutcome(_ result: (CheckedManifest?, Diagnostics), sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+    let (checked, diagnostics) = result
+    seenIDs.insert(diagnostics.all.map(\.id))
+    for d in diagnostics {
+        #expect(!d.id.rawValue.isEmpty, sourceLocation: sourceLocation)
+        #expect(RuleCatalogue.byID[d.id] != nil, "undocumented id \(d.id)", sourceLocation: sourceLocation)
+        #expect(d.location.line >= 1 && d.location.column >= 1, "unlocated: \(d)", sourceLocation: sourceLocation)
+    }
+    #expect((checked != nil) != diagnostics.hasErrors, "a checked manifest xor an error", sourceLocation: sourceLocation)
+}
+
+// MARK: - Fake files
+
+/// `FileAccess` without a file system: payloads by resolved path, with a default for any other path.
+struct FakeFiles: FileAccess {
+    var payloads: [String: PayloadFile] = [:]
+    /// What `payload(at:)` returns for paths not in `payloads`; nil means "does not exist".
+    var fallback: PayloadFile? = FakeFiles.flat(size: 4096)
+
+    struct NoSuchFile: Error {}
+
+    func read(_ path: String) throws -> [UInt8] {
+        guard let bytes = payloads[path]?.bytes else { throw NoSuchFile() }
+        return bytes
+    }
+
+    func payload(at path: String) -> PayloadFile? { payloads[path] ?? fallback }
+
+    static func flat(size: Int) -> PayloadFile {
+        PayloadFile(kind: .regular, size: UInt64(size), bytes: [UInt8](repeating: 0xF4, count: size))
+    }
+
+    static func file(_ bytes: [UInt8]) -> PayloadFile { PayloadFile(kind: .regular, size: UInt64(bytes.count), bytes: bytes) }
+
+    static let missing = FakeFiles(fallback: nil)
+    static func only(_ file: PayloadFile) -> FakeFiles { FakeFiles(fallback: file) }
+}
+
+// MARK: - Host profiles
+
+/// A host profile with every capability kvmplan checks, to be narrowed by each test.
+func makeHost(
+    arch: String = "x86_64", vmTypes: [String]? = nil, caps: [String: UInt64]? = nil, perVMType: [String: [String: UInt64]] = [:],
+    pageSize: Int = 4096, physAddrBits: Int = 52, sevCBit: Int? = 51, maxMemslots: Int = 32764, maxVCPUs: Int = 1024
+) -> HostProfile {
+    HostProfile(
+        kernel: "6.18.0-test", arch: arch,
+        vmTypes: vmTypes ?? (arch == "x86_64" ? ["default", "sw-protected", "sev-snp", "tdx"] : ["default", "pkvm", "cca"]),
+        caps: caps ?? [
+            "KVM_CAP_GUEST_MEMFD": 1, "KVM_CAP_USER_MEMORY2": 1, "KVM_CAP_MEMORY_ATTRIBUTES": 8,
+            "KVM_CAP_EXIT_HYPERCALL": 1 << 12, "KVM_CAP_READONLY_MEM": 1, "KVM_CAP_GUEST_MEMFD_FLAGS": 3,
+        ],
+        perVMType: perVMType, pageSize: pageSize, cpuVendor: arch == "x86_64" ? "AuthenticAMD" : "", physAddrBits: physAddrBits,
+        sevCBit: sevCBit, maxMemslots: maxMemslots, maxVCPUs: maxVCPUs)
+}
+
+// MARK: - Manifests
+
+/// A manifest around the parts a rule test cares about. `regions` are list items, already indented by 4.
+func manifest(
+    arch: String = "x86_64", platform: String = "default", top: String = "", regions: String, rest: String = ""
+) -> String {
+    "kvmplan: 1\nname: t\narch: \(arch)\nplatform: \(platform)\n\(top)memory:\n  regions:\n\(regions)\n\(rest)"
+}
