@@ -1,0 +1,335 @@
+import Plan
+import Testing
+
+/// Checks of the kernel's rules on a plan (KVM_UAPI.md §2, §3), written once and applied to the samples and
+/// to generated manifests alike. Each check returns human-readable violations; empty means the plan obeys.
+enum PlanRules {
+    // MARK: - Queries
+
+    static func indices(_ plan: Plan, _ kind: OperationKind) -> [Int] {
+        plan.steps.indices.filter { plan.steps[$0].operation.kind == kind }
+    }
+
+    static func first(_ plan: Plan, _ kind: OperationKind) -> Int? { indices(plan, kind).first }
+    static func last(_ plan: Plan, _ kind: OperationKind) -> Int? { indices(plan, kind).last }
+
+    /// Index of the step that defines `ref`.
+    static func definition(_ plan: Plan, _ ref: FdRef) -> Int? {
+        plan.steps.firstIndex { $0.operation.defines == ref }
+    }
+
+    static func describe(_ plan: Plan, _ index: Int) -> String { "step \(index) (\(plan.steps[index].id))" }
+
+    /// The memslots of a plan: range, whether guest_memfd-backed, and the step index.
+    struct Slot {
+        var index: Int
+        var region: String
+        var slot: UInt32
+        var gpa: UInt64
+        var size: UInt64
+        var flags: MemoryRegionFlags
+        var guestMemfd: FdRef?
+        var userspace: FdRef?
+
+        func contains(_ gpa: UInt64, _ size: UInt64) -> Bool {
+            gpa >= self.gpa && size <= self.size && gpa - self.gpa <= self.size - size
+        }
+    }
+
+    static func slots(_ plan: Plan) -> [Slot] {
+        plan.steps.enumerated().compactMap { index, step in
+            switch step.operation {
+            case .setUserMemoryRegion(_, let region, let slot, let flags, let gpa, let size, let userspace):
+                return Slot(index: index, region: region, slot: slot, gpa: gpa, size: size, flags: flags, guestMemfd: nil, userspace: userspace.map)
+            case .setUserMemoryRegion2(_, let region, let slot, let flags, let gpa, let size, let userspace, let gmem):
+                return Slot(index: index, region: region, slot: slot, gpa: gpa, size: size, flags: flags, guestMemfd: gmem?.fd, userspace: userspace?.map)
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// A range the plan populates into private memory with a launch command (SNP LAUNCH_UPDATE, TDX
+    /// INIT_MEM_REGION, CCA RMI_POPULATE).
+    struct Populate {
+        var index: Int
+        var gpa: UInt64
+        var size: UInt64
+        var source: Address
+    }
+
+    static func populates(_ plan: Plan) -> [Populate] {
+        plan.steps.enumerated().compactMap { index, step in
+            switch step.operation {
+            case .snpLaunchUpdate(_, _, let gpa, let size, _, let source):
+                return Populate(index: index, gpa: gpa, size: size, source: source)
+            case .tdxInitMemRegion(_, let gpa, let pages, let source, _):
+                return Populate(index: index, gpa: gpa, size: pages &* 4096, source: source)
+            case .armRMIPopulate(_, let base, let size, let source, _):
+                return Populate(index: index, gpa: base, size: size, source: source)
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// Whether the PRIVATE attribute covers all of `[gpa, gpa + size)` after the steps before `index`.
+    static func privateBefore(_ plan: Plan, _ index: Int, gpa: UInt64, size: UInt64) -> Bool {
+        var ranges: [(UInt64, UInt64)] = []
+        for step in plan.steps[..<index] {
+            if case .setMemoryAttributes(_, let a, let s, let attributes) = step.operation {
+                if attributes.contains(.private) {
+                    ranges.append((a, a &+ s))
+                } else {
+                    // Setting attributes without PRIVATE makes the range shared again.
+                    ranges = ranges.flatMap { r -> [(UInt64, UInt64)] in
+                        var out: [(UInt64, UInt64)] = []
+                        if r.0 < a { out.append((r.0, min(r.1, a))) }
+                        if r.1 > a &+ s { out.append((max(r.0, a &+ s), r.1)) }
+                        return out
+                    }
+                }
+            }
+        }
+        // Walk the range forward through the covering pieces.
+        var cursor = gpa
+        let end = gpa &+ size
+        while cursor < end {
+            guard let next = ranges.filter({ $0.0 <= cursor && $0.1 > cursor }).map(\.1).max() else { return false }
+            cursor = next
+        }
+        return true
+    }
+
+    // MARK: - Every plan
+
+    /// Plan-level rules that hold for every platform: `validate()` is clean (each fd defined before use, of
+    /// the right kind), and `KVM_RUN` steps come last.
+    static func general(_ plan: Plan) -> [String] {
+        var out = plan.validate().map { "validate: \($0)" }
+        if let firstRun = first(plan, .run) {
+            for index in firstRun..<plan.steps.count where plan.steps[index].operation.kind != .run {
+                out.append("\(describe(plan, index)) comes after the first KVM_RUN (\(describe(plan, firstRun)))")
+            }
+            // One KVM_RUN per vCPU, each after its vCPU exists.
+            for index in indices(plan, .run) {
+                guard case .run(let vcpu) = plan.steps[index].operation else { continue }
+                if let defined = definition(plan, vcpu), defined > index {
+                    out.append("\(describe(plan, index)) runs \(vcpu) before it is created")
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Memory (KVM_UAPI.md §2.1, §2.2, §7)
+
+    static func memory(_ plan: Plan) -> [String] {
+        var out: [String] = []
+        let slots = slots(plan)
+        for slot in slots where slot.flags.contains(.guestMemfd) {
+            if slot.flags.contains(.readonly) { out.append("\(describe(plan, slot.index)): READONLY with GUEST_MEMFD (EINVAL, §2.1)") }
+            if slot.flags.contains(.logDirtyPages) {
+                out.append("\(describe(plan, slot.index)): LOG_DIRTY_PAGES with GUEST_MEMFD (EINVAL, §2.1)")
+            }
+        }
+        var seenSlots: [UInt32: Int] = [:]
+        for slot in slots {
+            if let other = seenSlots[slot.slot] {
+                out.append("\(describe(plan, slot.index)) reuses slot \(slot.slot) of \(describe(plan, other))")
+            }
+            seenSlots[slot.slot] = slot.index
+        }
+        // Slots never overlap (EEXIST, §2.1 rule 8).
+        for (i, a) in slots.enumerated() {
+            for b in slots[(i + 1)...] where a.gpa < b.gpa &+ b.size && b.gpa < a.gpa &+ a.size {
+                out.append("\(describe(plan, a.index)) and \(describe(plan, b.index)) overlap")
+            }
+        }
+        let privateVM = hasPrivateMemory(plan.requires.vmType.type, arch: plan.arch)
+        let required = plan.requires.guestMemfdFlags?.flags ?? []
+        for (index, step) in plan.steps.enumerated() {
+            guard case .createGuestMemfd(_, _, _, let flags) = step.operation else { continue }
+            if privateVM && flags.contains(.initShared) {
+                out.append("\(describe(plan, index)): INIT_SHARED on \(plan.requires.vmType.type.name), a VM with private memory (EINVAL, §7)")
+            }
+            if !flags.isSubset(of: required) {
+                out.append("\(describe(plan, index)): flags \(flags.names) are not all in requires.guestMemfdFlags \(required.names)")
+            }
+            if !flags.isEmpty && plan.requires.capabilities["KVM_CAP_GUEST_MEMFD_FLAGS"] == nil {
+                out.append("\(describe(plan, index)): guest_memfd flags without a KVM_CAP_GUEST_MEMFD_FLAGS requirement")
+            }
+        }
+        return out
+    }
+
+    /// VM types with private memory: x86 sw-protected (1), SNP (4), TDX (5), and arm64 realms (KVM_UAPI.md §7).
+    static func hasPrivateMemory(_ type: VMType, arch: PlanArch) -> Bool {
+        switch arch {
+        case .x86_64: [1, 4, 5].contains(type.value)
+        case .arm64: type.name.hasPrefix("KVM_VM_TYPE_ARM_REALM")
+        }
+    }
+
+    // MARK: - Populating private memory (KVM_UAPI.md §2.3, §3.1, §3.2, §3.4)
+
+    /// The launch commands that copy into private memory: inside a guest_memfd slot created earlier, page
+    /// aligned (gpa, size and source, §7), PRIVATE beforehand (x86), reading a mapping defined earlier.
+    static func populateRules(_ plan: Plan) -> [String] {
+        var out: [String] = []
+        let slots = slots(plan)
+        for p in populates(plan) {
+            let what = describe(plan, p.index)
+            if p.gpa % 4096 != 0 || p.size % 4096 != 0 || p.size == 0 {
+                out.append("\(what): gpa \(hex(p.gpa)) / size \(hex(p.size)) not 4 KiB-aligned")
+            }
+            if p.source.offset % 4096 != 0 { out.append("\(what): source offset \(hex(p.source.offset)) not 4 KiB-aligned (§7)") }
+            if let slot = slots.first(where: { $0.contains(p.gpa, p.size) }) {
+                if slot.guestMemfd == nil { out.append("\(what): range is in a slot without guest_memfd") }
+                if slot.index > p.index { out.append("\(what): comes before its memslot \(describe(plan, slot.index))") }
+            } else {
+                out.append("\(what): range \(hex(p.gpa))+\(hex(p.size)) is not inside one memslot")
+            }
+            if plan.arch == .x86_64 && !privateBefore(plan, p.index, gpa: p.gpa, size: p.size) {
+                out.append("\(what): range \(hex(p.gpa))+\(hex(p.size)) is not PRIVATE beforehand")
+            }
+            if !(definition(plan, p.source.map).map { $0 < p.index } ?? false) {
+                out.append("\(what): source \(p.source.map) is not defined before")
+            }
+        }
+        return out
+    }
+
+    /// The source of a launch command is memory the host wrote and the kernel reads with GUP: not an mmap of a
+    /// guest_memfd without INIT_SHARED, whose pages fault for the host (SIGBUS, KVM_UAPI.md §2.3).
+    static func populateSourceRules(_ plan: Plan) -> [String] {
+        var out: [String] = []
+        for p in populates(plan) {
+            guard let defined = definition(plan, p.source.map),
+                case .mmap(_, .guestMemfd(let gmem), _, _, _, _) = plan.steps[defined].operation,
+                !guestMemfdFlags(plan, gmem).contains(.initShared)
+            else { continue }
+            out.append(
+                "\(describe(plan, p.index)): source \(p.source.map) maps \(gmem) without INIT_SHARED: host access faults (SIGBUS, §2.3)")
+        }
+        return out
+    }
+
+    /// No page is populated twice: TDX adds a page to the TD once (a second INIT_MEM_REGION of it fails), and SNP
+    /// LAUNCH_UPDATE needs pages whose RMP entry is still shared (§3.1, §3.2).
+    static func populateOverlapRules(_ plan: Plan) -> [String] {
+        var out: [String] = []
+        let populates = populates(plan)
+        for (i, a) in populates.enumerated() {
+            for b in populates[(i + 1)...] where a.gpa < b.gpa &+ b.size && b.gpa < a.gpa &+ a.size {
+                out.append(
+                    "\(describe(plan, a.index)) and \(describe(plan, b.index)) both populate the page at \(hex(max(a.gpa, b.gpa))): a page can be added to private memory once")
+            }
+        }
+        return out
+    }
+
+    /// Every `load` writes into a mapping the host can write: not an mmap of a guest_memfd without INIT_SHARED.
+    static func loadRules(_ plan: Plan) -> [String] {
+        var out: [String] = []
+        for (index, step) in plan.steps.enumerated() {
+            guard case .loadPayload(let into, _, _, _, _) = step.operation, let defined = definition(plan, into.map) else { continue }
+            if case .mmap(_, .guestMemfd(let gmem), _, _, _, _) = plan.steps[defined].operation,
+                !guestMemfdFlags(plan, gmem).contains(.initShared)
+            {
+                out.append(
+                    "\(describe(plan, index)): writes \(into.map), an mmap of \(gmem) without INIT_SHARED: the host's write faults (SIGBUS, §2.3)")
+            }
+        }
+        return out
+    }
+
+    static func guestMemfdFlags(_ plan: Plan, _ gmem: FdRef) -> GuestMemfdFlags {
+        for step in plan.steps {
+            if case .createGuestMemfd(_, let name, _, let flags) = step.operation, FdRef.guestMemfd(name) == gmem { return flags }
+        }
+        return []
+    }
+
+    // MARK: - TDX (KVM_UAPI.md §3.1)
+
+    static func tdx(_ plan: Plan, gpaBits: Int) -> [String] {
+        var out: [String] = []
+        guard let initVM = first(plan, .tdxInitVM) else { return ["no KVM_TDX_INIT_VM"] }
+        if indices(plan, .tdxInitVM).count != 1 { out.append("KVM_TDX_INIT_VM issued \(indices(plan, .tdxInitVM).count) times (a second one is EINVAL)") }
+        if let caps = first(plan, .tdxCapabilities), caps > initVM { out.append("KVM_TDX_CAPABILITIES after KVM_TDX_INIT_VM") }
+        if case .tdxInitVM(_, _, _, let gpaw) = plan.steps[initVM].operation, Int(gpaw) != gpaBits {
+            out.append("KVM_TDX_INIT_VM gpaw \(gpaw) ≠ gpa-bits \(gpaBits)")
+        }
+        if let vm = first(plan, .createVM), vm > initVM { out.append("KVM_TDX_INIT_VM before KVM_CREATE_VM") }
+        for index in indices(plan, .createVCPU) where index < initVM {
+            out.append("\(describe(plan, index)) creates a vCPU before KVM_TDX_INIT_VM (EBUSY)")
+        }
+        guard let finalize = first(plan, .tdxFinalizeVM) else { return out + ["no KVM_TDX_FINALIZE_VM"] }
+        if indices(plan, .tdxFinalizeVM).count != 1 { out.append("KVM_TDX_FINALIZE_VM issued more than once") }
+        var initialized: [FdRef: Int] = [:]
+        for index in indices(plan, .tdxInitVCPU) {
+            guard case .tdxInitVCPU(let vcpu) = plan.steps[index].operation else { continue }
+            initialized[vcpu] = index
+            if let created = definition(plan, vcpu), created > index {
+                out.append("\(describe(plan, index)) initializes \(vcpu) before its creation")
+            }
+            if index > finalize { out.append("\(describe(plan, index)) after KVM_TDX_FINALIZE_VM (EINVAL)") }
+        }
+        for index in indices(plan, .createVCPU) {
+            guard let vcpu = plan.steps[index].operation.defines else { continue }
+            if initialized[vcpu] == nil { out.append("\(vcpu) is never KVM_TDX_INIT_VCPU'd") }
+        }
+        for index in indices(plan, .tdxInitMemRegion) {
+            guard case .tdxInitMemRegion(let vcpu, _, _, _, _) = plan.steps[index].operation else { continue }
+            if index > finalize { out.append("\(describe(plan, index)) after KVM_TDX_FINALIZE_VM") }
+            if let done = initialized[vcpu] {
+                if done > index { out.append("\(describe(plan, index)) uses \(vcpu) before its KVM_TDX_INIT_VCPU") }
+            } else {
+                out.append("\(describe(plan, index)) uses \(vcpu), which is never KVM_TDX_INIT_VCPU'd")
+            }
+        }
+        for index in indices(plan, .run) where index < finalize {
+            out.append("\(describe(plan, index)) runs before KVM_TDX_FINALIZE_VM")
+        }
+        return out + populateRules(plan)
+    }
+
+    // MARK: - SEV-SNP (KVM_UAPI.md §3.2)
+
+    static func snp(_ plan: Plan) -> [String] {
+        var out: [String] = []
+        guard let initIndex = first(plan, .sevInit2) else { return ["no KVM_SEV_INIT2"] }
+        guard let start = first(plan, .snpLaunchStart) else { return ["no KVM_SEV_SNP_LAUNCH_START"] }
+        guard let finish = first(plan, .snpLaunchFinish) else { return ["no KVM_SEV_SNP_LAUNCH_FINISH"] }
+        if initIndex > start { out.append("KVM_SEV_INIT2 after LAUNCH_START") }
+        if let sev = definition(plan, .sev), sev > initIndex { out.append("/dev/sev opened after KVM_SEV_INIT2") }
+        for slot in slots(plan) where slot.index < start || slot.index < initIndex {
+            out.append("\(describe(plan, slot.index)): memslot before KVM_SEV_INIT2 / LAUNCH_START")
+        }
+        for index in indices(plan, .snpLaunchUpdate) {
+            if index < start { out.append("\(describe(plan, index)) before LAUNCH_START") }
+            if index > finish { out.append("\(describe(plan, index)) after LAUNCH_FINISH") }
+        }
+        for index in indices(plan, .createVCPU) where index > finish {
+            out.append("\(describe(plan, index)) creates a vCPU after LAUNCH_FINISH (its VMSA is not measured)")
+        }
+        for index in indices(plan, .setBootState) where index > finish {
+            out.append("\(describe(plan, index)) sets vCPU state after LAUNCH_FINISH (the VMSA is already encrypted)")
+        }
+        if plan.payload != nil {
+            let booted = Set(indices(plan, .setBootState).compactMap { plan.steps[$0].operation.on })
+            for index in indices(plan, .createVCPU) {
+                if let vcpu = plan.steps[index].operation.defines, !booted.contains(vcpu) {
+                    out.append("\(vcpu) is created but never given its boot state before LAUNCH_FINISH")
+                }
+            }
+        }
+        for index in indices(plan, .run) where index < finish {
+            out.append("\(describe(plan, index)) runs before LAUNCH_FINISH")
+        }
+        return out + populateRules(plan)
+    }
+
+    static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+}
