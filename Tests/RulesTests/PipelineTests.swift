@@ -1,5 +1,6 @@
 import Compiler
 import Diagnostics
+import Foundation
 import Manifest
 import Rules
 import TestSupport
@@ -215,6 +216,48 @@ struct PipelineTests {
         ).bytes
         for n in 0...bytes.count {
             _ = ELFImage.parse(Array(bytes.prefix(n)))
+        }
+    }
+
+    // MARK: Local files
+
+    /// A scratch directory with `guest.bin` (4 KiB), removed afterwards.
+    static func withScratch(_ body: (String) throws -> Void) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kvmplan-payload-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Data(repeating: 0xF4, count: 4096).write(to: URL(fileURLWithPath: directory + "/guest.bin"))
+        try body(directory)
+    }
+
+    static let payloadManifest = manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB}", rest: "payload:\n  path: PATH\n  load: ram+0x100000\n")
+
+    @Test("payload paths resolve against the manifest's directory, on the real file system")
+    func relativePayload() throws {
+        try Self.withScratch { directory in
+            let text = Self.payloadManifest.replacingOccurrences(of: "PATH", with: "guest.bin")
+            let (checked, diagnostics) = CompilerPipeline().check(bytes: Array(text.utf8), file: directory + "/guest.yaml")
+            #expect(checked != nil, "\(render(diagnostics))")
+            let (_, elsewhere) = CompilerPipeline().check(bytes: Array(text.utf8), file: directory + "/sub/guest.yaml")
+            #expect(elsewhere.all.map(\.id) == ["payload.file"])
+            #expect(elsewhere.all.first?.message.contains(directory + "/sub/guest.bin") == true)
+            let (_, directoryPayload) = CompilerPipeline().check(
+                bytes: Array(Self.payloadManifest.replacingOccurrences(of: "PATH", with: ".").utf8), file: directory + "/guest.yaml")
+            #expect(directoryPayload.all.contains { $0.id == "payload.file" && $0.message.contains("is a directory") })
+        }
+    }
+
+    @Test(
+        "a payload behind a symbolic link is the file it points to",
+        .bug(id: "payload-symlink", "LocalFileAccess.payload uses attributesOfItem, which does not follow symbolic links: a link to a regular file is 'not a regular file'"))
+    func symlinkPayload() throws {
+        try Self.withScratch { directory in
+            try FileManager.default.createSymbolicLink(atPath: directory + "/link.bin", withDestinationPath: "guest.bin")
+            let text = Self.payloadManifest.replacingOccurrences(of: "PATH", with: "link.bin")
+            let (checked, diagnostics) = CompilerPipeline().check(bytes: Array(text.utf8), file: directory + "/guest.yaml")
+            withKnownIssue {
+                #expect(checked != nil, "\(render(diagnostics))")
+            }
         }
     }
 

@@ -666,6 +666,9 @@ struct RuleCasesTests {
         let snippet = MarkedSnippet(c.invalid)
         let (_, diagnostics) = check(snippet.source, files: c.files, host: c.host)
         expectDiagnostics(diagnostics, c.expected, in: snippet)
+        for d in diagnostics.all where d.id.rawValue == c.id {
+            #expect(!d.path.components.isEmpty, "rule diagnostics name the offending value's data path: \(d)")
+        }
         let reported = diagnostics.all.filter { $0.id.rawValue == c.id }.count
         #expect(reported == c.expected.filter { $0.id == c.id }.count, "each problem is reported once:\n\(render(diagnostics))")
     }
