@@ -75,6 +75,28 @@ struct CheckCommandTests {
         #expect(strict.stderr.contains("1 error(s), 0 warning(s)"))
     }
 
+    // MARK: Host profiles
+
+    @Test("--host checks against a profile: a matching host passes, another platform's host fails")
+    func hostProfiles() throws {
+        let matching = try kvmplan("check", "--host", "Manifests/hosts/linux-6.18-x86-sw-protected.json", "Manifests/sw-protected.yaml")
+        #expect(matching.status == 0, "\(matching)")
+        let other = try kvmplan("check", "--host", "Manifests/hosts/linux-6.16-tdx.json", "Manifests/sw-protected.yaml")
+        #expect(other.status == 1, "\(other)")
+        #expect(other.stdout.contains("Manifests/sw-protected.yaml:6:11: error[host.vm-type]"))
+        let arm = try kvmplan("check", "--host", "Manifests/hosts/linux-7.1-arm64-pkvm.json", "Manifests/hello-long.yaml")
+        #expect(arm.status == 1)
+        #expect(arm.stdout.contains("error[host.arch]"))
+    }
+
+    @Test("--host with a missing or malformed profile exits 2", arguments: ["Manifests/hosts/no-such-profile.json", "Manifests/hello-long.yaml"])
+    func badHostProfile(_ profile: String) throws {
+        let result = try kvmplan("check", "--host", profile, "Manifests/hello-long.yaml")
+        #expect(result.status == 2, "\(result)")
+        #expect(result.stderr.contains("host profile"))
+        #expect(result.stdout == "")
+    }
+
     // MARK: Formats
 
     @Test("--format json has exactly the contract keys")
