@@ -214,4 +214,3 @@ public struct SharingEngine: Sendable {
     }
 }
 
-private func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

@@ -1,0 +1,203 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+
+// The launcher's host primitives that are not KVM: one POSIX thread per vCPU, the signal that kicks a
+// vCPU thread out of KVM_RUN, the wake-up pipe the coordinator waits on (with the timeout), and SIGINT.
+// Nothing here touches /dev/kvm; KVM is reached only through the KVM module (STYLE.md rule 8).
+
+// MARK: - Threads
+
+/// A joinable POSIX thread running a closure. vCPUs need real threads: KVM_RUN blocks, and a guest that
+/// spins waiting for another vCPU would starve Swift's cooperative pool.
+final class HostThread: @unchecked Sendable {
+    // @unchecked: `handle` is written once by `start` before any other thread can see the object and
+    // read only by `kick`/`join`, which the coordinator calls after `start` returned.
+    private var handle = pthread_t()
+    private var started = false
+
+    private final class Body: @unchecked Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+
+    /// Starts `body` on a new thread; returns the errno of `pthread_create` on failure.
+    func start(_ body: @escaping @Sendable () -> Void) -> CInt {
+        let context = Unmanaged.passRetained(Body(body)).toOpaque()
+        // SAFETY: `context` is a retained `Body`; the thread takes the retain back exactly once. On failure
+        // the thread never ran, so the retain is released here instead.
+        let result = pthread_create(
+            &handle, nil,
+            { raw in
+                guard let raw else { return nil }
+                // SAFETY: `raw` is the retained `Body` passed by `start`; taken back exactly once here.
+                let body = Unmanaged<Body>.fromOpaque(raw).takeRetainedValue()
+                body.run()
+                return nil
+            }, context)
+        if result != 0 {
+            // SAFETY: the thread was not created, so nobody else will release `context`.
+            Unmanaged<Body>.fromOpaque(context).release()
+            return result
+        }
+        started = true
+        return 0
+    }
+
+    /// Sends the kick signal to the thread: a KVM_RUN in progress returns EINTR.
+    func kick() {
+        guard started else { return }
+        _ = pthread_kill(handle, VCPUKick.signal)
+    }
+
+    /// Waits for the thread to end.
+    func join() {
+        guard started else { return }
+        _ = pthread_join(handle, nil)
+        started = false
+    }
+}
+
+/// The signal that interrupts KVM_RUN on a vCPU thread (SIGUSR1, with a handler that does nothing: its
+/// only effect is the EINTR). Installed once per process; `immediate_exit` covers the window in which the
+/// thread is between its stop check and the ioctl.
+enum VCPUKick {
+    static let signal = SIGUSR1
+
+    private static let installed = Mutex(false)
+
+    /// Unblocks the kick signal on the calling thread. A vCPU thread inherits the signal mask of the thread
+    /// that created it, and Dispatch's worker threads (Swift concurrency, the test runner) block SIGUSR1: a
+    /// blocked kick would stay pending without ever interrupting KVM_RUN.
+    static func unblockOnThisThread() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        _ = pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
+    static func installHandler() {
+        installed.withLock { done in
+            guard !done else { return }
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { _ in }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = 0
+            _ = sigaction(signal, &action, nil)
+            done = true
+        }
+    }
+}
+
+// MARK: - Wake-up
+
+/// A pipe the coordinator waits on: vCPU threads (the guest finished) and the SIGINT handler write a byte.
+/// `wait(timeout:)` is `poll(2)` with the remaining time, so the timeout needs no extra thread.
+final class WakeUp: Sendable {
+    let readEnd: CInt
+    let writeEnd: CInt
+
+    /// Nil with the errno when no pipe can be made.
+    static func make() -> (WakeUp?, CInt) {
+        var fds: [CInt] = [-1, -1]
+        // SAFETY: `fds` has room for the two descriptors pipe(2) stores.
+        guard pipe(&fds) == 0 else { return (nil, errno) }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        return (WakeUp(readEnd: fds[0], writeEnd: fds[1]), 0)
+    }
+
+    private init(readEnd: CInt, writeEnd: CInt) {
+        self.readEnd = readEnd
+        self.writeEnd = writeEnd
+    }
+
+    deinit {
+        close(readEnd)
+        close(writeEnd)
+    }
+
+    /// Wakes the waiter (async-signal-safe: one write(2)).
+    func signal() { WakeUp.poke(writeEnd) }
+
+    static func poke(_ fd: CInt) {
+        var byte: UInt8 = 1
+        // SAFETY: writes the one byte of a local; a full pipe already means "woken".
+        _ = write(fd, &byte, 1)
+    }
+
+    /// Waits until `signal()` or the deadline (`nil`: forever). Returns false on timeout.
+    func wait(until deadline: Deadline?) -> Bool {
+        while true {
+            var timeoutMs: CInt = -1
+            if let deadline {
+                let left = deadline.remainingNanoseconds()
+                if left <= 0 { return false }
+                timeoutMs = CInt(clamping: (left + 999_999) / 1_000_000)
+            }
+            var entry = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+            // SAFETY: one pollfd, a local that outlives the call.
+            let n = poll(&entry, 1, timeoutMs)
+            if n > 0 { return true }
+            if n < 0 && errno != EINTR { return true }  // cannot wait: treat as woken, the caller re-checks
+        }
+    }
+}
+
+/// A point in CLOCK_MONOTONIC time.
+struct Deadline: Sendable {
+    let nanoseconds: Int64
+
+    static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    init(secondsFromNow seconds: Double) {
+        nanoseconds = Deadline.now() + Int64(min(seconds, 1e9) * 1e9)
+    }
+
+    func remainingNanoseconds() -> Int64 { nanoseconds - Deadline.now() }
+}
+
+// MARK: - SIGINT
+
+/// SIGINT during a launch (the CLI's, not the tests'): the handler records it and writes to the current
+/// launch's wake-up pipe; the launcher tears down and exits 130. The previous action is restored afterwards.
+enum InterruptSignal {
+    /// The write end of the wake-up pipe of the launch in progress, or -1.
+    private static let wakeFD = Atomic<Int32>(-1)
+    private static let received = Atomic<Bool>(false)
+
+    static var wasReceived: Bool { received.load(ordering: .acquiring) }
+
+    /// Installs the handler; returns the previous action for `restore`.
+    static func install(wakeFD fd: CInt) -> sigaction {
+        // Touch the globals first, so the handler never runs their lazy initialisation.
+        received.store(false, ordering: .releasing)
+        wakeFD.store(fd, ordering: .releasing)
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            InterruptSignal.received.store(true, ordering: .releasing)
+            let fd = InterruptSignal.wakeFD.load(ordering: .acquiring)
+            if fd >= 0 { WakeUp.poke(fd) }
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        var previous = sigaction()
+        _ = sigaction(SIGINT, &action, &previous)
+        return previous
+    }
+
+    static func restore(_ previous: sigaction) {
+        var previous = previous
+        _ = sigaction(SIGINT, &previous, nil)
+        wakeFD.store(-1, ordering: .releasing)
+    }
+}
