@@ -1,0 +1,170 @@
+import ArgumentParser
+import Compiler
+import Diagnostics
+import Launcher
+import Plan
+
+/// `kvmplan launch`: manifest (or plan JSON) → plan → this host's /dev/kvm (DESIGN §7). Wiring only: the
+/// compiler makes the plan, the launcher executes it, this command picks the exit code.
+struct LaunchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "launch",
+        abstract: "Run a manifest's guest (or a plan JSON file) on this host's /dev/kvm, its serial console on stdout.",
+        discussion: """
+            The input is a manifest, or a plan file from 'kvmplan plan --format json' (recognised by a .json \
+            name or a leading '{'; it can only express kvmplan's closed set of typed steps and is validated \
+            before use). A plan file's payload is looked up relative to the manifest named in the plan, then \
+            relative to the plan file, unless --payload names it; its sha256 must match the plan.
+
+            Before creating anything, the plan's requirements are compared with this host: the KVM API \
+            version, the architecture, the VM type (KVM_CAP_VM_TYPES) and every capability, VM-scope ones on \
+            a temporary VM of the plan's type. Then the steps run in order; every vCPU runs on its own thread.
+
+            Guest ABI: bytes written to COM1 (port 0x3f8) go to stdout unbuffered, the line status register \
+            (0x3fd) reads 0x60; the byte written to port 0xf4 is the exit status and ends the VM; HLT ends a \
+            vCPU and the VM exits 0 when every vCPU halted. Guest writes to an MMIO hole or a read-only slot \
+            are reported on stderr as 'mmio write 0x<gpa> <len> bytes: <hex>' and resumed (reads return zeros).
+
+            Exit status: the guest's exit-port byte; 0 when every vCPU halted; 124 --timeout elapsed; 125 \
+            kvmplan's own failure (unreadable or invalid manifest or plan, payload mismatch, a failed step, \
+            guest shutdown/triple fault, KVM internal error); 126 this host lacks a capability or VM type the \
+            plan needs; 130 SIGINT; 2 usage error.
+
+            stderr: manifest diagnostics as 'file:line:col: error: …'; a host shortfall as \
+            'file:line:col: error: this host's KVM cannot create KVM_X86_TDX_VM (KVM_CAP_VM_TYPES = 0x1)'; a \
+            failed step as 'kvmplan: step slot.ram (KVM_SET_USER_MEMORY_REGION, file:line:col) failed: EINVAL \
+            (Invalid argument)', after which the steps before it are undone in reverse (munmap, close); a dead \
+            guest as 'kvmplan: vcpu N: <decoded exit reason>' and a register dump.
+
+            --trace prints each executed step on stderr in the plan's one-line text syntax followed by \
+            ' = result' and '# step-id'; ioctls made by exit handlers are indented; teardown lines start with \
+            '# undo'. KVM_RUN steps are printed when their vCPU stopped, with the reason and exit count.
+
+            --dry-run does everything that has no effect on the host: reads and checks the manifest or plan, \
+            lowers it, validates the plan, verifies the payload's sha256, then prints the plan text and the \
+            checks and steps a launch would perform. It opens nothing (not even /dev/kvm). Exit 0, or 125 \
+            when the launch would fail before reaching the host (e.g. a payload mismatch).
+            """
+    )
+
+    @Argument(help: "A manifest (YAML) or a plan file (JSON from 'kvmplan plan --format json').")
+    var file: String
+
+    @Option(help: "Stop the guest after SECONDS of running (decimals allowed) and exit 124. Default: no limit.")
+    var timeout: Double?
+
+    @Flag(help: "Print every executed step with its result on stderr.")
+    var trace = false
+
+    @Flag(name: .customLong("dry-run"), help: "Check and print what would be done, without opening /dev/kvm; exit 0.")
+    var dryRun = false
+
+    @Option(name: .customLong("payload"), help: "Plan files only: the payload file (default: found next to the manifest or the plan).")
+    var payloadPath: String?
+
+    func validate() throws {
+        if let timeout, !(timeout > 0) || !timeout.isFinite {
+            throw ValidationError("--timeout must be a positive number of seconds")
+        }
+    }
+
+    func run() throws {
+        let input = try LaunchInput.load(file, payloadOverride: payloadPath)
+        if dryRun {
+            let problem = Launcher.planProblem(input.plan, payload: input.payload)
+            let payloadStatus: String
+            if let info = input.plan.payload {
+                payloadStatus = "the payload \(input.payloadFile ?? info.path) (\(info.sha256.prefix(19))…): " + (problem == nil ? "ok" : "FAILS")
+            } else {
+                payloadStatus = "no payload"
+            }
+            Console.out(PlanTextRenderer().render(input.plan) + "\n")
+            Console.out(LaunchPreview.render(input.plan, payloadStatus: payloadStatus, timeout: timeout))
+            if let problem {
+                Console.error("kvmplan: \(problem)")
+                throw ExitCode(125)
+            }
+            return
+        }
+        let launcher = Launcher(
+            options: LaunchOptions(timeout: timeout, trace: trace, handleInterrupt: true), output: StandardStreams())
+        let outcome = launcher.launch(input.plan, payload: input.payload)
+        if outcome.status != 0 { throw ExitCode(outcome.status) }
+    }
+}
+
+/// The plan and payload bytes of `kvmplan launch FILE`. Failures print on stderr and exit 125.
+struct LaunchInput {
+    var plan: Plan
+    var payload: [UInt8]?
+    /// Where the payload was read from.
+    var payloadFile: String?
+
+    static func load(_ file: String, payloadOverride: String?) throws -> LaunchInput {
+        let bytes: [UInt8]
+        do {
+            bytes = try LocalFileAccess().read(file)
+        } catch {
+            Console.error("kvmplan: \(error)")
+            throw ExitCode(125)
+        }
+        let isPlan = file.hasSuffix(".json") || bytes.first(where: { ![9, 10, 13, 32].contains($0) }) == UInt8(ascii: "{")
+        return isPlan
+            ? try fromPlan(file, bytes, payloadOverride: payloadOverride)
+            : try fromManifest(file, bytes, payloadOverride: payloadOverride)
+    }
+
+    /// Manifest → plan. The compiler has already read the payload to check it: those bytes are launched,
+    /// so the file is read once.
+    private static func fromManifest(_ file: String, _ bytes: [UInt8], payloadOverride: String?) throws -> LaunchInput {
+        let (checked, diagnostics) = CompilerPipeline().check(bytes: bytes, file: file)
+        if !diagnostics.isEmpty {
+            var sources = SourceCache()
+            sources.remember(file, bytes)
+            let lines = sources.lines
+            let renderer = DiagnosticRenderer(
+                format: .text, showSource: Console.stderrIsTerminal, colour: Console.stderrIsTerminal,
+                sourceLine: { f, line in lines[f].flatMap { line >= 1 && line <= $0.count ? $0[line - 1] : nil } })
+            Console.error(renderer.render(diagnostics))
+        }
+        guard let checked else { throw ExitCode(125) }
+        let plan = Lowering().lower(checked)
+        if let payloadOverride { return LaunchInput(plan: plan, payload: try readPayload(payloadOverride), payloadFile: payloadOverride) }
+        return LaunchInput(plan: plan, payload: checked.context.payloadFile?.bytes, payloadFile: checked.context.payloadPath)
+    }
+
+    private static func fromPlan(_ file: String, _ bytes: [UInt8], payloadOverride: String?) throws -> LaunchInput {
+        let plan: Plan
+        do {
+            plan = try Plan(json: String(decoding: bytes, as: UTF8.self))
+        } catch {
+            Console.error("kvmplan: \(file): not a valid plan: \(error)")
+            throw ExitCode(125)
+        }
+        if let payloadOverride { return LaunchInput(plan: plan, payload: try readPayload(payloadOverride), payloadFile: payloadOverride) }
+        guard let info = plan.payload else { return LaunchInput(plan: plan, payload: nil, payloadFile: nil) }
+        // The plan records the payload path as the compiler resolved it: relative to the directory kvmplan ran
+        // in, or to the manifest's directory.
+        var candidates = [info.path]
+        if let manifest = info.source?.file { candidates.append(resolvePath(info.path, relativeTo: manifest)) }
+        candidates.append(resolvePath(info.path, relativeTo: file))
+        candidates = candidates.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+        for candidate in candidates {
+            if let payload = try? LocalFileAccess().read(candidate) {
+                return LaunchInput(plan: plan, payload: payload, payloadFile: candidate)
+            }
+        }
+        Console.error(
+            "kvmplan: \(file): cannot find the payload \(info.path) (tried \(candidates.joined(separator: ", "))); name it with --payload")
+        throw ExitCode(125)
+    }
+
+    private static func readPayload(_ path: String) throws -> [UInt8] {
+        do {
+            return try LocalFileAccess().read(path)
+        } catch {
+            Console.error("kvmplan: payload: \(error)")
+            throw ExitCode(125)
+        }
+    }
+}
