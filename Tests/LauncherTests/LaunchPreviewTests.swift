@@ -1,0 +1,52 @@
+import Compiler
+import Launcher
+import Plan
+import Testing
+import TestSupport
+
+@testable import Launcher
+
+struct LaunchPreviewTests {
+    @Test func dryRunListsTheChecksWithTheirManifestLines() throws {
+        let plan = try Samples.compile("hello-elf").plan
+        let text = LaunchPreview.render(plan, payloadStatus: "the payload x.elf: ok", timeout: 2)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.first == "# dry run: nothing was opened or created. `kvmplan launch` would:")
+        #expect(lines.allSatisfy { $0.hasPrefix("#") })
+        #expect(lines.contains("#   check the plan (validate) and the payload x.elf: ok"))
+        let memfdFlags = try #require(lines.first { $0.contains("KVM_CAP_GUEST_MEMFD_FLAGS") })
+        #expect(memfdFlags.contains("check KVM_CAP_GUEST_MEMFD_FLAGS bits 0x3 on a temporary KVM_X86_DEFAULT_VM VM"))
+        #expect(memfdFlags.contains("(\(Repo.path("Manifests/hello-elf.yaml")):"))
+        #expect(lines.contains("#   run 1 vCPU, one thread each: run.0; handlers: serial 0x3f8, exit port 0xf4, halt"))
+        #expect(lines.contains("#   timeout after 2 s of running (exit 124)"))
+    }
+
+    @Test func dryRunOfAnUnsupportedPlatformSaysWhichStepCannotRun() throws {
+        let plan = try Samples.compile("tdx").plan
+        let text = LaunchPreview.render(plan, payloadStatus: "no payload", timeout: nil)
+        #expect(text.contains("check KVM_CAP_VM_TYPES has bit 5 (KVM_X86_TDX_VM)"))
+        #expect(text.contains("but cannot execute step tdx.capabilities: KVM_TDX_CAPABILITIES is not implemented (exit 125)"))
+    }
+}
+
+struct SHA256Tests {
+    @Test(arguments: [
+        ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+    ])
+    func knownVectors(_ text: String, _ hex: String) {
+        #expect(SHA256.digest(Array(text.utf8)) == "sha256:" + hex)
+    }
+
+    /// Every length across the one- and two-block padding boundaries, against swift-crypto (the compiler's digest).
+    @Test func agreesWithTheCompilersDigest() {
+        var bytes: [UInt8] = []
+        for length in 0..<300 {
+            #expect(SHA256.digest(bytes) == Lowering.digest(bytes), "length \(length)")
+            if !bytes.isEmpty { #expect(SHA256.digest(bytes[1...]) == Lowering.digest(Array(bytes[1...]))) }
+            bytes.append(UInt8(truncatingIfNeeded: length &* 37 &+ 11))
+        }
+    }
+}
