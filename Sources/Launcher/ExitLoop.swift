@@ -255,6 +255,8 @@ public struct ExitLoop: Sendable {
     public let sharing: SharingHandler?
     public let output: any LaunchOutput
     public let trace: Bool
+    /// Whether SIGINT arrived (checked before every KVM_RUN and after every EINTR).
+    public let interrupted: @Sendable () -> Bool
 
     /// Port IN answers: COM1's line status register reads "transmitter empty".
     static let lineStatusIdle: UInt8 = 0x60
@@ -262,14 +264,15 @@ public struct ExitLoop: Sendable {
     static let mapGPARangeNumber: UInt64 = 12
 
     public init(port: any VCPUPort, control: VMControl, policy: ExitPolicy, sharing: SharingHandler? = nil,
-                output: any LaunchOutput, trace: Bool = false) {
+                output: any LaunchOutput, trace: Bool = false, interrupted: @escaping @Sendable () -> Bool = { false }) {
         (self.port, self.control, self.policy, self.sharing) = (port, control, policy, sharing)
-        (self.output, self.trace) = (output, trace)
+        (self.output, self.trace, self.interrupted) = (output, trace, interrupted)
     }
 
     public func run() -> VCPUResult {
         var exits = 0
         while true {
+            if interrupted() { control.finish(.interrupted) }
             if control.isStopping { return VCPUResult(exits: exits, ending: "stopped") }
             let exit: VCPUExit
             do {

@@ -24,6 +24,17 @@ final class HostThread: @unchecked Sendable {
         init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 
+    /// The calling thread, for kicks (not joinable through this object).
+    static func current() -> HostThread {
+        let thread = HostThread()
+        thread.handle = pthread_self()
+        thread.started = true
+        thread.joinable = false
+        return thread
+    }
+
+    private var joinable = true
+
     /// Starts `body` on a new thread; returns the errno of `pthread_create` on failure.
     func start(_ body: @escaping @Sendable () -> Void) -> CInt {
         let context = Unmanaged.passRetained(Body(body)).toOpaque()
@@ -55,7 +66,7 @@ final class HostThread: @unchecked Sendable {
 
     /// Waits for the thread to end.
     func join() {
-        guard started else { return }
+        guard started, joinable else { return }
         _ = pthread_join(handle, nil)
         started = false
     }
@@ -69,14 +80,36 @@ enum VCPUKick {
 
     private static let installed = Mutex(false)
 
-    /// Unblocks the kick signal on the calling thread. A vCPU thread inherits the signal mask of the thread
-    /// that created it, and Dispatch's worker threads (Swift concurrency, the test runner) block SIGUSR1: a
-    /// blocked kick would stay pending without ever interrupting KVM_RUN.
-    static func unblockOnThisThread() {
+    /// Unblocks the kick signal on the calling thread and returns the previous mask. A thread inherits the
+    /// signal mask of the thread that created it, and Dispatch's worker threads (Swift concurrency, the test
+    /// runner) block SIGUSR1: a blocked kick would stay pending without ever interrupting KVM_RUN.
+    static func unblockOnThisThread() -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, signal)
-        _ = pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        var previous = sigset_t()
+        _ = pthread_sigmask(SIG_UNBLOCK, &set, &previous)
+        return previous
+    }
+
+    static func restoreMask(_ mask: sigset_t) {
+        var mask = mask
+        _ = pthread_sigmask(SIG_SETMASK, &mask, nil)
+    }
+
+    /// The mask of an extra vCPU thread: the kick unblocked and, when kvmplan handles SIGINT, SIGINT blocked,
+    /// so that SIGINT lands on the calling thread (the first vCPU's loop notices it).
+    static func prepareVCPUThread(blockInterrupt: Bool) {
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, signal)
+        _ = pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        if blockInterrupt {
+            var block = sigset_t()
+            sigemptyset(&block)
+            sigaddset(&block, SIGINT)
+            _ = pthread_sigmask(SIG_BLOCK, &block, nil)
+        }
     }
 
     static func installHandler() {
@@ -144,7 +177,8 @@ final class WakeUp: Sendable {
             // SAFETY: one pollfd, a local that outlives the call.
             let n = poll(&entry, 1, timeoutMs)
             if n > 0 { return true }
-            if n < 0 && errno != EINTR { return true }  // cannot wait: treat as woken, the caller re-checks
+            // EINTR (e.g. SIGINT) or a failure: report "woken", the caller re-checks what happened.
+            if n < 0 { return true }
         }
     }
 }

@@ -16,16 +16,20 @@ public struct LaunchOptions: Sendable {
     public var devicePath: String
     /// Test only: make one step fail with an errno instead of running, to exercise the undo path.
     public var injectedFailure: InjectedFailure?
+    /// Skip `Plan.validate()`: the caller got the plan from the JSON decoder (which validates) or from the
+    /// lowering (which produces valid plans). The executor still checks every fd it uses.
+    public var planIsValidated: Bool
 
     public init(
         timeout: Double? = nil, trace: Bool = false, handleInterrupt: Bool = false,
-        devicePath: String = KVMSystem.defaultPath, injectedFailure: InjectedFailure? = nil
+        devicePath: String = KVMSystem.defaultPath, injectedFailure: InjectedFailure? = nil, planIsValidated: Bool = false
     ) {
         self.timeout = timeout
         self.trace = trace
         self.handleInterrupt = handleInterrupt
         self.devicePath = devicePath
         self.injectedFailure = injectedFailure
+        self.planIsValidated = planIsValidated
     }
 }
 
@@ -71,7 +75,7 @@ public struct Launcher: Sendable {
         var outcome = LaunchOutcome(status: 125)
 
         // 1. The plan itself.
-        let issues = plan.validate()
+        let issues = options.planIsValidated ? [] : plan.validate()
         if let issue = issues.first {
             output.message("kvmplan: invalid plan: \(issue)" + (issues.count > 1 ? " (and \(issues.count - 1) more)" : ""))
             return outcome
@@ -276,9 +280,14 @@ public struct Launcher: Sendable {
 
 // MARK: - Run phase
 
-/// Runs a set of vCPU ports, one thread each, until the VM ends, the timeout elapses or SIGINT arrives;
-/// then stops every vCPU (immediate_exit + a kick signal) and joins the threads. Generic over the ports, so
-/// the tests drive it with fakes as well as with real vCPUs.
+/// Runs a set of vCPU ports until the VM ends, the timeout elapses or SIGINT arrives, then stops every vCPU
+/// (immediate_exit + a kick signal) and joins the threads. Generic over the ports, so the tests drive it with
+/// fakes as well as with real vCPUs.
+///
+/// The first vCPU runs on the calling thread and every other one on a thread of its own; a watchdog thread
+/// exists only with a timeout. Whoever ends the VM (a vCPU writing the exit port, the last HLT, a fault, the
+/// watchdog, SIGINT seen by a vCPU loop) stops all vCPUs at once: nobody waits for a coordinator.
+/// SIGINT is blocked on the extra vCPU threads, so it interrupts the calling thread's KVM_RUN.
 public struct RunPhase: Sendable {
     public var policy: ExitPolicy
     public var sharing: SharingHandler?
@@ -301,17 +310,32 @@ public struct RunPhase: Sendable {
     }
 
     func run(_ ports: [any VCPUPort], wakeUp: WakeUp) -> (Termination, [UInt32: VCPUResult]) {
+        guard let first = ports.first else { return (.allHalted, [:]) }
         VCPUKick.installHandler()
-        let control = VMControl(vcpuCount: ports.count, onFinish: { wakeUp.signal() })
+        let savedMask = VCPUKick.unblockOnThisThread()
+        defer { VCPUKick.restoreMask(savedMask) }
+
+        let kicker = Kicker(ports: ports)
+        let control = VMControl(vcpuCount: ports.count, onFinish: {
+            kicker.stopAll()
+            wakeUp.signal()
+        })
+        let handleInterrupt = self.handleInterrupt
+        let interrupted: @Sendable () -> Bool = { handleInterrupt && InterruptSignal.wasReceived }
         let results = Mutex<[UInt32: VCPUResult]>([:])
-        let deadline = timeout.map { Deadline(secondsFromNow: $0) }
+        func loop(_ port: any VCPUPort) -> ExitLoop {
+            ExitLoop(port: port, control: control, policy: policy, sharing: sharing, output: output, trace: trace,
+                     interrupted: interrupted)
+        }
+
+        kicker.add(HostThread.current())
         var threads: [HostThread] = []
-        for port in ports {
+        for port in ports.dropFirst() {
+            let exitLoop = loop(port)
             let thread = HostThread()
-            let loop = ExitLoop(port: port, control: control, policy: policy, sharing: sharing, output: output, trace: trace)
             let error = thread.start {
-                VCPUKick.unblockOnThisThread()
-                let result = loop.run()
+                VCPUKick.prepareVCPUThread(blockInterrupt: handleInterrupt)
+                let result = exitLoop.run()
                 results.withLock { $0[port.index] = result }
             }
             if error != 0 {
@@ -319,23 +343,53 @@ public struct RunPhase: Sendable {
                 break
             }
             threads.append(thread)
+            kicker.add(thread)
         }
-
-        while control.termination == nil {
-            let woken = wakeUp.wait(until: deadline)
-            if control.termination != nil { break }
-            if handleInterrupt && InterruptSignal.wasReceived {
-                control.finish(.interrupted)
-            } else if !woken {
-                control.finish(.timeout)
+        var watchdog: HostThread?
+        if let timeout, control.termination == nil {
+            let deadline = Deadline(secondsFromNow: timeout)
+            let thread = HostThread()
+            let error = thread.start {
+                while control.termination == nil {
+                    let woken = wakeUp.wait(until: deadline)
+                    if interrupted() {
+                        control.finish(.interrupted)
+                    } else if !woken {
+                        control.finish(.timeout)
+                    }
+                }
+            }
+            if error == 0 { watchdog = thread } else {
+                control.finish(.fatal(vcpu: nil, message: "cannot start the timeout thread: errno \(error)"))
             }
         }
 
-        // Stop every vCPU: immediate_exit covers a thread about to enter KVM_RUN, the signal one inside it.
-        for port in ports { port.requestStop() }
-        for thread in threads { thread.kick() }
+        let result = loop(first).run()
+        results.withLock { $0[first.index] = result }
+        // The first vCPU may be done (halted) while others run: wait for the VM to end, and for SIGINT.
+        while control.termination == nil {
+            _ = wakeUp.wait(until: nil)
+            if interrupted() { control.finish(.interrupted) }
+        }
         for thread in threads { thread.join() }
+        watchdog?.join()
         let termination = control.termination ?? .fatal(vcpu: nil, message: "the VM ended without a reason")
         return (termination, results.withLock { $0 })
+    }
+}
+
+/// Stops every vCPU of a run: `immediate_exit` on each port (a thread about to enter KVM_RUN returns at once),
+/// then the kick signal to each vCPU thread (a thread inside KVM_RUN returns with EINTR).
+final class Kicker: Sendable {
+    private let ports: [any VCPUPort]
+    private let threads = Mutex<[HostThread]>([])
+
+    init(ports: [any VCPUPort]) { self.ports = ports }
+
+    func add(_ thread: HostThread) { threads.withLock { $0.append(thread) } }
+
+    func stopAll() {
+        for port in ports { port.requestStop() }
+        for thread in threads.withLock({ $0 }) { thread.kick() }
     }
 }
