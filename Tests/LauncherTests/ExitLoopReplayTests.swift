@@ -258,4 +258,23 @@ struct ExitLoopReplayTests {
         #expect(termination.status == 124)
         #expect(results.values.allSatisfy { $0.ending == "stopped" })
     }
+
+    @Test func theFirstVCPUHaltingEarlyWaitsForTheOthers() {
+        // vCPU 0 runs on the calling thread and halts first; vCPU 1 spins until the timeout ends the VM.
+        let (termination, results) = RunPhase(policy: ExitPolicy(), output: CapturedOutput(), timeout: 0.1)
+            .run([ReplayVCPU(index: 0, [Exits.hlt]), ReplayVCPU(index: 1, [.spin])])
+        #expect(termination == .timeout)
+        #expect(results[0]?.ending == "KVM_EXIT_HLT")
+        #expect(results[1]?.ending == "stopped")
+    }
+
+    @Test func sigintSeenByALoopEndsTheVMWith130() {
+        let control = VMControl(vcpuCount: 1)
+        let loop = ExitLoop(
+            port: ReplayVCPU([.spin]), control: control, policy: ExitPolicy(), output: CapturedOutput(),
+            interrupted: { true })
+        #expect(loop.run().ending == "stopped")
+        #expect(control.termination == .interrupted)
+        #expect(control.termination?.status == 130)
+    }
 }
