@@ -60,7 +60,8 @@ final class HostThread: @unchecked Sendable {
 
     /// Sends the kick signal to the thread: a KVM_RUN in progress returns EINTR.
     func kick() {
-        guard started else { return }
+        // The calling thread needs no kick: it is not inside KVM_RUN while it runs this.
+        guard started, pthread_equal(handle, pthread_self()) == 0 else { return }
         _ = pthread_kill(handle, VCPUKick.signal)
     }
 
