@@ -15,53 +15,64 @@ struct LaunchCommand: ParsableCommand {
         discussion: """
             The input is a manifest, or a plan file from 'kvmplan plan --format json' (recognised by a .json \
             name or a leading '{'; it can only express kvmplan's closed set of typed steps and is validated \
-            before use). A plan file's payload is looked up relative to the manifest named in the plan, then \
-            relative to the plan file, unless --payload names it; its sha256 must match the plan.
+            when read). A plan file's payload is the path recorded in the plan (relative to the directory \
+            kvmplan ran in), else that path relative to the manifest named in the plan, else relative to the \
+            plan file; --payload names another file. Every payload's sha256 must match the plan, and every \
+            'load' step checks the sha256 of the bytes it copies.
 
             Before creating anything, the plan's requirements are compared with this host: the KVM API \
             version, the architecture, the VM type (KVM_CAP_VM_TYPES) and every capability, VM-scope ones on \
-            a temporary VM of the plan's type. Then the steps run in order; every vCPU runs on its own thread.
+            a temporary VM of the plan's type. Then the steps run in order. Each vCPU runs on a thread of its \
+            own (the first one on kvmplan's main thread). Memory backed by hugetlb needs free huge pages on \
+            the host; without them its mmap step fails (exit 125).
 
             Guest ABI: bytes written to COM1 (port 0x3f8) go to stdout unbuffered, the line status register \
             (0x3fd) reads 0x60; the byte written to port 0xf4 is the exit status and ends the VM; HLT ends a \
-            vCPU and the VM exits 0 when every vCPU halted. Guest writes to an MMIO hole or a read-only slot \
-            are reported on stderr as 'mmio write 0x<gpa> <len> bytes: <hex>' and resumed (reads return zeros).
+            vCPU and the VM exits 0 when every vCPU halted. Accesses to an MMIO hole or writes to a read-only \
+            slot are reported on stderr as 'mmio write 0x<gpa> <len> bytes: <hex>' (or 'mmio read 0x<gpa> \
+            <len> bytes', which reads zeros) and the guest resumes.
 
             Exit status: the guest's exit-port byte; 0 when every vCPU halted; 124 --timeout elapsed; 125 \
-            kvmplan's own failure (unreadable or invalid manifest or plan, payload mismatch, a failed step, \
-            guest shutdown/triple fault, KVM internal error); 126 this host lacks a capability or VM type the \
-            plan needs; 130 SIGINT; 2 usage error.
+            kvmplan's own failure (unreadable or invalid manifest or plan, no payload, payload mismatch, a \
+            failed step, a step this launcher cannot execute, guest shutdown/triple fault, KVM internal \
+            error); 126 /dev/kvm is missing or not accessible, or this host lacks the architecture, VM type \
+            or a capability the plan needs; 130 SIGINT (the VM is torn down first); 2 usage error.
 
-            stderr: manifest diagnostics as 'file:line:col: error: …'; a host shortfall as \
+            stderr: manifest diagnostics as 'file:line:col: error[rule]: …'; each host shortfall as \
             'file:line:col: error: this host's KVM cannot create KVM_X86_TDX_VM (KVM_CAP_VM_TYPES = 0x1)'; a \
-            failed step as 'kvmplan: step slot.ram (KVM_SET_USER_MEMORY_REGION, file:line:col) failed: EINVAL \
-            (Invalid argument)', after which the steps before it are undone in reverse (munmap, close); a dead \
-            guest as 'kvmplan: vcpu N: <decoded exit reason>' and a register dump.
+            failed step as 'kvmplan: step slot.ram (KVM_SET_USER_MEMORY_REGION, file:line:col) failed: \
+            EINVAL (Invalid argument)', after which the steps before it are undone in reverse (munmap, \
+            close); a dead guest as 'kvmplan: vcpu N: <decoded exit reason>' and a register dump; \
+            'kvmplan: timeout: …' and 'kvmplan: interrupted (SIGINT); …'.
 
             --trace prints each executed step on stderr in the plan's one-line text syntax followed by \
-            ' = result' and '# step-id'; ioctls made by exit handlers are indented; teardown lines start with \
-            '# undo'. KVM_RUN steps are printed when their vCPU stopped, with the reason and exit count.
+            ' = result  # step-id'; ioctls made by exit handlers (sharing conversions) are indented; teardown \
+            lines start with '# undo'. KVM_RUN steps are printed when their vCPU stopped, with the reason and \
+            the number of exits.
 
             --dry-run does everything that has no effect on the host: reads and checks the manifest or plan, \
             lowers it, validates the plan, verifies the payload's sha256, then prints the plan text and the \
-            checks and steps a launch would perform. It opens nothing (not even /dev/kvm). Exit 0, or 125 \
-            when the launch would fail before reaching the host (e.g. a payload mismatch).
+            checks and steps a launch would perform, as '#' comment lines. It opens nothing (not even \
+            /dev/kvm). Exit 0, or 125 when the launch would fail before reaching the host (no payload, a \
+            payload mismatch).
             """
     )
 
     @Argument(help: "A manifest (YAML) or a plan file (JSON from 'kvmplan plan --format json').")
     var file: String
 
-    @Option(help: "Stop the guest after SECONDS of running (decimals allowed) and exit 124. Default: no limit.")
+    @Option(help: ArgumentHelp("Stop the guest after SECONDS of running (decimals allowed) and exit 124. Default: no limit.", valueName: "seconds"))
     var timeout: Double?
 
     @Flag(help: "Print every executed step with its result on stderr.")
     var trace = false
 
-    @Flag(name: .customLong("dry-run"), help: "Check and print what would be done, without opening /dev/kvm; exit 0.")
+    @Flag(name: .customLong("dry-run"), help: "Print the plan and what a launch would check and do, without opening /dev/kvm.")
     var dryRun = false
 
-    @Option(name: .customLong("payload"), help: "Plan files only: the payload file (default: found next to the manifest or the plan).")
+    @Option(
+        name: .customLong("payload"),
+        help: ArgumentHelp("Load this payload file instead of the one the plan names (its sha256 must still match).", valueName: "path"))
     var payloadPath: String?
 
     func validate() throws {
