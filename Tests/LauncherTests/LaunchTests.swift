@@ -155,6 +155,45 @@ struct LaunchTests {
         #expect(output.consoleText == "Hello from long mode\n")
     }
 
+    // MARK: - hugetlb
+
+    @Test func hugetlbMemoryRunsOrFailsItsMmapStepClearly() throws {
+        let payload = try LocalFileAccess().read(Repo.path("Examples/guests/hello-long.bin"))
+        let sample = try Samples.compile(
+            manifest: """
+                kvmplan: 1
+                name: hello-huge
+                arch: x86_64
+                platform: default
+                memory:
+                  regions:
+                    - name: ram
+                      base: 0x0
+                      size: 2MiB
+                      backing: hugetlb-2m
+                payload:
+                  path: guest.bin
+                  load: ram+0x100000
+                  mode: long
+                """, payload: payload)
+        let freePages = (try? String(contentsOfFile: "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", encoding: .utf8))
+            .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
+        let output = CapturedOutput()
+        let before = KernelResources.snapshot()
+        let outcome = Launcher(options: LaunchOptions(timeout: 20), output: output).launch(sample.plan, payload: sample.payload)
+        if freePages > 0 {
+            #expect(outcome.status == 0)
+            #expect(output.consoleText == "Hello from long mode\n")
+        } else {
+            #expect(outcome.status == 125)
+            #expect(outcome.failure?.stepID == "map.ram")
+            #expect(output.messages.last?.hasPrefix("kvmplan: step map.ram (mmap, ") == true)
+            #expect(output.messages.last?.hasSuffix("failed: ENOMEM (Cannot allocate memory); this host has no free huge pages of that size (see /proc/sys/vm/nr_hugepages)") == true)
+        }
+        let after = KernelResources.settled(after: before)
+        #expect(after.holdsNothingBeyond(before), "before \(before)\nafter \(after)")
+    }
+
     // MARK: - Timeout
 
     @Test func loopingGuestTimesOutWith124() throws {
