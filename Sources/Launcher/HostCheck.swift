@@ -87,7 +87,7 @@ public enum HostCheck {
                 return out
             }
         } catch {
-            return [HostShortfall("KVM_GET_API_VERSION failed: \(error)")]
+            return [HostShortfall("\(error)")]
         }
 
         // The VM type. x86: its bit in KVM_CAP_VM_TYPES (a kernel without the capability knows only type 0).
@@ -111,7 +111,7 @@ public enum HostCheck {
             do {
                 value = try host.checkExtension(requirement.cap.number)
             } catch {
-                out.append(HostShortfall("KVM_CHECK_EXTENSION(\(requirement.cap.name)) failed: \(error)", source: requirement.source?.description))
+                out.append(HostShortfall("\(error)", source: requirement.source?.description))
                 continue
             }
             if let shortfall = shortfall(requirement, value: value, on: "/dev/kvm") { out.append(shortfall) }
