@@ -26,7 +26,9 @@ let package = Package(
         // MARK: - Kernel half (Linux only)
         .target(name: "CKVM"),
         .target(name: "KVM", dependencies: ["CKVM", .product(name: "SystemPackage", package: "swift-system")]),
-        .target(name: "Launcher", dependencies: ["Plan", "KVM"]),
+        .target(
+            name: "Launcher",
+            dependencies: ["Plan", "KVM", .product(name: "SystemPackage", package: "swift-system")]),
 
         // MARK: - CLI
         .executableTarget(
@@ -34,6 +36,7 @@ let package = Package(
             dependencies: [
                 "Diagnostics", "Manifest", "Rules", "Plan", "Compiler", "KVM", "Launcher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
 
@@ -42,9 +45,12 @@ let package = Package(
         .testTarget(name: "ManifestTests", dependencies: ["Manifest", "Diagnostics", "TestSupport"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Manifest", "Compiler", "Diagnostics", "TestSupport"]),
         .testTarget(name: "PlanTests", dependencies: ["Plan", "Diagnostics", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "CompilerTests", dependencies: ["Compiler", "Plan", "Rules", "Manifest", "TestSupport"]),
+        .testTarget(
+            name: "CompilerTests", dependencies: ["Compiler", "Plan", "Rules", "Manifest", "TestSupport"], exclude: ["Golden"]),
         .testTarget(name: "KVMTests", dependencies: ["KVM", "TestSupport"]),
-        .testTarget(name: "LauncherTests", dependencies: ["Launcher", "Plan", "KVM", "Compiler", "TestSupport"]),
+        .testTarget(
+            name: "LauncherTests",
+            dependencies: ["Launcher", "Plan", "KVM", "Compiler", "TestSupport", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
     ]

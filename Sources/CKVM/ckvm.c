@@ -242,7 +242,7 @@ const int CKVM_MADV_REMOVE = MADV_REMOVE;
 
 static inline long ckvm_result(long r) { return r < 0 ? -(long)errno : r; }
 
-long ckvm_ioctl_none(int fd, unsigned long req) { return ckvm_result(ioctl(fd, req)); }
+long ckvm_ioctl_none(int fd, unsigned long req) { return ckvm_result(ioctl(fd, req, 0UL)); }  /* an explicit zero: KVM rejects a non-zero argument to KVM_GET_API_VERSION and KVM_RUN */
 
 long ckvm_ioctl_int(int fd, unsigned long req, unsigned long arg) { return ckvm_result(ioctl(fd, req, arg)); }
 

@@ -35,6 +35,8 @@ public struct LocalFileAccess: FileAccess {
     }
 
     public func payload(at path: String) -> PayloadFile? {
+        // Follow symbolic links: a payload may be a link to a build output.
+        let path = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
         let type = attributes[.type] as? FileAttributeType
         let size = (attributes[.size] as? NSNumber)?.uint64Value ?? 0

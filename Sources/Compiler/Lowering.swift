@@ -32,6 +32,9 @@ struct RegionLayout {
     /// The shared-side mapping the host can write (`%map.NAME`), if the region has one.
     var mapping: FdRef?
     var guestMemfd: FdRef?
+    /// The host can write `mapping` before launch (false for an mmap of a guest_memfd without INIT_SHARED,
+    /// whose pages fault with SIGBUS in the host).
+    var hostWritable = true
 }
 
 struct PlanBuilder {
@@ -227,6 +230,7 @@ struct PlanBuilder {
                     // In-place: guest_memfd is the slot's only backing and the host maps it directly.
                     add("map.\(name)", .mmap(name: name, source: .guestMemfd(fd), size: size, offset: 0, shared: true, noreserve: false), at: region.guestMemfd?.mmap.location ?? at)
                     layout.mapping = map
+                    layout.hostWritable = flags.contains(.initShared)
                 } else if region.access.value != .private {
                     // The shared side of a convertible (or shared) region: anonymous memory.
                     add("map.\(name)", .mmap(name: name, source: .anonymous, size: size, offset: 0, shared: false, noreserve: true), at: region.access.location)
@@ -297,7 +301,7 @@ struct PlanBuilder {
             let pageStart = piece.gpa & ~UInt64(4095)
             let span = ((piece.gpa + piece.fileSize + 4095) & ~UInt64(4095)) - pageStart
             var source: Address
-            if let mapping = layout.mapping, !populates || layout.region.access.value != .private {
+            if let mapping = layout.mapping, layout.hostWritable, !populates || layout.region.access.value != .private {
                 source = Address(mapping, offset: offset)
             } else {
                 let staging = "staging-\(suffix.replacingAll(".", "-"))"

@@ -185,7 +185,7 @@ public enum PlanDiffer {
                 for (k, v) in flatten(member, prefix: prefix.isEmpty ? key : prefix + "." + key) { out[k] = v }
             }
             return out
-        case .array(let items) where items.allSatisfy({ $0.objectValue != nil }):
+        case .array(let items) where !items.isEmpty && items.allSatisfy({ $0.objectValue != nil }):
             var out: [String: String] = [:]
             for (n, item) in items.enumerated() {
                 for (k, v) in flatten(item, prefix: "\(prefix)[\(n)]") { out[k] = v }

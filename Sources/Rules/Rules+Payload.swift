@@ -153,7 +153,7 @@ public enum PayloadFits: Rule {
         guard let payload = context.manifest.payload, !context.isDamaged("memory"), let ranges = context.payloadRanges else { return }
         for (gpa, size) in ranges where context.ramRegion(containing: gpa, length: size) == nil {
             let (end, overflow) = gpa.addingReportingOverflow(size)
-            let span = overflow ? "beyond 2^64" : ManifestInteger.formatHex(end - 1)
+            let span = overflow ? "beyond 2^64" : ManifestInteger.formatHex(size == 0 ? gpa : end - 1)
             diagnostics.append(
                 emit(
                     "payload bytes \(ManifestInteger.formatHex(gpa))..\(span) (\(size) bytes) do not lie inside one RAM region",
@@ -289,19 +289,32 @@ public enum PayloadMeasured: Rule {
 public enum PayloadPrivateLoad: Rule {
     public static let documentation = RuleDocumentation(
         id: "payload.private-load", severity: .error,
-        summary: "The payload lands in private memory on a platform with no way to populate it.",
+        summary: "The payload lands in memory the launcher cannot write and no launch command populates.",
         rationale: "sw-protected VMs have no launch command that copies data into guest_memfd (SNP has SNP_LAUNCH_UPDATE, TDX INIT_MEM_REGION, CCA RMI_POPULATE), and a guest_memfd without INIT_SHARED cannot be written through mmap; the launcher can only write the shared side.",
         kernel: "Writing an mmap of a private guest_memfd page raises SIGBUS; bytes written to the shared side are invisible to private guest accesses.",
-        fix: "Load the payload into a shared region (or a convertible one with `initial: shared`) and let the guest convert it.")
-
-    public static let appliesTo: Set<Architecture> = [.x86_64]
+        fix: "Load the payload into a shared region (or a convertible one with `initial: shared`) and let the guest convert it; on a guest_memfd mapped in place, set `init-shared: true` where the platform allows it.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
         guard let payload = context.manifest.payload, !context.isDamaged("memory", "platform"),
-            context.traits.hasPrivateMemory, !context.traits.measuredLaunch, let ranges = context.payloadRanges
+            let ranges = context.payloadRanges
         else { return }
         for (gpa, size) in ranges {
-            guard let region = context.ramRegion(containing: gpa, length: size), region.initiallyPrivate else { continue }
+            guard let region = context.ramRegion(containing: gpa, length: size) else { continue }
+            // A guest_memfd mapped without INIT_SHARED: its pages are not host-writable (SIGBUS), whatever the
+            // platform, unless a launch command populates them from a separate buffer.
+            if region.backing.value == .guestMemfd, region.guestMemfd?.mmap.value == true,
+                region.guestMemfd?.initShared.value != true, !(context.traits.measuredLaunch && region.initiallyPrivate)
+            {
+                diagnostics.append(
+                    emit(
+                        "payload lands in region '\(region.name.value)', a guest_memfd mapped without init-shared, whose pages the host cannot write",
+                        at: payload.load?.site ?? payload.path.site,
+                        notes: [DiagnosticNote("guest-memfd options declared here", at: region.guestMemfd?.location)]))
+                continue
+            }
+            guard context.manifest.arch.value == .x86_64, context.traits.hasPrivateMemory, !context.traits.measuredLaunch,
+                region.initiallyPrivate
+            else { continue }
             diagnostics.append(
                 emit(
                     "payload lands in region '\(region.name.value)', which is private at launch; \(context.manifest.platform.value.rawValue) has no command to populate private memory",

@@ -255,9 +255,7 @@ struct PipelineTests {
             try FileManager.default.createSymbolicLink(atPath: directory + "/link.bin", withDestinationPath: "guest.bin")
             let text = Self.payloadManifest.replacingOccurrences(of: "PATH", with: "link.bin")
             let (checked, diagnostics) = CompilerPipeline().check(bytes: Array(text.utf8), file: directory + "/guest.yaml")
-            withKnownIssue {
-                #expect(checked != nil, "\(render(diagnostics))")
-            }
+            #expect(checked != nil, "\(render(diagnostics))")
         }
     }
 
@@ -265,15 +263,13 @@ struct PipelineTests {
 
     @Test(
         "an empty payload outside RAM is a diagnostic, not a crash",
-        .bug(id: "payload-fits-underflow", "PayloadFits formats end - 1 with end == 0 for a zero-length range at GPA 0: UInt64 underflow traps"))
+        .bug(id: "payload-fits-underflow", "fixed: PayloadFits formatted end - 1 with end == 0"))
     func emptyPayloadAtZero() async {
-        await withKnownIssue {
-            await #expect(processExitsWith: .success) {
-                let text = manifest(
-                    regions: "    - {name: ram, base: 0x100000, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: 0x0\n  mode: real\n")
-                let files = FakeFiles.only(PayloadFile(kind: .regular, size: 0, bytes: []))
-                _ = CompilerPipeline(files: files).check(bytes: Array(text.utf8), file: "guest.yaml")
-            }
+        await #expect(processExitsWith: .success) {
+            let text = manifest(
+                regions: "    - {name: ram, base: 0x100000, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: 0x0\n  mode: real\n")
+            let files = FakeFiles.only(PayloadFile(kind: .regular, size: 0, bytes: []))
+            _ = CompilerPipeline(files: files).check(bytes: Array(text.utf8), file: "guest.yaml")
         }
     }
 }

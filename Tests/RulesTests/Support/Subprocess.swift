@@ -21,7 +21,7 @@ enum KVMPlanBinary {
 /// Runs a program from the repository root; returns exit status and stdout (stderr is discarded).
 func runProgram(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String) {
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("kvmplan-rules-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: output.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: output.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: output) }
     let handle = try FileHandle(forWritingTo: output)
     let process = Process()
