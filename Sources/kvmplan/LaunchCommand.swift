@@ -82,6 +82,12 @@ struct LaunchCommand: ParsableCommand {
     }
 
     func run() throws {
+        try Self.execute(file: file, timeout: timeout, trace: trace, dryRun: dryRun, payloadPath: payloadPath)
+    }
+
+    /// The launch itself. `main.swift` calls it directly for the plain `kvmplan launch FILE`, which skips
+    /// building ArgumentParser's command tree (about 1.5 ms of a 5 ms launch).
+    static func execute(file: String, timeout: Double?, trace: Bool, dryRun: Bool, payloadPath: String?) throws {
         let input = try LaunchInput.load(file, payloadOverride: payloadPath)
         if dryRun {
             let problem = Launcher.planProblem(input.plan, payload: input.payload)

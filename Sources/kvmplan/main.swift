@@ -24,8 +24,14 @@ struct KVMPlan: ParsableCommand {
 
 // Usage errors exit 2 (DESIGN §3), not ArgumentParser's default 64.
 do {
-    var command = try KVMPlan.parseAsRoot()
-    try command.run()
+    let arguments = CommandLine.arguments
+    if arguments.count == 3, arguments[1] == "launch", !arguments[2].hasPrefix("-") {
+        // Fast path for the most common call; every other form goes through ArgumentParser.
+        try LaunchCommand.execute(file: arguments[2], timeout: nil, trace: false, dryRun: false, payloadPath: nil)
+    } else {
+        var command = try KVMPlan.parseAsRoot()
+        try command.run()
+    }
 } catch let code as ExitCode {
     exit(code.rawValue)
 } catch {
