@@ -24,10 +24,13 @@ def hyperfine(commands, ignore_failure=False):
 
 
 def peak_rss_kib(cmd):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return after if after > before else before
+    """Peak RSS of one run of cmd alone, measured in a fresh Python child (RUSAGE_CHILDREN of this
+    process would report the largest child so far, e.g. check-jsonschema)."""
+    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1], shell=True, "
+             "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", probe, cmd], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip())
 
 
 def row(what, value, unit, baseline=None, base_value=None, target=None, ok=None):

@@ -3,10 +3,12 @@ import Diagnostics
 /// Diagnostics the parser and decoder emit, one factory per id, sorted alphabetically.
 /// The id of each is stable; `documentation` below describes every one for `kvmplan explain`.
 public enum ManifestMessages {
-    static func alias(_ what: String, at: SourceLocation) -> Diagnostic {
-        .error(
+    static func alias(_ what: String, at: SourceLocation, expansion: Int? = nil) -> Diagnostic {
+        var notes = [DiagnosticNote("a manifest is data: write the value out instead of referring to it")]
+        if let expansion { notes.append(DiagnosticNote("the document expands to more than \(expansion) nodes")) }
+        return .error(
             "yaml.alias", "YAML \(what == "alias" ? "aliases" : what + "s") are not allowed in a manifest", at: at,
-            notes: [DiagnosticNote("a manifest is data: write the value out instead of referring to it")])
+            notes: notes)
     }
 
     static func complexKey(at: SourceLocation, path: DataPath) -> Diagnostic {

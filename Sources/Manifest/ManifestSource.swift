@@ -56,7 +56,16 @@ public enum ManifestSource {
         }
         guard let root else { return (nil, duplicateDiagnostics + [ManifestMessages.empty(at: start)]) }
         var diagnostics: [Diagnostic] = duplicateDiagnostics
-        let tree = convert(root, path: .root, file: file, diagnostics: &diagnostics)
+        // Backstop for aliases the lexical pre-scan cannot see: Yams shares aliased subtrees, so an alias bomb
+        // composes cheaply but would expand here. Converting stops after a node budget far above any real
+        // manifest (a 5 MB manifest has about 600,000 nodes).
+        var budget = nodeBudget
+        let tree = convert(root, path: .root, file: file, budget: &budget, diagnostics: &diagnostics)
+        if budget < 0 {
+            return (nil, diagnostics.filter { $0.id == "yaml.alias" } + [
+                ManifestMessages.alias("alias", at: start, expansion: nodeBudget)
+            ])
+        }
         return (tree, diagnostics)
     }
 
@@ -66,9 +75,12 @@ public enum ManifestSource {
         SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
+    static let nodeBudget = 4_000_000
+
     private static func convert(
-        _ node: Node, path: DataPath, file: String, diagnostics: inout [Diagnostic]
+        _ node: Node, path: DataPath, file: String, budget: inout Int, diagnostics: inout [Diagnostic]
     ) -> YAMLNode {
+        budget -= 1
         let at = location(node.mark, file)
         if node.anchor != nil {
             diagnostics.append(ManifestMessages.alias("anchor", at: at))
@@ -87,7 +99,7 @@ public enum ManifestSource {
             }
             var pairs: [YAMLNode.Pair] = []
             pairs.reserveCapacity(mapping.count)
-            for (keyNode, valueNode) in mapping {
+            for (keyNode, valueNode) in mapping where budget >= 0 {
                 let keyAt = location(keyNode.mark, file)
                 guard case .scalar(let keyScalar) = keyNode else {
                     diagnostics.append(ManifestMessages.complexKey(at: keyAt, path: path))
@@ -96,7 +108,7 @@ public enum ManifestSource {
                 let key = keyScalar.string
                 // A repeated key, already reported: its value is not checked again.
                 if key.hasPrefix(DuplicateKeyFinder.placeholderPrefix) { continue }
-                let value = convert(valueNode, path: path.appending(key), file: file, diagnostics: &diagnostics)
+                let value = convert(valueNode, path: path.appending(key), file: file, budget: &budget, diagnostics: &diagnostics)
                 pairs.append(YAMLNode.Pair(key: key, keyLocation: keyAt, value: value))
             }
             return YAMLNode(kind: .mapping(pairs), location: at, path: path)
@@ -106,8 +118,8 @@ public enum ManifestSource {
             }
             var items: [YAMLNode] = []
             items.reserveCapacity(sequence.count)
-            for (n, item) in sequence.enumerated() {
-                items.append(convert(item, path: path.appending(index: n), file: file, diagnostics: &diagnostics))
+            for (n, item) in sequence.enumerated() where budget >= 0 {
+                items.append(convert(item, path: path.appending(index: n), file: file, budget: &budget, diagnostics: &diagnostics))
             }
             return YAMLNode(kind: .sequence(items), location: at, path: path)
         case .alias(let alias):
