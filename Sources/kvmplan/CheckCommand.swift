@@ -47,10 +47,9 @@ struct CheckCommand: ParsableCommand {
             all.append(contentsOf: diagnostics)
         }
         if strict { all = all.promotingWarnings() }
-        let lines = sources.lines
         let renderer = DiagnosticRenderer(
             format: format, showSource: Console.stdoutIsTerminal, colour: Console.stdoutIsTerminal,
-            sourceLine: { file, line in lines[file].flatMap { line >= 1 && line <= $0.count ? $0[line - 1] : nil } })
+            sourceLine: sources.sourceLine)
         Console.out(renderer.render(all, catalogue: RuleCatalogue.byID))
         if format == .text {
             let checked = files.count == 1 ? "1 manifest" : "\(files.count) manifests"
@@ -67,5 +66,24 @@ struct SourceCache {
 
     mutating func remember(_ file: String, _ bytes: [UInt8]) {
         lines[file] = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    /// Line `n` (1-based) of a remembered file, for `DiagnosticRenderer.sourceLine`.
+    var sourceLine: @Sendable (String, Int) -> String? {
+        let lines = self.lines
+        return { file, line in lines[file].flatMap { line >= 1 && line <= $0.count ? $0[line - 1] : nil } }
+    }
+}
+
+extension Console {
+    /// Prints one file's diagnostics on stderr as text (source line and caret on a terminal): the form every
+    /// command that compiles a manifest on the way (plan, diff, launch) uses.
+    static func reportDiagnostics(_ diagnostics: Diagnostics, file: String, bytes: [UInt8]) {
+        guard !diagnostics.isEmpty else { return }
+        var sources = SourceCache()
+        sources.remember(file, bytes)
+        let renderer = DiagnosticRenderer(
+            format: .text, showSource: stderrIsTerminal, colour: stderrIsTerminal, sourceLine: sources.sourceLine)
+        error(renderer.render(diagnostics))
     }
 }

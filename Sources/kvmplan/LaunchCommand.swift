@@ -138,15 +138,7 @@ struct LaunchInput {
     /// so the file is read once.
     private static func fromManifest(_ file: String, _ bytes: [UInt8], payloadOverride: String?) throws -> LaunchInput {
         let (checked, diagnostics) = CompilerPipeline(files: LaunchFileAccess()).check(bytes: bytes, file: file)
-        if !diagnostics.isEmpty {
-            var sources = SourceCache()
-            sources.remember(file, bytes)
-            let lines = sources.lines
-            let renderer = DiagnosticRenderer(
-                format: .text, showSource: Console.stderrIsTerminal, colour: Console.stderrIsTerminal,
-                sourceLine: { f, line in lines[f].flatMap { line >= 1 && line <= $0.count ? $0[line - 1] : nil } })
-            Console.error(renderer.render(diagnostics))
-        }
+        Console.reportDiagnostics(diagnostics, file: file, bytes: bytes)
         guard let checked else { throw ExitCode(125) }
         let plan = Lowering().lower(checked)
         if let payloadOverride { return LaunchInput(plan: plan, payload: try readPayload(payloadOverride), payloadFile: payloadOverride) }

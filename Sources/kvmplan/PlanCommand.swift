@@ -65,15 +65,7 @@ enum ManifestLoading {
         }
         let pipeline = CompilerPipeline()
         let (checked, diagnostics) = pipeline.check(bytes: bytes, file: file)
-        if !diagnostics.isEmpty {
-            var sources = SourceCache()
-            sources.remember(file, bytes)
-            let lines = sources.lines
-            let renderer = DiagnosticRenderer(
-                format: .text, showSource: Console.stderrIsTerminal, colour: Console.stderrIsTerminal,
-                sourceLine: { f, line in lines[f].flatMap { line >= 1 && line <= $0.count ? $0[line - 1] : nil } })
-            Console.error(renderer.render(diagnostics))
-        }
+        Console.reportDiagnostics(diagnostics, file: file, bytes: bytes)
         guard let checked else { throw ExitCode(invalidExit) }
         return Lowering().lower(checked)
     }
