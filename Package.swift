@@ -8,20 +8,29 @@ let package = Package(
         .executable(name: "kvmplan", targets: ["kvmplan"])
     ],
     dependencies: [
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // MARK: - Compiler half (builds and tests anywhere)
         .target(name: "Diagnostics"),
-        .target(name: "Manifest", dependencies: ["Diagnostics", .product(name: "Yams", package: "Yams")]),
+        // YAML comes from libyaml's event API directly: every node's position, anchor, alias and tag is seen
+        // exactly (no alias is ever expanded), and no Foundation is linked (start-up time; see README).
+        .systemLibrary(name: "CLibYAML", providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
+        .target(
+            name: "Manifest", dependencies: ["Diagnostics", "CLibYAML"],
+            linkerSettings: [
+                .linkedLibrary(":libyaml.a", .when(platforms: [.linux])), .linkedLibrary("yaml", .when(platforms: [.macOS])),
+            ]),
         .target(name: "Rules", dependencies: ["Manifest", "Diagnostics"]),
         .target(name: "Plan", dependencies: ["Diagnostics", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Compiler",
-            dependencies: ["Manifest", "Rules", "Plan", "Diagnostics", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "Manifest", "Rules", "Plan", "Diagnostics", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
 
         // MARK: - Kernel half (Linux only)
         .target(name: "CKVM"),

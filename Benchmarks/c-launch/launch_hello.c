@@ -1,7 +1,9 @@
 /*
  * launch_hello.c -- the smallest launcher that runs the example guests of
  * Examples/guests on /dev/kvm.  It does what `kvmplan launch` does for the
- * long-mode hello guest and serves as its performance floor; the extra
+ * long-mode hello guest, ioctl for ioctl (API version, NR_MEMSLOTS check, VM,
+ * memslot, vCPU, supported CPUID, registers, run), and serves as its
+ * performance floor; the extra
  * options let it run every example guest (see usage()).
  *
  * Guest ABI (Examples/guests/README.md):
@@ -302,8 +304,30 @@ static void set_seg(struct kvm_segment *s, uint16_t sel, uint64_t base, uint32_t
 	};
 }
 
-static void setup_vcpu(struct vcpu *v, enum mode mode, uint64_t entry)
+/* KVM_GET_SUPPORTED_CPUID once, then KVM_SET_CPUID2 on each vCPU: the guest sees the host's supported
+ * CPUID, as kvmplan's plan sets it (its set-cpuid step). */
+static struct kvm_cpuid2 *supported_cpuid(int kvm)
 {
+	static struct kvm_cpuid2 *cpuid;
+	if (cpuid)
+		return cpuid;
+	for (int n = 256;; n *= 2) {
+		cpuid = calloc(1, sizeof(*cpuid) + n * sizeof(struct kvm_cpuid_entry2));
+		if (!cpuid)
+			die("out of memory");
+		cpuid->nent = n;
+		if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+			return cpuid;
+		if (errno != E2BIG || n >= 4096)
+			die("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		free(cpuid);
+	}
+}
+
+static void setup_vcpu(struct vcpu *v, int kvm, enum mode mode, uint64_t entry)
+{
+	if (ioctl(v->fd, KVM_SET_CPUID2, supported_cpuid(kvm)) < 0)
+		die("KVM_SET_CPUID2: %s", strerror(errno));
 	struct kvm_sregs sr;
 	if (ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
 		die("KVM_GET_SREGS: %s", strerror(errno));
@@ -506,6 +530,8 @@ int main(int argc, char **argv)
 		die("/dev/kvm: %s", strerror(errno));
 	if (ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
 		die("unexpected KVM API version");
+	if (ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS) < 1) /* the plan's requirement check */
+		die("KVM_CAP_NR_MEMSLOTS: no memory slots");
 	int vm = ioctl(kvm, KVM_CREATE_VM, 0);
 	if (vm < 0)
 		die("KVM_CREATE_VM: %s", strerror(errno));
@@ -544,7 +570,7 @@ int main(int argc, char **argv)
 		v->run = mmap(NULL, vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
 		if (v->run == MAP_FAILED)
 			die("mmap kvm_run: %s", strerror(errno));
-		setup_vcpu(v, mode, entry);
+		setup_vcpu(v, kvm, mode, entry);
 	}
 
 	if (nvcpus == 1) { /* the benchmark case: no threads */

@@ -47,7 +47,6 @@ struct ManifestDecoder {
         var pairs: [String: YAMLNode.Pair] = [:]
         pairs.reserveCapacity(list.count)
         for pair in list {
-            if pair.key.hasPrefix(DuplicateKeyFinder.placeholderPrefix) { continue }
             if !allowed.contains(pair.key) {
                 diagnostics.append(
                     ManifestMessages.unknownKey(pair.key, allowed: allowed, at: pair.keyLocation, path: node.path))

@@ -1,14 +1,22 @@
+import CLibYAML
 import Diagnostics
-import Yams
 
 /// Turns manifest bytes into a `YAMLNode` tree, or located diagnostics. Never throws, never traps:
-/// invalid UTF-8, NUL bytes, syntax errors, anchors and aliases (alias bombs), tags, duplicate keys and
-/// multiple documents are all reported at their place.
+/// invalid UTF-8, NUL bytes, syntax errors, anchors and aliases (alias bombs), tags, duplicate keys, complex
+/// keys, deep nesting and multiple documents are all reported at their place.
+///
+/// The tree is built from libyaml's *events*, not from a composed document: an anchor or alias is refused at
+/// the event that carries it, so no alias is ever resolved or expanded; every repeated key is reported at the
+/// repeated occurrence while the rest of the file is still checked; and a tag is reported only where the user
+/// wrote one (libyaml's implicit tags never appear as events).
 public enum ManifestSource {
+    /// libyaml itself has no nesting limit; the builder stops at this depth (far beyond any manifest, and well
+    /// inside what the recursive release of a `YAMLNode` tree can handle).
+    static let maximumDepth = 1000
+
     public static func parse(bytes input: [UInt8], file: String) -> (YAMLNode?, [Diagnostic]) {
         // A UTF-8 byte-order mark is allowed and ignored (it has no column of its own).
         let bytes = input.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(input.dropFirst(3)) : input
-        let start = SourceLocation(file: file, line: 1, column: 1)
         if let bad = firstInvalidUTF8(bytes) {
             let at = location(ofByte: bad, in: bytes, file: file)
             return (nil, [ManifestMessages.encoding("the file is not valid UTF-8 (byte offset \(bad))", at: at)])
@@ -17,135 +25,9 @@ public enum ManifestSource {
             let at = location(ofByte: nul, in: bytes, file: file)
             return (nil, [ManifestMessages.encoding("the file contains a NUL byte (byte offset \(nul))", at: at)])
         }
-        if let (offset, what) = AnchorScanner.firstAnchorOrAlias(bytes) {
-            // Refused before composing: an alias bomb must never be expanded (DESIGN §2).
-            let at = location(ofByte: offset, in: bytes, file: file)
-            return (nil, [ManifestMessages.alias(what, at: at)])
-        }
-        // Yams stops at the first duplicate key. To report every duplicate at its *repeated* key and still
-        // check the rest of the file, each repeated key is renamed to a placeholder the decoder skips, and
-        // the document is parsed again (at most 64 times).
-        var working = bytes
-        var duplicateDiagnostics: [Diagnostic] = []
-        var root: Node? = nil
-        for round in 0...64 {
-            do {
-                // `.basic`: no regex tag resolution (kvmplan types scalars itself); `.utf8`: Yams would otherwise
-                // read the environment for its default encoding on every parse.
-                let parser = try Parser(yaml: String(decoding: working, as: UTF8.self), resolver: .basic, encoding: .utf8)
-                root = try parser.singleRoot()
-                break
-            } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
-                let first = location(context.mark, file)
-                guard round < 64, let name = duplicates.first,
-                    let repeated = DuplicateKeyFinder.repeatedKey(name, after: context.mark, in: working)
-                else {
-                    let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-                    return (nil, duplicateDiagnostics + [ManifestMessages.duplicateKey(names, at: first)])
-                }
-                let at = ManifestSource.location(ofByte: repeated.lowerBound, in: working, file: file)
-                duplicateDiagnostics.append(
-                    ManifestMessages.duplicateKey("'\(name)'", at: at, first: first))
-                let placeholder = Array((DuplicateKeyFinder.placeholderPrefix + String(round)).utf8)
-                working.replaceSubrange(repeated, with: placeholder)
-            } catch let error as YamlError {
-                return (nil, duplicateDiagnostics + [yamlError(error, file: file, bytes: working)])
-            } catch {
-                return (nil, duplicateDiagnostics + [ManifestMessages.syntax("\(error)", at: start)])
-            }
-        }
-        guard let root else { return (nil, duplicateDiagnostics + [ManifestMessages.empty(at: start)]) }
-        var diagnostics: [Diagnostic] = duplicateDiagnostics
-        // Backstop for aliases the lexical pre-scan cannot see: Yams shares aliased subtrees, so an alias bomb
-        // composes cheaply but would expand here. Converting stops after a node budget far above any real
-        // manifest (a 5 MB manifest has about 600,000 nodes).
-        var budget = nodeBudget
-        let tree = convert(root, path: .root, file: file, budget: &budget, diagnostics: &diagnostics)
-        if budget < 0 {
-            return (nil, diagnostics.filter { $0.id == "yaml.alias" } + [
-                ManifestMessages.alias("alias", at: start, expansion: nodeBudget)
-            ])
-        }
-        return (tree, diagnostics)
-    }
-
-    // MARK: - Yams → YAMLNode
-
-    private static func location(_ mark: Mark?, _ file: String) -> SourceLocation {
-        SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
-    }
-
-    static let nodeBudget = 4_000_000
-
-    private static func convert(
-        _ node: Node, path: DataPath, file: String, budget: inout Int, diagnostics: inout [Diagnostic]
-    ) -> YAMLNode {
-        budget -= 1
-        let at = location(node.mark, file)
-        if node.anchor != nil {
-            diagnostics.append(ManifestMessages.alias("anchor", at: at))
-        }
-        switch node {
-        case .scalar(let scalar):
-            // libyaml tags quoted and block scalars `!!str` implicitly (`quoted_implicit`): that is no tag the user wrote.
-            let implicitString = scalar.style != .plain && scalar.tag.rawValue == "tag:yaml.org,2002:str"
-            if !scalar.tag.rawValue.isEmpty && !implicitString {
-                diagnostics.append(ManifestMessages.tag(scalar.tag.rawValue, at: at, path: path))
-            }
-            return YAMLNode(kind: .scalar(scalar.string, plain: scalar.style == .plain), location: at, path: path)
-        case .mapping(let mapping):
-            if mapping.tag.rawValue.isEmpty == false {
-                diagnostics.append(ManifestMessages.tag(mapping.tag.rawValue, at: at, path: path))
-            }
-            var pairs: [YAMLNode.Pair] = []
-            pairs.reserveCapacity(mapping.count)
-            for (keyNode, valueNode) in mapping where budget >= 0 {
-                let keyAt = location(keyNode.mark, file)
-                guard case .scalar(let keyScalar) = keyNode else {
-                    diagnostics.append(ManifestMessages.complexKey(at: keyAt, path: path))
-                    continue
-                }
-                let key = keyScalar.string
-                // A repeated key, already reported: its value is not checked again.
-                if key.hasPrefix(DuplicateKeyFinder.placeholderPrefix) { continue }
-                let value = convert(valueNode, path: path.appending(key), file: file, budget: &budget, diagnostics: &diagnostics)
-                pairs.append(YAMLNode.Pair(key: key, keyLocation: keyAt, value: value))
-            }
-            return YAMLNode(kind: .mapping(pairs), location: at, path: path)
-        case .sequence(let sequence):
-            if sequence.tag.rawValue.isEmpty == false {
-                diagnostics.append(ManifestMessages.tag(sequence.tag.rawValue, at: at, path: path))
-            }
-            var items: [YAMLNode] = []
-            items.reserveCapacity(sequence.count)
-            for (n, item) in sequence.enumerated() where budget >= 0 {
-                items.append(convert(item, path: path.appending(index: n), file: file, budget: &budget, diagnostics: &diagnostics))
-            }
-            return YAMLNode(kind: .sequence(items), location: at, path: path)
-        case .alias(let alias):
-            return YAMLNode(
-                kind: .scalar("", plain: true), location: location(alias.mark, file), path: path)
-        }
-    }
-
-    // MARK: - Errors from libyaml
-
-    private static func yamlError(_ error: YamlError, file: String, bytes: [UInt8]) -> Diagnostic {
-        let start = SourceLocation(file: file, line: 1, column: 1)
-        switch error {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            var message = "YAML syntax error: \(problem)"
-            if let context { message += " (\(context.text) at \(context.mark.line):\(context.mark.column))" }
-            return ManifestMessages.syntax(message, at: location(mark, file))
-        case .reader(let problem, let offset, _, _):
-            let at = offset.map { location(ofByte: $0, in: bytes, file: file) } ?? start
-            return ManifestMessages.encoding("unreadable YAML: \(problem)", at: at)
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
-            return ManifestMessages.duplicateKey(names, at: location(context.mark, file))
-        default:
-            return ManifestMessages.syntax("YAML error: \(error)", at: start)
+        return bytes.withUnsafeBufferPointer { buffer in
+            var builder = TreeBuilder(file: file)
+            return builder.build(buffer, bytes: bytes)
         }
     }
 
@@ -202,67 +84,200 @@ public enum ManifestSource {
     }
 }
 
-/// Finds the repeated occurrence of a duplicated key, given the mark of its first occurrence.
-enum DuplicateKeyFinder {
-    static let placeholderPrefix = "__kvmplan_duplicate_"
+/// Builds a `YAMLNode` tree from libyaml's event stream with an explicit stack (no recursion).
+private struct TreeBuilder {
+    /// A collection being built.
+    private struct Frame {
+        var isMapping: Bool
+        var location: SourceLocation
+        var path: DataPath
+        var items: [YAMLNode] = []
+        var pairs: [YAMLNode.Pair] = []
+        /// In a mapping: the key whose value comes next, and whether that value is dropped (a repeated or
+        /// complex key, already reported).
+        var pendingKey: (name: String, location: SourceLocation, drop: Bool)? = nil
+        /// In a mapping: where each key was first written.
+        var seen: [String: SourceLocation] = [:]
+    }
 
-    /// The byte range of the key's repeated occurrence: in a block mapping, a later line with the key at the
-    /// same column; in a flow mapping, later on the same line after ',' or '{'.
-    static func repeatedKey(_ name: String, after mark: Mark, in bytes: [UInt8]) -> Range<Int>? {
-        let key = Array(name.utf8)
-        guard !key.isEmpty else { return nil }
-        // Line starts.
-        var lineStarts = [0]
-        for (i, b) in bytes.enumerated() where b == 0x0A { lineStarts.append(i + 1) }
-        guard mark.line >= 1, mark.line <= lineStarts.count else { return nil }
-        func lineEnd(_ line: Int) -> Int { line < lineStarts.count ? lineStarts[line] - 1 : bytes.count }
-        func matchesKey(at offset: Int, lineEnd end: Int) -> Bool {
-            guard offset + key.count <= end, Array(bytes[offset..<offset + key.count]) == key else { return false }
-            var k = offset + key.count
-            while k < end, bytes[k] == 0x20 || bytes[k] == 0x09 { k += 1 }
-            return k < end && bytes[k] == UInt8(ascii: ":")
+    /// What an event ended the build with.
+    private enum Stop: Error {
+        case refused(Diagnostic)
+    }
+
+    let file: String
+    private var stack: [Frame] = []
+    private var root: YAMLNode? = nil
+    private var documents = 0
+    private var diagnostics: [Diagnostic] = []
+
+    init(file: String) { self.file = file }
+
+    mutating func build(_ input: UnsafeBufferPointer<UInt8>, bytes: [UInt8]) -> (YAMLNode?, [Diagnostic]) {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            return (nil, [ManifestMessages.syntax("the YAML parser could not be initialised (out of memory)", at: start)])
         }
-        // Byte offset of a 1-based column (in Unicode scalars) on a line.
-        func offset(line: Int, column: Int) -> Int? {
-            var o = lineStarts[line - 1]
-            var c = 1
-            let end = lineEnd(line)
-            while c < column && o < end {
-                o += 1
-                while o < end && bytes[o] & 0xC0 == 0x80 { o += 1 }
-                c += 1
+        defer { yaml_parser_delete(&parser) }
+        // SAFETY: `input` stays valid for the whole loop (the caller's `withUnsafeBufferPointer`); libyaml only
+        // reads it. An empty buffer has a nil base address, for which libyaml gets a valid empty pointer.
+        let empty: [UInt8] = [0]
+        empty.withUnsafeBufferPointer { fallback in
+            yaml_parser_set_input_string(&parser, input.baseAddress ?? fallback.baseAddress, input.count)
+        }
+        yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+        var event = yaml_event_t()
+        while true {
+            guard yaml_parser_parse(&parser, &event) == 1 else {
+                return (nil, diagnostics + [error(of: parser, bytes: bytes)])
             }
-            return c == column ? o : nil
-        }
-        // Same line (flow mapping): a later `, key:` or `{ key:`.
-        if let first = offset(line: mark.line, column: mark.column) {
-            let end = lineEnd(mark.line)
-            var i = first + key.count
-            while i < end {
-                if bytes[i] == UInt8(ascii: ",") || bytes[i] == UInt8(ascii: "{") {
-                    var k = i + 1
-                    while k < end, bytes[k] == 0x20 { k += 1 }
-                    if matchesKey(at: k, lineEnd: end) { return k..<k + key.count }
-                }
-                i += 1
+            defer { yaml_event_delete(&event) }
+            if event.type == YAML_STREAM_END_EVENT { break }
+            do {
+                try handle(event)
+            } catch Stop.refused(let diagnostic) {
+                return (nil, diagnostic.id == "yaml.alias" ? [diagnostic] : diagnostics + [diagnostic])
+            } catch {
+                return (nil, diagnostics + [ManifestMessages.syntax("YAML error: \(error)", at: start)])
             }
         }
-        // Later lines (block mapping): the key at the same column, with only spaces before it.
-        var line = mark.line + 1
-        while line <= lineStarts.count {
-            let start = lineStarts[line - 1]
-            let end = lineEnd(line)
-            var indent = 0
-            while start + indent < end, bytes[start + indent] == 0x20 { indent += 1 }
-            if start + indent < end, bytes[start + indent] != UInt8(ascii: "#") {
-                // A line less indented than the key ends its mapping.
-                if indent + 1 < mark.column, bytes[start + indent] != UInt8(ascii: "-") { return nil }
-                if indent + 1 == mark.column, matchesKey(at: start + indent, lineEnd: end) {
-                    return start + indent..<start + indent + key.count
-                }
-            }
-            line += 1
+        guard let root else { return (nil, diagnostics + [ManifestMessages.empty(at: start)]) }
+        return (root, diagnostics)
+    }
+
+    private var start: SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
+
+    private func location(_ mark: yaml_mark_t) -> SourceLocation {
+        SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+    }
+
+    private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?, count: Int) -> String {
+        guard let pointer, count > 0 else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+
+    private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        guard let pointer else { return nil }
+        return String(cString: pointer)
+    }
+
+    private static func string(_ pointer: UnsafePointer<CChar>?) -> String? {
+        guard let pointer else { return nil }
+        return String(cString: pointer)
+    }
+
+    /// The data path of the node that starts now.
+    private var nextPath: DataPath {
+        guard let top = stack.last else { return .root }
+        if top.isMapping {
+            guard let key = top.pendingKey else { return top.path }  // a key's own path is its mapping's
+            return top.path.appending(key.name)
         }
-        return nil
+        return top.path.appending(index: top.items.count)
+    }
+
+    private mutating func handle(_ event: yaml_event_t) throws {
+        let at = location(event.start_mark)
+        switch event.type {
+        case YAML_DOCUMENT_START_EVENT:
+            documents += 1
+            if documents > 1 {
+                throw Stop.refused(
+                    ManifestMessages.syntax(
+                        "YAML syntax error: a manifest is one YAML document, but another document starts here", at: at))
+            }
+        case YAML_ALIAS_EVENT:
+            // Refused, never resolved: an alias bomb cannot expand (DESIGN §2).
+            throw Stop.refused(ManifestMessages.alias("alias", at: at))
+        case YAML_SCALAR_EVENT:
+            let scalar = event.data.scalar
+            try refuseAnchor(scalar.anchor, at: at)
+            let path = nextPath
+            reportTag(scalar.tag, at: at, path: path)
+            let text = Self.string(scalar.value, count: Int(scalar.length))
+            add(YAMLNode(kind: .scalar(text, plain: scalar.style == YAML_PLAIN_SCALAR_STYLE), location: at, path: path))
+        case YAML_SEQUENCE_START_EVENT:
+            try refuseAnchor(event.data.sequence_start.anchor, at: at)
+            try open(isMapping: false, tag: event.data.sequence_start.tag, at: at)
+        case YAML_MAPPING_START_EVENT:
+            try refuseAnchor(event.data.mapping_start.anchor, at: at)
+            try open(isMapping: true, tag: event.data.mapping_start.tag, at: at)
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            guard let frame = stack.popLast() else { return }
+            let kind: YAMLNode.Kind = frame.isMapping ? .mapping(frame.pairs) : .sequence(frame.items)
+            add(YAMLNode(kind: kind, location: frame.location, path: frame.path))
+        default:
+            break  // stream start/end, document end
+        }
+    }
+
+    private func refuseAnchor(_ anchor: UnsafeMutablePointer<yaml_char_t>?, at: SourceLocation) throws {
+        if anchor != nil { throw Stop.refused(ManifestMessages.alias("anchor", at: at)) }
+    }
+
+    /// Only a tag the user wrote reaches an event: libyaml's implicit tags do not.
+    private mutating func reportTag(_ tag: UnsafeMutablePointer<yaml_char_t>?, at: SourceLocation, path: DataPath) {
+        if let tag = Self.string(tag) { diagnostics.append(ManifestMessages.tag(tag, at: at, path: path)) }
+    }
+
+    private mutating func open(isMapping: Bool, tag: UnsafeMutablePointer<yaml_char_t>?, at: SourceLocation) throws {
+        guard stack.count < ManifestSource.maximumDepth else {
+            throw Stop.refused(
+                ManifestMessages.syntax(
+                    "YAML syntax error: collections nested deeper than \(ManifestSource.maximumDepth) levels", at: at))
+        }
+        let path = nextPath
+        reportTag(tag, at: at, path: path)
+        stack.append(Frame(isMapping: isMapping, location: at, path: path))
+    }
+
+    /// Places a finished node: the root, the next list item, a mapping key, or a mapping value.
+    private mutating func add(_ node: YAMLNode) {
+        guard !stack.isEmpty else {
+            root = node
+            return
+        }
+        let top = stack.count - 1
+        guard stack[top].isMapping else {
+            stack[top].items.append(node)
+            return
+        }
+        if let key = stack[top].pendingKey {
+            stack[top].pendingKey = nil
+            if !key.drop { stack[top].pairs.append(YAMLNode.Pair(key: key.name, keyLocation: key.location, value: node)) }
+            return
+        }
+        guard case .scalar(let name, _) = node.kind else {
+            diagnostics.append(ManifestMessages.complexKey(at: node.location, path: stack[top].path))
+            stack[top].pendingKey = ("", node.location, true)
+            return
+        }
+        if let first = stack[top].seen[name] {
+            // Reported at the repeated key; its value is not checked, and the rest of the file still is.
+            diagnostics.append(ManifestMessages.duplicateKey("'\(ManifestMessages.clip(name))'", at: node.location, first: first))
+            stack[top].pendingKey = (name, node.location, true)
+            return
+        }
+        stack[top].seen[name] = node.location
+        stack[top].pendingKey = (name, node.location, false)
+    }
+
+    // MARK: - Errors from libyaml
+
+    private func error(of parser: yaml_parser_t, bytes: [UInt8]) -> Diagnostic {
+        let problem = Self.string(parser.problem) ?? "unknown problem"
+        switch parser.error {
+        case YAML_READER_ERROR:
+            let at = ManifestSource.location(ofByte: Int(parser.problem_offset), in: bytes, file: file)
+            return ManifestMessages.encoding("unreadable YAML: \(problem)", at: at)
+        case YAML_SCANNER_ERROR, YAML_PARSER_ERROR:
+            var message = "YAML syntax error: \(problem)"
+            if let context = Self.string(parser.context) {
+                message += " (\(context) at \(parser.context_mark.line + 1):\(parser.context_mark.column + 1))"
+            }
+            return ManifestMessages.syntax(message, at: location(parser.problem_mark))
+        default:
+            return ManifestMessages.syntax("YAML error: \(problem)", at: start)
+        }
     }
 }

@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// The manifest's own YAML tree: every node keeps its location and data path, so later stages can
-/// point at the exact key or value (STYLE rule 4). Built from `Yams.compose`-level nodes.
+/// point at the exact key or value (STYLE rule 4). Built from libyaml events (`ManifestSource`).
 public struct YAMLNode: Sendable {
     public enum Kind: Sendable {
         /// A scalar and whether it was written plain (unquoted), which matters for `true`/`12` vs `"12"`.

@@ -123,7 +123,7 @@ struct LaunchInput {
     static func load(_ file: String, payloadOverride: String?) throws -> LaunchInput {
         let bytes: [UInt8]
         do {
-            bytes = try LaunchFileAccess().read(file)
+            bytes = try LocalFileAccess().read(file)
         } catch {
             Console.error("kvmplan: \(error)")
             throw ExitCode(125)
@@ -137,7 +137,7 @@ struct LaunchInput {
     /// Manifest → plan. The compiler has already read the payload to check it: those bytes are launched,
     /// so the file is read once.
     private static func fromManifest(_ file: String, _ bytes: [UInt8], payloadOverride: String?) throws -> LaunchInput {
-        let (checked, diagnostics) = CompilerPipeline(files: LaunchFileAccess()).check(bytes: bytes, file: file)
+        let (checked, diagnostics) = CompilerPipeline(files: LocalFileAccess()).check(bytes: bytes, file: file)
         Console.reportDiagnostics(diagnostics, file: file, bytes: bytes)
         guard let checked else { throw ExitCode(125) }
         let plan = Lowering().lower(checked)
@@ -162,7 +162,7 @@ struct LaunchInput {
         candidates.append(resolvePath(info.path, relativeTo: file))
         candidates = candidates.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         for candidate in candidates {
-            if let payload = try? LaunchFileAccess().read(candidate) {
+            if let payload = try? LocalFileAccess().read(candidate) {
                 return LaunchInput(plan: plan, payload: payload, payloadFile: candidate)
             }
         }
@@ -173,69 +173,10 @@ struct LaunchInput {
 
     private static func readPayload(_ path: String) throws -> [UInt8] {
         do {
-            return try LaunchFileAccess().read(path)
+            return try LocalFileAccess().read(path)
         } catch {
             Console.error("kvmplan: payload: \(error)")
             throw ExitCode(125)
-        }
-    }
-}
-
-/// How `launch` reads the manifest, plan and payload: one open, one fstat and reads through swift-system.
-/// `LocalFileAccess` (Foundation's FileManager) costs several hundred microseconds on first use, a quarter of
-/// the C launcher's whole run; `launch` is measured against it (Benchmarks/launch). Same answers and messages.
-struct LaunchFileAccess: FileAccess {
-    /// `cannot read 'PATH': REASON`, as LocalFileAccess says it.
-    struct ReadError: Error, CustomStringConvertible {
-        var path: String
-        var reason: String
-        var description: String { "cannot read '\(path)': \(reason)" }
-    }
-
-    func read(_ path: String) throws -> [UInt8] {
-        switch load(path) {
-        case .success(let (kind, _, bytes)):
-            switch kind {
-            case .regular: return bytes ?? []
-            case .directory: throw ReadError(path: path, reason: "it is a directory")
-            case .other: throw ReadError(path: path, reason: "not a regular file")
-            }
-        case .failure(let errno):
-            let reason = errno == .noSuchFileOrDirectory ? "no such file" : errno == .permissionDenied
-                ? "permission denied or unreadable" : errno.description
-            throw ReadError(path: path, reason: reason)
-        }
-    }
-
-    func payload(at path: String) -> PayloadFile? {
-        guard case .success(let (kind, size, bytes)) = load(path, limit: PayloadFile.readLimit) else { return nil }
-        return PayloadFile(kind: kind, size: size, bytes: bytes)
-    }
-
-    /// The file's kind and size, and its bytes when it is a regular file of at most `limit` bytes.
-    private func load(_ path: String, limit: UInt64 = .max) -> Result<(PayloadFile.Kind, UInt64, [UInt8]?), Errno> {
-        do {
-            let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec, .nonBlocking])
-            defer { try? fd.close() }
-            let stat = try fd.stat()
-            let size = UInt64(max(0, stat.size))
-            guard stat.type == .regular else { return .success((stat.type == .directory ? .directory : .other, size, nil)) }
-            guard size <= limit, let count = Int(exactly: size) else { return .success((.regular, size, nil)) }
-            var bytes = [UInt8](repeating: 0, count: count)
-            var done = 0
-            while done < count {
-                let n = try bytes.withUnsafeMutableBytes { buffer in
-                    // SAFETY: reads into the array's own storage, from `done` to its end.
-                    try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[done...]))
-                }
-                if n == 0 { break }
-                done += n
-            }
-            return .success((.regular, UInt64(done), Array(bytes.prefix(done))))
-        } catch let error as Errno {
-            return .failure(error)
-        } catch {
-            return .failure(.ioError)
         }
     }
 }

@@ -340,29 +340,27 @@ struct ParserDiagnosticsTests {
             exhaustive: false)
     }
 
-    // MARK: Known bugs
+    // MARK: Former bugs
 
     @Test(
         "a repeated key does not shift the columns of later diagnostics on its line",
         .bug(
             id: "duplicate-key-placeholder-columns",
-            "ManifestSource renames a repeated key to a longer placeholder and re-parses; later columns on that line move right"))
+            "was: ManifestSource renamed a repeated key to a longer placeholder and re-parsed; later columns on that line moved right"))
     func duplicateKeyColumns() {
         let snippet = MarkedSnippet(
             validManifest.replacing(line: "      size: 2MiB", with: "      size: 2MiB\n      guest-memfd: {mmap: true, 1️⃣mmap: false, init-shared: 2️⃣maybe}")
                 .replacing(line: "      backing: anonymous", with: "      backing: guest-memfd"))
         let (_, diagnostics) = parse(snippet)
         expectDiagnostics(diagnostics, [DiagnosticSpec("yaml.duplicate-key", at: "1️⃣")], in: snippet, exhaustive: false)
-        withKnownIssue {
-            expectDiagnostics(diagnostics, [DiagnosticSpec("format.type", at: "2️⃣")], in: snippet, exhaustive: false)
-        }
+        expectDiagnostics(diagnostics, [DiagnosticSpec("format.type", at: "2️⃣")], in: snippet, exhaustive: false)
     }
 
     @Test(
-        "duplicate keys the repeated-key finder cannot place are still reported at the repeated key, with the rest of the file",
+        "quoted, explicit and multi-line repeated keys are reported at the repeated key, with the rest of the file",
         .bug(
             id: "duplicate-key-fallback",
-            "a quoted repeated key, an explicit '? key', or a flow mapping spanning lines falls back to the old behaviour: reported at the first occurrence and nothing else of the file is checked"),
+            "was: a quoted repeated key, an explicit '? key', or a flow mapping spanning lines was reported at the first occurrence and nothing else of the file was checked"),
         arguments: [
             ("quoted repeated key", "kvmplan: 1\nname: a\n1️⃣\"name\": b\nvcpus: 2️⃣0\n"),
             ("explicit key", "kvmplan: 1\nname: a\n? 1️⃣name\n: b\nvcpus: 2️⃣0\n"),
@@ -372,24 +370,20 @@ struct ParserDiagnosticsTests {
         let snippet = MarkedSnippet(text)
         let (_, diagnostics) = parse(snippet)
         #expect(diagnostics.all.contains { $0.id == "yaml.duplicate-key" }, "\(name)")
-        withKnownIssue {
-            expectDiagnostics(
-                diagnostics, [DiagnosticSpec("yaml.duplicate-key", at: "1️⃣"), DiagnosticSpec("format.range", at: "2️⃣")],
-                in: snippet, exhaustive: false)
-        }
+        expectDiagnostics(
+            diagnostics, [DiagnosticSpec("yaml.duplicate-key", at: "1️⃣"), DiagnosticSpec("format.range", at: "2️⃣")],
+            in: snippet, exhaustive: false)
     }
 
     @Test(
         "an explicit !!str tag on a quoted or block scalar is refused like any tag",
         .bug(
             id: "explicit-str-tag",
-            "convert() treats every non-plain scalar tagged tag:yaml.org,2002:str as libyaml's implicit tag, so a written !!str is accepted"),
+            "was: every non-plain scalar tagged tag:yaml.org,2002:str was taken for libyaml's implicit tag, so a written !!str was accepted"),
         arguments: ["name: 1️⃣!!str \"demo\"", "name: 1️⃣!!str 'demo'", "name: 1️⃣!!str |-\n  demo"])
     func explicitStrTag(_ line: String) {
         let snippet = MarkedSnippet(validManifest.replacing(line: "name: demo", with: line))
         let (_, diagnostics) = parse(snippet)
-        withKnownIssue {
-            expectDiagnostics(diagnostics, [DiagnosticSpec("yaml.tag", at: "1️⃣")], in: snippet)
-        }
+        expectDiagnostics(diagnostics, [DiagnosticSpec("yaml.tag", at: "1️⃣")], in: snippet)
     }
 }
