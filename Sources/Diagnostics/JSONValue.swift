@@ -44,87 +44,81 @@ public enum JSONValue: Hashable, Sendable {
         }
     }
 
-    /// Serialises the value. `pretty` indents by two spaces; both forms sort keys.
+    /// Serialises the value. `pretty` indents by two spaces; both forms sort keys (by UTF-8 bytes).
     public func serialized(pretty: Bool = false) -> String {
-        var out = ""
-        out.reserveCapacity(256)
+        var out: [UInt8] = []
+        out.reserveCapacity(4096)
         write(into: &out, pretty: pretty, indent: 0)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(into out: inout String, pretty: Bool, indent: Int) {
+    /// Writes UTF-8 into a byte buffer: a plan of 4096 regions serialises ~12,000 objects for its digest, and
+    /// byte appends cost a fraction of `String` appends.
+    private func write(into out: inout [UInt8], pretty: Bool, indent: Int) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .uint(let u): out += String(u)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .uint(let u): out.append(contentsOf: String(u).utf8)
         case .string(let s): JSONValue.writeString(s, into: &out)
         case .array(let items):
             if items.isEmpty {
-                out += "[]"
+                out.append(contentsOf: "[]".utf8)
                 return
             }
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (n, item) in items.enumerated() {
-                if n > 0 { out += "," }
+                if n > 0 { out.append(UInt8(ascii: ",")) }
                 if pretty { JSONValue.newline(&out, indent + 1) }
                 item.write(into: &out, pretty: pretty, indent: indent + 1)
             }
             if pretty { JSONValue.newline(&out, indent) }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
             if members.isEmpty {
-                out += "{}"
+                out.append(contentsOf: "{}".utf8)
                 return
             }
-            out += "{"
-            let keys = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            for (n, key) in keys.enumerated() {
-                if n > 0 { out += "," }
+            out.append(UInt8(ascii: "{"))
+            let sorted = members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            for (n, member) in sorted.enumerated() {
+                if n > 0 { out.append(UInt8(ascii: ",")) }
                 if pretty { JSONValue.newline(&out, indent + 1) }
-                JSONValue.writeString(key, into: &out)
-                out += pretty ? ": " : ":"
-                // SAFETY: not unsafe; `key` comes from `members.keys`, so the lookup cannot fail.
-                members[key, default: .null].write(into: &out, pretty: pretty, indent: indent + 1)
+                JSONValue.writeString(member.key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                if pretty { out.append(UInt8(ascii: " ")) }
+                member.value.write(into: &out, pretty: pretty, indent: indent + 1)
             }
             if pretty { JSONValue.newline(&out, indent) }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func newline(_ out: inout String, _ indent: Int) {
-        out += "\n"
-        out += String(repeating: "  ", count: indent)
+    private static func newline(_ out: inout [UInt8], _ indent: Int) {
+        out.append(UInt8(ascii: "\n"))
+        out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * indent))
     }
 
-    private static let hexDigits = Array("0123456789abcdef")
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    static func writeString(_ s: String, into out: inout String) {
-        // Fast path: nothing to escape (the common case for keys, names and numbers as text).
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
-            out += "\""
-            out += s
-            out += "\""
-            return
-        }
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
-                let v = Int(scalar.value)
-                out += "\\u00"
-                out.append(hexDigits[v >> 4])
-                out.append(hexDigits[v & 0xf])
+    static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
+            case 0x0A: out.append(contentsOf: #"\n"#.utf8)
+            case 0x0D: out.append(contentsOf: #"\r"#.utf8)
+            case 0x09: out.append(contentsOf: #"\t"#.utf8)
+            case 0..<0x20, 0x7F:
+                out.append(contentsOf: #"\u00"#.utf8)
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0xf)])
             default:
-                out.unicodeScalars.append(scalar)
+                out.append(byte)  // UTF-8 passes through unchanged, multi-byte sequences included
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
 

@@ -60,9 +60,13 @@ public struct PlanTextRenderer: Sendable {
             out += "\n"
         }
         out += "\n"
-        let layout = Self.layout(for: plan.steps)
-        for step in plan.steps {
-            out += Self.line(for: step, layout: layout, showComment: true, showSource: showSources) + "\n"
+        // Each step's cells once: they size the columns, then fill them.
+        let cells = plan.steps.map { Self.cells($0.operation) }
+        let layout = Self.layout(forCells: cells)
+        out.reserveCapacity(out.utf8.count + plan.steps.count * 120)
+        for (step, c) in zip(plan.steps, cells) {
+            out += Self.line(for: step, cells: c, layout: layout, showComment: true, showSource: showSources)
+            out += "\n"
         }
         if !plan.handlers.isEmpty {
             out += "\nhandlers:\n"
@@ -110,13 +114,16 @@ public struct PlanTextRenderer: Sendable {
 
     /// The column widths that align `steps`.
     public static func layout(for steps: [Step]) -> StepLineLayout {
+        layout(forCells: steps.map { cells($0.operation) })
+    }
+
+    static func layout(forCells all: [Cells]) -> StepLineLayout {
         var layout = StepLineLayout(definitionWidth: 0, opWidth: 0, fdWidth: 0, argumentsWidth: 0)
-        for step in steps {
-            let c = cells(step.operation)
-            layout.definitionWidth = max(layout.definitionWidth, c.definition.count)
-            layout.opWidth = max(layout.opWidth, c.op.count)
-            layout.fdWidth = max(layout.fdWidth, c.fd.count)
-            let arguments = c.arguments.joined(separator: " ").count
+        for c in all {
+            layout.definitionWidth = max(layout.definitionWidth, width(c.definition))
+            layout.opWidth = max(layout.opWidth, width(c.op))
+            layout.fdWidth = max(layout.fdWidth, width(c.fd))
+            let arguments = c.arguments.reduce(max(0, c.arguments.count - 1)) { $0 + width($1) }
             if arguments <= maximumArgumentsWidth { layout.argumentsWidth = max(layout.argumentsWidth, arguments) }
         }
         return layout
@@ -127,23 +134,52 @@ public struct PlanTextRenderer: Sendable {
     public static func line(
         for step: Step, layout: StepLineLayout = .compact, showComment: Bool = true, showSource: Bool = true
     ) -> String {
-        let c = cells(step.operation)
-        let gap = layout.isCompact ? " " : "  "
-        var line: String
+        line(for: step, cells: cells(step.operation), layout: layout, showComment: showComment, showSource: showSource)
+    }
+
+    static func line(for step: Step, cells c: Cells, layout: StepLineLayout, showComment: Bool, showSource: Bool) -> String {
+        let gap = layout.isCompact ? 1 : 2
+        // Built as bytes, column by column; `width` is the display width written so far.
+        var line: [UInt8] = []
+        line.reserveCapacity(160)
+        var width = 0
+        func append(_ text: String) {
+            line.append(contentsOf: text.utf8)
+            width += Self.width(text)
+        }
+        func spaces(_ n: Int) {
+            guard n > 0 else { return }
+            line.append(contentsOf: repeatElement(UInt8(ascii: " "), count: n))
+            width += n
+        }
+        func padded(_ text: String, _ column: Int) {
+            append(text)
+            spaces(column - Self.width(text))
+        }
         if c.definition.isEmpty {
-            line = layout.isCompact ? "" : String(repeating: " ", count: layout.definitionWidth + 3)
+            if !layout.isCompact { spaces(layout.definitionWidth + 3) }
         } else {
-            line = pad(c.definition, layout.definitionWidth) + " = "
+            padded(c.definition, layout.definitionWidth)
+            append(" = ")
         }
-        line += pad(c.op, layout.opWidth)
+        padded(c.op, layout.opWidth)
         if !c.fd.isEmpty || layout.fdWidth > 0 {
-            line += gap + pad(c.fd, layout.fdWidth)
+            spaces(gap)
+            padded(c.fd, layout.fdWidth)
         }
-        let arguments = c.arguments.joined(separator: " ")
-        if !arguments.isEmpty {
-            line += gap + pad(arguments, layout.argumentsWidth)
+        if !c.arguments.isEmpty {
+            spaces(gap)
+            let start = width
+            for (n, argument) in c.arguments.enumerated() {
+                if n > 0 { spaces(1) }
+                append(argument)
+            }
+            spaces(layout.argumentsWidth - (width - start))
         }
-        line = trimmingTrailingSpaces(line)
+        while line.last == UInt8(ascii: " ") {
+            line.removeLast()
+            width -= 1
+        }
 
         var notes: [String] = []
         if step.uapiStatus == .posted { notes.append("posted uapi") }
@@ -153,17 +189,23 @@ public struct PlanTextRenderer: Sendable {
             if !layout.isCompact {
                 let commentColumn =
                     layout.definitionWidth + 3 + layout.opWidth + 2 + layout.fdWidth + 2 + layout.argumentsWidth
-                line = pad(line, commentColumn)
+                spaces(commentColumn - width)
             }
-            line += "  # " + notes.joined(separator: " · ")
+            append("  # ")
+            for (n, note) in notes.enumerated() {
+                if n > 0 { append(" · ") }
+                append(note)
+            }
         }
-        return line
+        return String(decoding: line, as: UTF8.self)
     }
 
     /// The cells of a step: the fd it defines, the op (the sub-command for `KVM_MEMORY_ENCRYPT_OP`), the fd it
     /// acts on, and its arguments.
     /// `open` shows the path it opens in the fd column.
-    static func cells(_ operation: Operation) -> (definition: String, op: String, fd: String, arguments: [String]) {
+    typealias Cells = (definition: String, op: String, fd: String, arguments: [String])
+
+    static func cells(_ operation: Operation) -> Cells {
         let definition = operation.defines?.description ?? ""
         let op = operation.command ?? operation.op
         if case .openDevice(let path) = operation { return (definition, op, path.rawValue, []) }
@@ -295,14 +337,19 @@ public struct PlanTextRenderer: Sendable {
 
     // MARK: - Helpers
 
+    /// Display width for alignment: Unicode scalars (plans are ASCII but for paths and names), far cheaper
+    /// than counting grapheme clusters on every cell of a 4096-region plan.
+    static func width(_ text: String) -> Int { text.unicodeScalars.count }
+
     static func pad(_ text: String, _ width: Int) -> String {
-        let count = text.count
+        let count = Self.width(text)
         return count >= width ? text : text + String(repeating: " ", count: width - count)
     }
 
     static func trimmingTrailingSpaces(_ text: String) -> String {
+        guard text.utf8.last == UInt8(ascii: " ") else { return text }
         var text = text
-        while text.last == " " { text.removeLast() }
+        while text.utf8.last == UInt8(ascii: " ") { text.removeLast() }
         return text
     }
 }
