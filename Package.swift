@@ -49,7 +49,7 @@ let package = Package(
             ],
             // A position-dependent executable: no start-up relocation of the statically linked Swift
             // runtime (about 0.6 ms of every `kvmplan launch`; see Benchmarks/launch).
-            linkerSettings: [.unsafeFlags(["-Xlinker", "-no-pie"])]
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-no-pie", "-Xlinker", "--no-export-dynamic"])]
         ),
 
         // MARK: - Tests
