@@ -249,7 +249,19 @@ static uint64_t load_payload(const char *path, uint64_t load, uint64_t entry, ui
 }
 
 /* GDT (both modes) and, for long mode, identity page tables over the RAM slots. */
-static void build_boot_area(enum mode mode)
+static struct kvm_cpuid2 *supported_cpuid(int kvm);
+
+/* Whether the host's supported CPUID offers 1 GiB pages (leaf 0x80000001, EDX bit 26). */
+static int has_1g_pages(int kvm)
+{
+	struct kvm_cpuid2 *c = supported_cpuid(kvm);
+	for (unsigned i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 0x80000001)
+			return (c->entries[i].edx >> 26) & 1;
+	return 0;
+}
+
+static void build_boot_area(enum mode mode, int kvm)
 {
 	uint64_t *gdt = (uint64_t *)guest_range(BOOT_GDT, 0x1000, "boot area (GDT)");
 	gdt[0] = 0;
@@ -272,16 +284,17 @@ static void build_boot_area(enum mode mode)
 	pml4[0] = BOOT_PDPT | PTE_P | PTE_RW;
 	for (int i = 0; i < 4; i++)
 		pdpt[i] = (BOOT_PD + 0x1000ULL * i) | PTE_P | PTE_RW;
-	/* Every slot (RAM and read-only) is mapped with 2 MiB pages; MMIO holes
-	 * (GPAs without a slot) are not. */
+	/* As kvmplan's BootState: every slot (RAM and read-only) is mapped with 2 MiB
+	 * pages below 4 GiB, and with 1 GiB pages from 4 to 512 GiB when the CPU has
+	 * them (otherwise that memory is left unmapped); MMIO holes are not mapped. */
 	for (int s = 0; s < nslots; s++) {
 		uint64_t first = slots[s].gpa & ~(2 * MiB - 1);
 		uint64_t end = slots[s].gpa + slots[s].size;
-		if (end > 4 * GiB)
-			die("slot 0x%llx: memory above 4 GiB is not mapped by this launcher",
-			    (unsigned long long)slots[s].gpa);
-		for (uint64_t a = first; a < end; a += 2 * MiB)
+		for (uint64_t a = first; a < end && a < 4 * GiB; a += 2 * MiB)
 			pd[a >> 21] = a | PTE_P | PTE_RW | PTE_PS;
+		if (end > 4 * GiB && has_1g_pages(kvm))
+			for (uint64_t a = first < 4 * GiB ? 4 * GiB : first & ~(GiB - 1); a < end && a < 512 * GiB; a += GiB)
+				pdpt[a >> 30] = a | PTE_P | PTE_RW | PTE_PS;
 	}
 }
 
@@ -554,7 +567,7 @@ int main(int argc, char **argv)
 	entry = load_payload(argv[optind], load, entry,
 			     mode == MODE_LONG ? BOOT_END : mode == MODE_PROTECTED ? BOOT_GDT + 0x1000 : 0);
 	if (mode != MODE_REAL)
-		build_boot_area(mode);
+		build_boot_area(mode, kvm);
 	else if (entry >= 1 * MiB)
 		die("real-mode entry 0x%llx is not below 1 MiB", (unsigned long long)entry);
 
