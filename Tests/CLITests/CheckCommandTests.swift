@@ -52,6 +52,21 @@ struct CheckCommandTests {
     }
 
     @Test(
+        "a device or a FIFO is refused at once, not read forever",
+        .bug(id: "unbounded-manifest-read", "was: 'check /dev/zero' read without end and a FIFO without a writer hung"),
+        .timeLimit(.minutes(1)))
+    func notARegularFile() throws {
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("kvmplan-fifo-\(getpid())").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        for path in ["/dev/zero", fifo] {
+            let result = try kvmplan("check", path)
+            #expect(result.status == 2, "\(result)")
+            #expect(result.stderr.contains("cannot read '\(path)': not a regular file"), "\(result)")
+        }
+    }
+
+    @Test(
         "usage errors exit 2",
         arguments: [
             ["check", "--bogus", "Manifests/hello-long.yaml"], ["check"], ["check", "--format", "xml", "Manifests/hello-long.yaml"],
