@@ -1,4 +1,3 @@
-import Crypto
 import Diagnostics
 import Manifest
 import Plan
@@ -16,13 +15,7 @@ public struct Lowering: Sendable {
     }
 
     /// `sha256:` + hex digest of bytes.
-    public static func digest(_ bytes: [UInt8]) -> String {
-        "sha256:" + SHA256.hash(data: bytes).map { String($0, radix: 16).leftPadded(2) }.joined()
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
+    public static func digest(_ bytes: [UInt8]) -> String { PayloadDigest.sha256(bytes) }
 }
 
 /// Where a region's bytes live on the host side.

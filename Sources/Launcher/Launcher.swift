@@ -184,7 +184,7 @@ public struct Launcher: Sendable {
             return "the plan has no payload: 'launch' needs one (a manifest without one can be checked, planned and diffed)"
         }
         guard let payload else { return "the plan loads \(info.path), but no payload bytes were given" }
-        let digest = SHA256.digest(payload)
+        let digest = PayloadDigest.sha256(payload)
         guard digest == info.sha256 else {
             return "payload \(info.path) has \(digest), the plan was made for \(info.sha256); refusing to load it"
         }

@@ -470,7 +470,7 @@ final class PlanExecutor {
             throw StepProblem(detail: "bytes \(hex(fileOffset))+\(hex(size)) are outside the \(payload.count)-byte payload")
         }
         let bytes = payload[start..<start + count]
-        let actual = SHA256.digest(bytes)
+        let actual = PayloadDigest.sha256(bytes)
         guard actual == digest else {
             throw StepProblem(detail: "payload bytes \(hex(fileOffset))+\(hex(size)) have \(actual), the plan expects \(digest); refusing to load them")
         }

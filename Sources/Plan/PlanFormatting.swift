@@ -29,7 +29,7 @@ enum PlanFormatting {
 
     /// `sha256:` + hex of the SHA-256 of the UTF-8 bytes of `text`.
     static func sha256(of text: String) -> String {
-        "sha256:" + hex(bytes: SHA256.hash(data: Array(text.utf8)))
+        PayloadDigest.sha256(Array(text.utf8))
     }
 
     /// Whether `text` is `sha256:` followed by exactly 64 lowercase hex digits.
@@ -68,5 +68,26 @@ extension JSONValue {
     /// encoded and re-parsed values compare equal.
     static func number(_ value: UInt64) -> JSONValue {
         value <= UInt64(Int64.max) ? .int(Int64(value)) : .uint(value)
+    }
+}
+
+/// The one SHA-256 of kvmplan (swift-crypto): plan, manifest and payload digests, and the launcher's check of
+/// every byte it loads.
+public enum PayloadDigest {
+    /// `sha256:` + 64 lowercase hex digits of the digest of `bytes`.
+    public static func sha256(_ bytes: [UInt8]) -> String {
+        bytes.withUnsafeBytes { digest($0) }
+    }
+
+    /// The same for part of a file (a load step's segment), without copying it.
+    public static func sha256(_ bytes: ArraySlice<UInt8>) -> String {
+        bytes.withUnsafeBytes { digest($0) }
+    }
+
+    private static func digest(_ buffer: UnsafeRawBufferPointer) -> String {
+        // SAFETY: `buffer` is the caller's `withUnsafeBytes` view, valid for this call only; it is only read.
+        var hasher = SHA256()
+        hasher.update(bufferPointer: buffer)
+        return "sha256:" + PlanFormatting.hex(bytes: hasher.finalize())
     }
 }
