@@ -345,11 +345,4 @@ public struct PlanTextRenderer: Sendable {
         let count = Self.width(text)
         return count >= width ? text : text + String(repeating: " ", count: width - count)
     }
-
-    static func trimmingTrailingSpaces(_ text: String) -> String {
-        guard text.utf8.last == UInt8(ascii: " ") else { return text }
-        var text = text
-        while text.utf8.last == UInt8(ascii: " ") { text.removeLast() }
-        return text
-    }
 }
