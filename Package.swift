@@ -64,6 +64,6 @@ let package = Package(
             name: "LauncherTests",
             dependencies: ["Launcher", "Plan", "KVM", "Compiler", "TestSupport", .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Diagnostics"], path: "Tests/TestSupport"),
     ]
 )

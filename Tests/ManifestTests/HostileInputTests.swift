@@ -1,6 +1,7 @@
 import Diagnostics
 import Foundation
 import Manifest
+import TestSupport
 import Testing
 
 /// Bad input of every kind gets a located error, never a crash, a hang or super-linear time (DESIGN §2, §8).

@@ -1,5 +1,6 @@
 import Diagnostics
 import Manifest
+import TestSupport
 import Testing
 
 /// The integer syntax of manifests (DESIGN §2): decimal, `0x` hex, `_` separators, binary size suffixes;

@@ -1,5 +1,6 @@
 import Diagnostics
 import Manifest
+import TestSupport
 import Testing
 
 /// Every `yaml.*` and `format.*` diagnostic, with its exact id and location, asserted with markers.

@@ -2,6 +2,7 @@ import Compiler
 import Diagnostics
 import Manifest
 import Rules
+import TestSupport
 import Testing
 
 /// Every rule of the catalogue with an invalid case (the rule's id at the marked place) and a valid case
