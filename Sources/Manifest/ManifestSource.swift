@@ -100,9 +100,9 @@ private struct TreeBuilder {
         var seen: [String: SourceLocation] = [:]
     }
 
-    /// What an event ended the build with.
-    private enum Stop: Error {
-        case refused(Diagnostic)
+    /// The diagnostic an event ended the build with.
+    private struct Stop: Error {
+        var diagnostic: Diagnostic
     }
 
     let file: String
@@ -133,12 +133,11 @@ private struct TreeBuilder {
             }
             defer { yaml_event_delete(&event) }
             if event.type == YAML_STREAM_END_EVENT { break }
-            do {
+            do throws(Stop) {
                 try handle(event)
-            } catch Stop.refused(let diagnostic) {
-                return (nil, diagnostic.id == "yaml.alias" ? [diagnostic] : diagnostics + [diagnostic])
             } catch {
-                return (nil, diagnostics + [ManifestMessages.syntax("YAML error: \(error)", at: start)])
+                let refusal = error.diagnostic
+                return (nil, refusal.id == "yaml.alias" ? [refusal] : diagnostics + [refusal])
             }
         }
         guard let root else { return (nil, diagnostics + [ManifestMessages.empty(at: start)]) }
@@ -176,19 +175,19 @@ private struct TreeBuilder {
         return top.path.appending(index: top.items.count)
     }
 
-    private mutating func handle(_ event: yaml_event_t) throws {
+    private mutating func handle(_ event: yaml_event_t) throws(Stop) {
         let at = location(event.start_mark)
         switch event.type {
         case YAML_DOCUMENT_START_EVENT:
             documents += 1
             if documents > 1 {
-                throw Stop.refused(
+                throw Stop(diagnostic:
                     ManifestMessages.syntax(
                         "YAML syntax error: a manifest is one YAML document, but another document starts here", at: at))
             }
         case YAML_ALIAS_EVENT:
             // Refused, never resolved: an alias bomb cannot expand (DESIGN §2).
-            throw Stop.refused(ManifestMessages.alias("alias", at: at))
+            throw Stop(diagnostic: ManifestMessages.alias("alias", at: at))
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
             try refuseAnchor(scalar.anchor, at: at)
@@ -211,8 +210,8 @@ private struct TreeBuilder {
         }
     }
 
-    private func refuseAnchor(_ anchor: UnsafeMutablePointer<yaml_char_t>?, at: SourceLocation) throws {
-        if anchor != nil { throw Stop.refused(ManifestMessages.alias("anchor", at: at)) }
+    private func refuseAnchor(_ anchor: UnsafeMutablePointer<yaml_char_t>?, at: SourceLocation) throws(Stop) {
+        if anchor != nil { throw Stop(diagnostic: ManifestMessages.alias("anchor", at: at)) }
     }
 
     /// Only a tag the user wrote reaches an event: libyaml's implicit tags do not.
@@ -220,9 +219,9 @@ private struct TreeBuilder {
         if let tag = Self.string(tag) { diagnostics.append(ManifestMessages.tag(tag, at: at, path: path)) }
     }
 
-    private mutating func open(isMapping: Bool, tag: UnsafeMutablePointer<yaml_char_t>?, at: SourceLocation) throws {
+    private mutating func open(isMapping: Bool, tag: UnsafeMutablePointer<yaml_char_t>?, at: SourceLocation) throws(Stop) {
         guard stack.count < ManifestSource.maximumDepth else {
-            throw Stop.refused(
+            throw Stop(diagnostic:
                 ManifestMessages.syntax(
                     "YAML syntax error: collections nested deeper than \(ManifestSource.maximumDepth) levels", at: at))
         }
