@@ -20,6 +20,9 @@ public final class VCPU: @unchecked Sendable {
     /// The `KVM_GET_VCPU_MMAP_SIZE` bytes mapped from the vCPU fd; starts with `struct kvm_run`.
     public let runPage: HostMemory
     private let kvmRun: UnsafeMutablePointer<ckvm_run>
+    /// Whether the last `run()` that returned `.memoryFault` failed with EHWPOISON (else EFAULT). Written and
+    /// read only by the thread running this vCPU.
+    private var lastFaultWasPoison = false
 
     init(descriptor: CInt, id: UInt32, vm: VM, runPage: HostMemory) {
         precondition(runPage.size >= MemoryLayout<ckvm_run>.size, "kvm_run mapping smaller than struct kvm_run")
@@ -62,6 +65,7 @@ public final class VCPU: @unchecked Sendable {
             if error.errno == .badAddress || error.errno.rawValue == hardwarePoison,
                 exitReason == .memoryFault
             {
+                lastFaultWasPoison = error.errno.rawValue == hardwarePoison
                 return .memoryFault
             }
             throw error
@@ -168,7 +172,7 @@ public final class VCPU: @unchecked Sendable {
     public var memoryFault: MemoryFaultExit {
         // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let f = kvmRun.pointee.exit.memory_fault
-        return MemoryFaultExit(flags: f.flags, gpa: f.gpa, size: f.size)
+        return MemoryFaultExit(flags: f.flags, gpa: f.gpa, size: f.size, hardwarePoison: lastFaultWasPoison)
     }
 
     /// The KVM_EXIT_SYSTEM_EVENT data of the last exit.
@@ -390,9 +394,11 @@ public struct MemoryFaultExit: Hashable, Sendable {
     /// Page-aligned guest-physical address, with any shared/C bit stripped.
     public var gpa: UInt64
     public var size: UInt64
+    /// `KVM_RUN` failed with EHWPOISON (the backing page is poisoned), not EFAULT: never recoverable.
+    public var hardwarePoison: Bool
 
-    public init(flags: UInt64, gpa: UInt64, size: UInt64) {
-        (self.flags, self.gpa, self.size) = (flags, gpa, size)
+    public init(flags: UInt64, gpa: UInt64, size: UInt64, hardwarePoison: Bool = false) {
+        (self.flags, self.gpa, self.size, self.hardwarePoison) = (flags, gpa, size, hardwarePoison)
     }
     /// `KVM_MEMORY_EXIT_FLAG_PRIVATE`: the access was private.
     public var isPrivate: Bool { flags & UInt64(CKVM_KVM_MEMORY_EXIT_FLAG_PRIVATE) != 0 }

@@ -385,9 +385,14 @@ public struct ExitLoop: Sendable {
     }
 
     private func handleMemoryFault(_ fault: MemoryFaultExit) -> String? {
-        let what = "KVM_EXIT_MEMORY_FAULT gpa=\(hex(fault.gpa)) size=\(sizeText(fault.size)) \(fault.isPrivate ? "private" : "shared")"
+        let what = "KVM_EXIT_MEMORY_FAULT gpa=\(hex(fault.gpa)) size=\(hex(fault.size)) flags=\(hex(fault.flags))"
+            + " (\(fault.isPrivate ? "private" : "shared") access\(fault.hardwarePoison ? ", EHWPOISON" : ""))"
+        guard !fault.hardwarePoison else {
+            fatal("\(what): the guest_memfd page is poisoned; the guest cannot continue")
+            return "KVM_EXIT_MEMORY_FAULT"
+        }
         guard policy.memoryFault, let sharing else {
-            fatal("unexpected \(what) (the plan has no memory-fault handler)")
+            fatal("\(what): the plan has no memory-fault handler, so nothing can make this access succeed")
             return "KVM_EXIT_MEMORY_FAULT"
         }
         switch sharing.handle(.memoryFault(gpa: fault.gpa, size: fault.size, flags: fault.flags)) {

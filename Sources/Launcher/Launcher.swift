@@ -139,6 +139,7 @@ public struct Launcher: Sendable {
         // 6. The vCPUs.
         if !runSteps.isEmpty {
             let (termination, results) = run(runSteps, plan: plan, executor: executor, wakeUp: wakeUp)
+            output.consoleEnded()
             outcome.termination = termination
             outcome.status = termination.status
             outcome.vcpuResults = results
@@ -274,7 +275,8 @@ public struct Launcher: Sendable {
                 initiallyPrivate: privateRanges.contains { $0.contains(range.range) },
                 gmemOffset: gmemOffsets[range.region] ?? 0)
         }
-        return SharingEngine(regions: regions, onShare: onShare, onUnshare: onUnshare)
+        return SharingEngine(
+            regions: regions, onShare: onShare, onUnshare: onUnshare, refusal: plan.platform.mapGPARangeRefusal)
     }
 }
 

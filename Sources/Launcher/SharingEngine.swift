@@ -50,7 +50,7 @@ public struct SharingEngine: Sendable {
     public enum Outcome: Sendable, Hashable {
         /// Perform `actions`, then resume the vCPU (`hypercall.ret = 0` for a hypercall).
         case convert([Action])
-        /// Refuse: answer the hypercall with `ret` (EINVAL 22) and resume; the guest sees an error.
+        /// Refuse: answer the hypercall with `ret` (the engine's `refusal`) and resume; the guest sees an error.
         case refuse(ret: UInt64, reason: String)
         /// A memory fault that cannot be resolved: stop the guest with this reason.
         case fatal(reason: String)
@@ -58,7 +58,14 @@ public struct SharingEngine: Sendable {
 
     public static let memoryExitFlagPrivate: UInt64 = 1 << 3
     public static let mapGPARangeEncrypted: UInt64 = 1 << 4
+    /// `-KVM_EINVAL` as a 64-bit register value: what KVM itself puts in RAX when it refuses a
+    /// KVM_HC_MAP_GPA_RANGE (x86.c), and what `hypercall.ret` must hold for the guest to see the same.
+    public static let minusKVMEINVAL = UInt64(bitPattern: -22)
+    /// `KVM_EINVAL` (22): what SEV-SNP and TDX page-state-change completions expect in `hypercall.ret`.
     public static let EINVAL: UInt64 = 22
+
+    /// The `hypercall.ret` of a refused KVM_HC_MAP_GPA_RANGE.
+    public let refusal: UInt64
 
     public let regions: [ConvertibleRegion]
     public let onShare: OnShare
@@ -72,7 +79,11 @@ public struct SharingEngine: Sendable {
         var isPrivate: Bool
     }
 
-    public init(regions: [ConvertibleRegion], onShare: OnShare, onUnshare: OnUnshare) {
+    /// `refusal` is the `hypercall.ret` of a refused request: `minusKVMEINVAL` where the return value goes
+    /// straight into the guest's RAX (sw-protected, default), `EINVAL` where KVM interprets it (SNP, TDX);
+    /// `PlanPlatform.mapGPARangeRefusal` says which.
+    public init(regions: [ConvertibleRegion], onShare: OnShare, onUnshare: OnUnshare, refusal: UInt64 = minusKVMEINVAL) {
+        self.refusal = refusal
         let sorted = regions.sorted { $0.gpa < $1.gpa }
         self.regions = sorted
         self.onShare = onShare
@@ -97,36 +108,40 @@ public struct SharingEngine: Sendable {
         switch request {
         case .memoryFault(let gpa, let size, let flags):
             let wantPrivate = flags & Self.memoryExitFlagPrivate != 0
+            let what = "gpa \(hex(gpa)) size \(hex(size)) flags \(hex(flags))"
             guard size > 0, gpa % Self.pageSize == 0, size % Self.pageSize == 0, !gpa.addingReportingOverflow(size).overflow
-            else { return .fatal(reason: "memory fault at \(hex(gpa)) size \(size) is not page-aligned") }
+            else { return .fatal(reason: "memory fault at \(what) is not page-aligned") }
             switch convert(gpa: gpa, size: size, toPrivate: wantPrivate) {
+            case .success(let actions) where actions.isEmpty:
+                // The range already has the state the access asked for, so KVM could not serve it for another
+                // reason (a private gfn without guest_memfd, a guest_memfd error such as EHWPOISON): running
+                // the vCPU again faults again at once (KVM_UAPI.md §8). No progress is possible.
+                return .fatal(
+                    reason: "memory fault at \(what): the range is already \(wantPrivate ? "private" : "shared"), "
+                        + "so KVM cannot serve it and converting cannot help")
             case .success(let actions): return .convert(actions)
             case .failure(let refusal):
                 return .fatal(
-                    reason: "guest made a \(wantPrivate ? "private" : "shared") access at \(hex(gpa)) that cannot be converted: \(refusal.reason)")
+                    reason: "guest made a \(wantPrivate ? "private" : "shared") access at \(what) that cannot be converted: \(refusal.reason)")
             }
         case .mapGPARange(let gpa, let pages, let attributes):
             if attributes & ~UInt64(0x1F) != 0 {
-                return .refuse(ret: Self.EINVAL, reason: "reserved attribute bits set (\(hex(attributes)))")
+                return .refuse(ret: refusal, reason: "reserved attribute bits set (\(hex(attributes)))")
             }
+            // Bits 3:0 are the guest's *preferred* page size (hypercalls.rst), not an alignment requirement:
+            // KVM itself forwards 2 MiB-sized SNP entries whose range is only 4 KiB aligned (KVM_UAPI.md §8).
+            // Only the values the ABI defines (4K, 2M, 1G) are accepted.
             let pageSizeCode = attributes & 0xF
-            let granule: UInt64
-            switch pageSizeCode {
-            case 0: granule = 4 << 10
-            case 1: granule = 2 << 20
-            case 2: granule = 1 << 30
-            default: return .refuse(ret: Self.EINVAL, reason: "unknown page size code \(pageSizeCode)")
+            guard pageSizeCode <= 2 else {
+                return .refuse(ret: refusal, reason: "unknown page size code \(pageSizeCode)")
             }
             let (size, overflow) = pages.multipliedReportingOverflow(by: Self.pageSize)
-            guard pages > 0, !overflow, !gpa.addingReportingOverflow(size).overflow else {
-                return .refuse(ret: Self.EINVAL, reason: "empty or wrapping range")
-            }
-            guard gpa % granule == 0, size % granule == 0 else {
-                return .refuse(ret: Self.EINVAL, reason: "range \(hex(gpa))+\(hex(size)) is not aligned to its \(hex(granule)) page size")
+            guard pages > 0, gpa % Self.pageSize == 0, !overflow, !gpa.addingReportingOverflow(size).overflow else {
+                return .refuse(ret: refusal, reason: "empty, unaligned or wrapping range")
             }
             switch convert(gpa: gpa, size: size, toPrivate: attributes & Self.mapGPARangeEncrypted != 0) {
             case .success(let actions): return .convert(actions)
-            case .failure(let refusal): return .refuse(ret: Self.EINVAL, reason: refusal.reason)
+            case .failure(let refusal): return .refuse(ret: self.refusal, reason: refusal.reason)
             }
         }
     }

@@ -25,6 +25,18 @@ public enum PlanPlatform: String, CaseIterable, Hashable, Sendable {
         case .pkvm, .cca: [.arm64]
         }
     }
+
+    /// The `kvm_run.hypercall.ret` with which the launcher refuses a guest's KVM_HC_MAP_GPA_RANGE.
+    /// Where KVM copies `ret` into the guest's RAX unchanged (x86.c `complete_hypercall_exit`: sw-protected,
+    /// default), it is `-KVM_EINVAL`, exactly what KVM answers for its own refusals, so the guest sees one
+    /// error convention. SEV-SNP and TDX interpret `ret` (any non-zero value fails the page-state change;
+    /// since 7.2 only EINVAL or EAGAIN are accepted, sev.c / tdx.c): there it is `KVM_EINVAL` (22).
+    public var mapGPARangeRefusal: UInt64 {
+        switch self {
+        case .sevSNP, .tdx: 22
+        case .default, .swProtected, .pkvm, .cca: UInt64(bitPattern: -22)
+        }
+    }
 }
 
 // MARK: - Plan

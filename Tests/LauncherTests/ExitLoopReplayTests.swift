@@ -126,7 +126,7 @@ struct ExitLoopReplayTests {
         _ = exitLoop.run()
 
         #expect(control.termination == .allHalted)
-        #expect(vcpu.answers.hypercallReturns == [0, 0, 22])
+        #expect(vcpu.answers.hypercallReturns == [0, 0, UInt64(bitPattern: -22)])
         #expect(
             conversions.calls == [
                 "KVM_SET_MEMORY_ATTRIBUTES gpa=0x100000 size=0x2000 0",
@@ -136,7 +136,7 @@ struct ExitLoopReplayTests {
             ])
         #expect(
             output.messages.last
-                == "kvmplan: vcpu 0: refused KVM_HC_MAP_GPA_RANGE gpa=0x100000000 pages=1 attributes=0x0: 0x100000000 is outside sharing.convertible (ret 22)")
+                == "kvmplan: vcpu 0: refused KVM_HC_MAP_GPA_RANGE gpa=0x100000000 pages=1 attributes=0x0: 0x100000000 is outside sharing.convertible (ret \(UInt64(bitPattern: -22)))")
         // --trace shows the handler's ioctls, indented, in the plan's syntax.
         #expect(
             output.messages.first
@@ -173,7 +173,37 @@ struct ExitLoopReplayTests {
         #expect(control.termination?.status == 125)
         #expect(
             output.messages.first
-                == "kvmplan: vcpu 0: KVM_EXIT_MEMORY_FAULT gpa=0x100000000 size=4KiB private: guest made a private access at 0x100000000 that cannot be converted: 0x100000000 is outside sharing.convertible")
+                == "kvmplan: vcpu 0: KVM_EXIT_MEMORY_FAULT gpa=0x100000000 size=0x1000 flags=0x8 (private access): guest made a private access at gpa 0x100000000 size 0x1000 flags 0x8 that cannot be converted: 0x100000000 is outside sharing.convertible")
+    }
+
+    /// The lab's defect: a fault whose range already has the requested state was resumed forever (75,000
+    /// exits in 5 s on the lab kernel). Now the first such exit ends the launch with its gpa, size and flags.
+    @Test func aFaultForTheCurrentStateEndsTheLaunchAtOnce() {
+        let output = CapturedOutput()
+        let repeated = [ReplayVCPU.Step](repeating: Exits.fault(gpa: 0x3000, size: 4096, private: true), count: 50)
+        let (exitLoop, control) = loop(
+            ReplayVCPU(repeated + [Exits.out(0xf4, [0])]), policy: ExitPolicy(memoryFault: true),
+            sharing: sharing(RecordingConversions()), output: output)
+        let result = exitLoop.run()
+        #expect(result.exits == 1)
+        #expect(control.termination?.status == 125)
+        #expect(
+            output.messages.first
+                == "kvmplan: vcpu 0: KVM_EXIT_MEMORY_FAULT gpa=0x3000 size=0x1000 flags=0x8 (private access): memory fault at gpa 0x3000 size 0x1000 flags 0x8: the range is already private, so KVM cannot serve it and converting cannot help")
+    }
+
+    /// KVM_RUN failing with EHWPOISON is never recoverable, whatever the handlers.
+    @Test func aPoisonedPageIsFatal() {
+        let output = CapturedOutput()
+        let conversions = RecordingConversions()
+        let poisoned = ReplayVCPU.Step.exit(.memoryFault(MemoryFaultExit(flags: 0, gpa: 64 * Self.MiB, size: 4096, hardwarePoison: true)))
+        let (exitLoop, control) = loop(
+            ReplayVCPU([poisoned, Exits.out(0xf4, [0])]), policy: ExitPolicy(memoryFault: true), sharing: sharing(conversions),
+            output: output)
+        _ = exitLoop.run()
+        #expect(control.termination?.status == 125)
+        #expect(conversions.calls.isEmpty)
+        #expect(output.messages.first?.contains("EHWPOISON") == true)
     }
 
     @Test func aFailedConversionIoctlIsFatal() {
@@ -191,7 +221,7 @@ struct ExitLoopReplayTests {
         let (first, control) = loop(ReplayVCPU([Exits.fault(gpa: 0, size: 4096, private: true)]), output: output)
         _ = first.run()
         #expect(control.termination?.status == 125)
-        #expect(output.messages.first == "kvmplan: vcpu 0: unexpected KVM_EXIT_MEMORY_FAULT gpa=0x0 size=4KiB private (the plan has no memory-fault handler)")
+        #expect(output.messages.first == "kvmplan: vcpu 0: KVM_EXIT_MEMORY_FAULT gpa=0x0 size=0x1000 flags=0x8 (private access): the plan has no memory-fault handler, so nothing can make this access succeed")
 
         let output2 = CapturedOutput()
         let (second, control2) = loop(
