@@ -133,6 +133,7 @@ extension Plan {
             }
         }
         validateHandlers(&issues)
+        validatePrivateMemory(&issues)
         return issues
     }
 

@@ -133,6 +133,41 @@ struct ValidationTests {
             plan.manifestDigest = "md5:1234"
             return plan
         },
+        // Private memory (found by the lab: Plan+Validation+PrivateMemory.swift).
+        Case(
+            name: "PRIVATE attributes on a memslot without guest_memfd", id: "plan.private-memory", stepID: "attr.low",
+            field: "args.gpa", message: "has no guest_memfd"
+        ) {
+            var plan = Fixtures.defaultX86
+            let at = plan.steps.firstIndex { $0.id == "slot.low" }.map { $0 + 1 } ?? 0
+            plan.steps.insert(Step("attr.low", .setMemoryAttributes(gpa: 0x1000, size: 0x1000, attributes: .private)), at: at)
+            return plan
+        },
+        Case(
+            name: "convertible range on a memslot without guest_memfd", id: "plan.private-memory", field: "handlers[4].convertible",
+            message: "could never become private"
+        ) {
+            var plan = Fixtures.defaultX86
+            plan.handlers.append(
+                Handler(.hypercallMapGPARange(convertible: [ConvertibleRange(region: "low", gpa: 0, size: 2 << 20)], onShare: .punchHole, onUnshare: .discard)))
+            return plan
+        },
+        Case(
+            name: "load through an mmap of a guest_memfd without INIT_SHARED", id: "plan.private-memory", stepID: "load.payload",
+            field: "args.offset", message: "SIGBUS"
+        ) {
+            var plan = replacing("gmem.ram", with: .createGuestMemfd(name: "ram", size: 16 << 20, flags: [.mmap]))
+            if let i = plan.steps.firstIndex(where: { $0.id == "load.payload" }) {
+                plan.steps[i].operation = .loadPayload(into: Address(.mapping("ram"), offset: 0), gpa: 0x100_0000, size: 512, sha256: Fixtures.payloadDigest)
+            }
+            return plan
+        },
+        Case(
+            name: "mmap of a guest_memfd without GUEST_MEMFD_FLAG_MMAP", id: "plan.private-memory", stepID: "map.ram",
+            field: "args.source", message: "without GUEST_MEMFD_FLAG_MMAP"
+        ) {
+            replacing("gmem.ram", with: .createGuestMemfd(name: "ram", size: 16 << 20, flags: []))
+        },
     ]
 
     @Test(arguments: cases)
@@ -144,6 +179,16 @@ struct ValidationTests {
         #expect(issue.stepID == c.stepID)
         #expect(issue.field == c.field)
         #expect(issue.message.contains(c.message), "\(issue.message)")
+    }
+
+    /// A PRIVATE range outside every memslot stays valid: KVM accepts it and a guest access there is a
+    /// memory-fault exit that ends the launch (the lab's memory-fault test relies on it).
+    @Test func privateAttributesOutsideEveryMemslotAreValid() {
+        var plan = Fixtures.defaultX86
+        plan.steps.insert(
+            Step("attr.hole", .setMemoryAttributes(gpa: 0xfe00_0000, size: 2 << 20, attributes: .private)),
+            at: plan.steps.firstIndex { $0.id == "vcpu.0" } ?? 0)
+        #expect(plan.validate() == [])
     }
 
     @Test func issuesNameStepAndSourceAndBecomeDiagnostics() throws {
