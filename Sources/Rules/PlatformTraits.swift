@@ -17,6 +17,10 @@ public struct PlatformTraits: Sendable, Hashable {
     public var defaultConversion: [ConversionExit]
     /// Conversion exits the launcher can ever see on this platform.
     public var possibleConversion: Set<ConversionExit>
+    /// A guest access can ask for a conversion by faulting: its private/shared intent (C-bit, shared GPA
+    /// bit, RIPAS) can disagree with the page's attribute. False on sw-protected, where KVM takes the intent
+    /// from the attribute itself (mmu.c), so a memory fault there never asks for a conversion.
+    public var faultRequestsConversion = true
     public var readonlySlots: Bool
     public var dirtyLogging: Bool
     /// `GUEST_MEMFD_FLAG_INIT_SHARED` allowed (x86: only VMs without private memory).
@@ -83,8 +87,10 @@ public struct PlatformTraits: Sendable, Hashable {
         t.hasPrivateMemory = true
         t.privateBackings = [.guestMemfd]
         t.defaultAccessType = .attribute
-        t.defaultConversion = [.fault, .hypercall]
+        // Private-ness comes from the attribute (mmu.c): the guest converts by hypercall only (KVM_UAPI.md §8).
+        t.defaultConversion = [.hypercall]
         t.possibleConversion = [.fault, .hypercall]
+        t.faultRequestsConversion = false
         t.gmemInitShared = false
         t.testingOnly = true
         return t

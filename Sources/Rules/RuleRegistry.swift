@@ -17,7 +17,7 @@ public enum RuleRegistry {
         ExperimentalPlatform.self, VCPULimit.self,
         // sharing
         SharingWithoutPrivateMemory.self, SharingAccessType.self, SharingSharedBit.self, SharingConversionExits.self,
-        SharingConvertibleNames.self, SharingConvertibleOmitted.self, SharingNoExits.self,
+        SharingConvertibleNames.self, SharingConvertibleOmitted.self, SharingNoExits.self, SharingFaultNeverRequests.self,
         // payload
         PayloadFileRule.self, PayloadLoad.self, PayloadFits.self, PayloadEntry.self, PayloadMode.self,
         PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self,

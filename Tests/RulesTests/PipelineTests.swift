@@ -70,7 +70,7 @@ struct PipelineTests {
         ("sev-snp", "", AccessType.cBit, 51 as Int?, [ConversionExit.hypercall, .fault]),
         ("tdx", "gpa-bits: 48\n", .gpaBit, 47, [.hypercall, .fault]),
         ("tdx", "gpa-bits: 52\n", .gpaBit, 51, [.hypercall, .fault]),
-        ("sw-protected", "", .attribute, nil, [.fault, .hypercall]),
+        ("sw-protected", "", .attribute, nil, [.hypercall]),
     ])
     func defaults(_ platform: String, _ top: String, _ type: AccessType, _ bit: Int?, _ exits: [ConversionExit]) throws {
         let (checked, diagnostics) = check(

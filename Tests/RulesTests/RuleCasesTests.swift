@@ -421,6 +421,11 @@ struct RuleCasesTests {
             "sharing.no-exits", "sharing.no-exits",
             invalid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  conversion: 1️⃣[]\n"),
             valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  convertible: [ram]\n")),
+        // mmu.c: a sw-protected access takes its private-ness from the attribute (KVM_UAPI.md §8; the lab).
+        Case(
+            "sharing.fault-never-requests", "sharing.fault-never-requests",
+            invalid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  conversion: [hypercall, 1️⃣fault]\n"),
+            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  conversion: [hypercall, fault]\n")),
     ]
 
     // MARK: Payload
