@@ -375,7 +375,7 @@ public struct ExitLoop: Sendable {
             traceActions(actions, cause: what)
             port.setHypercallReturn(0)
         case .refused(let ret, let reason):
-            output.message("kvmplan: vcpu \(port.index): refused \(what): \(reason) (ret \(ret))")
+            output.message("kvmplan: vcpu \(port.index): refused \(what): \(reason) (ret \(Int64(bitPattern: ret)))")
             port.setHypercallReturn(ret)
         case .fatal(let reason):
             fatal("\(what): \(reason)")

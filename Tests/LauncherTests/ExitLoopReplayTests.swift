@@ -136,7 +136,7 @@ struct ExitLoopReplayTests {
             ])
         #expect(
             output.messages.last
-                == "kvmplan: vcpu 0: refused KVM_HC_MAP_GPA_RANGE gpa=0x100000000 pages=1 attributes=0x0: 0x100000000 is outside sharing.convertible (ret \(UInt64(bitPattern: -22)))")
+                == "kvmplan: vcpu 0: refused KVM_HC_MAP_GPA_RANGE gpa=0x100000000 pages=1 attributes=0x0: 0x100000000 is outside sharing.convertible (ret -22)")
         // --trace shows the handler's ioctls, indented, in the plan's syntax.
         #expect(
             output.messages.first
