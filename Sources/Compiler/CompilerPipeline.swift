@@ -24,12 +24,21 @@ public struct CompilerPipeline: Sendable {
     public func check(_ manifest: Manifest) -> (CheckedManifest?, Diagnostics) {
         var payloadPath: String? = nil
         var payloadFile: PayloadFile? = nil
+        var initrdPath: String? = nil
+        var initrdFile: PayloadFile? = nil
         if let payload = manifest.payload {
             let path = resolvePath(payload.path.value, relativeTo: manifest.file)
             payloadPath = path
             payloadFile = files.payload(at: path)
+            if let initrd = payload.initrd, payload.format.value == .linux {
+                let path = resolvePath(initrd.value, relativeTo: manifest.file)
+                initrdPath = path
+                initrdFile = files.payload(at: path)
+            }
         }
-        let context = RuleContext(manifest: manifest, payloadPath: payloadPath, payloadFile: payloadFile, host: host)
+        let context = RuleContext(
+            manifest: manifest, payloadPath: payloadPath, payloadFile: payloadFile, initrdPath: initrdPath,
+            initrdFile: initrdFile, host: host)
         var diagnostics = RuleRegistry.check(context)
         if let host {
             diagnostics.append(contentsOf: HostRules.check(context, host: host))

@@ -274,6 +274,8 @@ struct PlanBuilder {
         case .elf:
             guard case .success(let image) = ELFImage.parse(bytes) else { return }
             pieces = image.segments.map { ($0.physicalAddress, $0.fileOffset, $0.fileSize, $0.memorySize) }
+        case .linux:
+            return  // lowered in a later step
         }
         let measured = context.measured && traits.measuredLaunch
         let at = payload.load?.location ?? payload.path.location

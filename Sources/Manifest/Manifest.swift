@@ -116,6 +116,8 @@ public enum OnUnshare: String, Sendable, Hashable, CaseIterable {
 public enum PayloadFormat: String, Sendable, Hashable, CaseIterable {
     case flat
     case elf
+    /// An x86 bzImage booted through the Linux/x86 boot protocol (2.06 or newer), entered at its 64-bit entry.
+    case linux
 }
 
 public enum BootMode: String, Sendable, Hashable, CaseIterable {
@@ -210,6 +212,10 @@ public struct Manifest: Sendable {
         public var entry: Located<UInt64>?
         public var mode: Located<BootMode>
         public var measured: Located<Bool>?
+        /// `format: linux` only: the initial ramdisk, relative to the manifest file.
+        public var initrd: Located<String>? = nil
+        /// `format: linux` only: the kernel command line.
+        public var cmdline: Located<String>? = nil
     }
 
     public func region(named name: String) -> Region? { memory.regions.first { $0.name.value == name } }

@@ -8,7 +8,7 @@ public enum ManifestParser {
     public static let regionKeys = ["name", "base", "size", "access", "initial", "backing", "guest-memfd", "readonly", "dirty-log"]
     public static let guestMemfdKeys = ["mmap", "init-shared"]
     public static let sharingKeys = ["access-type", "shared-bit", "conversion", "convertible", "on-share", "on-unshare"]
-    public static let payloadKeys = ["format", "path", "load", "entry", "mode", "measured"]
+    public static let payloadKeys = ["format", "path", "load", "entry", "mode", "measured", "initrd", "cmdline"]
 
     public static func parse(bytes: [UInt8], file: String) -> (Manifest?, Diagnostics) {
         let (tree, yamlDiagnostics) = ManifestSource.parse(bytes: bytes, file: file)
@@ -396,10 +396,18 @@ struct ManifestDecoder {
         if f["mode"] != nil && mode == nil { ok = false }
         let measured = bool(f, "measured")
         if f["measured"] != nil && measured == nil { ok = false }
+        let initrd = string(f, "initrd")
+        if f["initrd"] != nil && initrd == nil { ok = false }
+        if let initrd, initrd.value.isEmpty {
+            diagnostics.append(ManifestMessages.range("'initrd' is empty", at: initrd.location, path: initrd.path))
+            ok = false
+        }
+        let cmdline = string(f, "cmdline")
+        if f["cmdline"] != nil && cmdline == nil { ok = false }
         guard ok, let path else { return nil }
         return Manifest.Payload(
             location: pair.value.location, format: format ?? fallback(.flat, f, "format"), path: path, load: load,
-            entry: entry, mode: mode ?? fallback(.long, f, "mode"), measured: measured)
+            entry: entry, mode: mode ?? fallback(.long, f, "mode"), measured: measured, initrd: initrd, cmdline: cmdline)
     }
 
     /// `region+offset`, `region`, or an absolute GPA.

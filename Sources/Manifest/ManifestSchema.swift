@@ -63,7 +63,7 @@ public enum ManifestSchema {
             ], description: "The sharing protocol.")
         let payload = closed(
             [
-                "format": words(PayloadFormat.self, "flat binary or ELF64."),
+                "format": words(PayloadFormat.self, "flat binary, ELF64, or linux (an x86 bzImage booted through the Linux boot protocol)."),
                 "path": .object(["type": .string("string"), "minLength": .int(1), "description": .string("Relative to the manifest file.")]),
                 "load": .object([
                     "description": .string("REGION+OFFSET or an absolute GPA (flat only)."),
@@ -75,6 +75,13 @@ public enum ManifestSchema {
                 "entry": integer,
                 "mode": words(BootMode.self, "x86 boot mode."),
                 "measured": boolean("Part of the launch measurement (SNP/TDX/CCA)."),
+                "initrd": .object([
+                    "type": .string("string"), "minLength": .int(1),
+                    "description": .string("format linux: the initial ramdisk, relative to the manifest file."),
+                ]),
+                "cmdline": .object([
+                    "type": .string("string"), "description": .string("format linux: the kernel command line."),
+                ]),
             ], required: ["path"], description: "The guest image.")
         return .object([
             "$schema": .string("https://json-schema.org/draft/2020-12/schema"),

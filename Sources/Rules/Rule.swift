@@ -53,10 +53,18 @@ public struct RuleContext: Sendable {
     public var payloadFile: PayloadFile?
     /// The payload path as resolved against the manifest's directory.
     public var payloadPath: String?
+    /// `format: linux`: the initrd as resolved against the manifest's directory, and what it looks like.
+    public var initrdPath: String?
+    public var initrdFile: PayloadFile?
     public var host: HostProfile?
 
-    public init(manifest: Manifest, payloadPath: String? = nil, payloadFile: PayloadFile? = nil, host: HostProfile? = nil) {
+    public init(
+        manifest: Manifest, payloadPath: String? = nil, payloadFile: PayloadFile? = nil, initrdPath: String? = nil,
+        initrdFile: PayloadFile? = nil, host: HostProfile? = nil
+    ) {
         self.manifest = manifest
+        self.initrdPath = initrdPath
+        self.initrdFile = initrdFile
         self.memslotRegions = manifest.memory.regions.filter { $0.backing.value != .none }
         self.traits = PlatformTraits.of(manifest.platform.value, on: manifest.arch.value)
         self.payloadPath = payloadPath

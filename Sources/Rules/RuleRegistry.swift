@@ -21,6 +21,9 @@ public enum RuleRegistry {
         // payload
         PayloadFileRule.self, PayloadLoad.self, PayloadFits.self, PayloadEntry.self, PayloadMode.self,
         PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self,
+        // payload: linux
+        LinuxKeys.self, LinuxArch.self, LinuxPlatform.self, LinuxImage.self, LinuxPlacement.self, LinuxMemory.self,
+        LinuxInitrd.self, LinuxCmdline.self, LinuxVCPUs.self,
     ]
 
     /// Runs every rule that applies to the manifest's architecture.

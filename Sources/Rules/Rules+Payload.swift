@@ -31,6 +31,11 @@ extension RuleContext {
         case .elf:
             guard let bytes = file.bytes, case .success(let image) = ELFImage.parse(bytes) else { return nil }
             return image.segments.map { ($0.physicalAddress, $0.memorySize) }
+        case .linux:
+            guard case .success(let layout)? = linuxLayout else { return nil }
+            var ranges = [(layout.kernelGPA, layout.kernelSize)]
+            if let initrd = layout.initrd { ranges.append(initrd) }
+            return ranges
         }
     }
 
@@ -54,6 +59,9 @@ extension RuleContext {
         case .elf:
             guard let bytes = payloadFile?.bytes, case .success(let image) = ELFImage.parse(bytes) else { return nil }
             return image.entry
+        case .linux:
+            guard case .success(let layout)? = linuxLayout else { return nil }
+            return layout.entry
         }
     }
 }
@@ -112,6 +120,8 @@ public enum PayloadLoad: Rule {
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
         guard let payload = context.manifest.payload, !context.isDamaged("memory") else { return }
         switch payload.format.value {
+        case .linux:
+            return  // payload.linux-keys
         case .elf:
             if let load = payload.load {
                 diagnostics.append(emit("'load' is not used by ELF payloads (segments carry their addresses)", at: load))
@@ -150,7 +160,9 @@ public enum PayloadFits: Rule {
         fix: "Load the payload lower, or grow the region.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, !context.isDamaged("memory"), let ranges = context.payloadRanges else { return }
+        guard let payload = context.manifest.payload, !context.isDamaged("memory"), payload.format.value != .linux,
+            let ranges = context.payloadRanges
+        else { return }
         for (gpa, size) in ranges where context.ramRegion(containing: gpa, length: size) == nil {
             let (end, overflow) = gpa.addingReportingOverflow(size)
             let span = overflow ? "beyond 2^64" : ManifestInteger.formatHex(size == 0 ? gpa : end - 1)
@@ -171,7 +183,9 @@ public enum PayloadEntry: Rule {
         fix: "Set `entry` to an address inside the loaded image.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, let ranges = context.payloadRanges, let entry = context.payloadEntry else { return }
+        guard let payload = context.manifest.payload, payload.format.value != .linux, let ranges = context.payloadRanges,
+            let entry = context.payloadEntry
+        else { return }
         let inside = ranges.contains { entry >= $0.gpa && entry - $0.gpa < $0.size }
         if !inside {
             diagnostics.append(
@@ -190,7 +204,7 @@ public enum PayloadMode: Rule {
         fix: "Choose a mode that reaches the payload, or load it lower.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, !context.isDamaged("arch") else { return }
+        guard let payload = context.manifest.payload, !context.isDamaged("arch"), payload.format.value != .linux else { return }
         if context.manifest.arch.value == .arm64 {
             if payload.mode.isExplicit {
                 diagnostics.append(emit("'mode' is an x86 boot mode; arm64 guests start at EL1 with the MMU off", at: payload.mode))
@@ -218,7 +232,7 @@ public enum PayloadBootArea: Rule {
     public static let documentation = RuleDocumentation(
         id: "payload.boot-area", severity: .error,
         summary: "The launcher's boot area (0x1000–0x7fff) overlaps the payload or is not in shared RAM.",
-        rationale: "For protected and long mode the launcher writes a GDT and identity-mapped page tables at GPA 0x1000–0x7fff. That range must be shared RAM and the payload must not overlap it.",
+        rationale: "For protected and long mode the launcher writes a GDT and identity-mapped page tables at GPA 0x1000–0x7fff; for `format: linux` also the zero page (0x8000), the command line (0x9000) and the initial stack, up to 0xffff. That range must be shared, writable RAM and the payload must not overlap it.",
         kernel: "The guest would triple-fault on its first instruction fetch (KVM_EXIT_SHUTDOWN), or the launcher would overwrite the payload.",
         fix: "Start a shared RAM region at 0 and load the payload at or above 0x8000 (e.g. ram+0x100000).")
 
@@ -228,22 +242,26 @@ public enum PayloadBootArea: Rule {
         guard let payload = context.manifest.payload, !context.isDamaged("memory", "arch", "platform"),
             context.manifest.arch.value == .x86_64, payload.mode.value != .real, !context.traits.measuredLaunch
         else { return }
-        let area = BootArea.start..<BootArea.end
-        if let region = context.ramRegion(containing: BootArea.start, length: BootArea.end - BootArea.start) {
+        let linux = payload.format.value == .linux
+        let area = BootArea.start..<(linux ? LinuxBootLayout.areaEnd : BootArea.end)
+        let shown = "\(ManifestInteger.formatHex(area.lowerBound))..\(ManifestInteger.formatHex(area.upperBound - 1))"
+        let at = linux ? payload.format.site : payload.mode.site
+        if let region = context.ramRegion(containing: area.lowerBound, length: area.upperBound - area.lowerBound) {
             if region.initiallyPrivate {
                 diagnostics.append(
-                    emit("the boot area 0x1000..0x7fff lies in private region '\(region.name.value)', which the launcher cannot write", at: payload.mode))
+                    emit("the boot area \(shown) lies in private region '\(region.name.value)', which the launcher cannot write", at: at))
+            } else if region.readonly.value {
+                diagnostics.append(emit("the boot area \(shown) lies in read-only region '\(region.name.value)'", at: at))
             }
         } else {
-            diagnostics.append(
-                emit(
-                    "\(payload.mode.value.rawValue) mode needs RAM at 0x1000..0x7fff for the launcher's GDT and page tables",
-                    at: payload.mode))
+            let what = linux ? "a Linux guest" : "\(payload.mode.value.rawValue) mode"
+            let contents = linux ? "GDT, page tables, zero page, command line and stack" : "GDT and page tables"
+            diagnostics.append(emit("\(what) needs RAM at \(shown) for the launcher's \(contents)", at: at))
         }
         for (gpa, size) in context.payloadRanges ?? [] where size > 0 && gpa < area.upperBound && gpa &+ size > area.lowerBound {
             diagnostics.append(
                 emit(
-                    "payload at \(ManifestInteger.formatHex(gpa)) overlaps the launcher's boot area 0x1000..0x7fff", at: payload.load?.site ?? payload.path.site))
+                    "payload at \(ManifestInteger.formatHex(gpa)) overlaps the launcher's boot area \(shown)", at: payload.load?.site ?? payload.path.site))
         }
     }
 }

@@ -663,7 +663,109 @@ struct RuleCasesTests {
             host: makeHost(perVMType: ["default": ["KVM_CAP_GUEST_MEMFD_FLAGS": 0]])),
     ]
 
-    static let all = layout + guestMemfd + platform + sharing + payloads + hosts
+
+    // MARK: Linux
+
+    static let kernel = FakeFiles.file(BzImageBuilder().bytes)
+    static let linuxRAM = "    - {name: ram, base: 0x0, size: 64MiB}"
+    static let linuxFiles = FakeFiles(payloads: ["bzImage": kernel, "initrd.cpio": FakeFiles.flat(size: 1 << 20)])
+    static func linux(_ extra: String = "", path: String = "bzImage") -> String {
+        "payload:\n  format: linux\n  path: \(path)\n" + extra
+    }
+
+    static let linuxCases: [Case] = [
+        Case(
+            "payload.linux-keys (load)", "payload.linux-keys",
+            invalid: manifest(regions: linuxRAM, rest: linux("  load: 1️⃣ram+0x100000\n")),
+            expect: [DiagnosticSpec("payload.linux-keys", message: "'load' is decided by the Linux boot protocol")],
+            valid: manifest(regions: linuxRAM, rest: linux()), files: linuxFiles),
+        Case(
+            "payload.linux-keys (entry, mode)", "payload.linux-keys",
+            invalid: manifest(regions: linuxRAM, rest: linux("  entry: 1️⃣0x100000\n  mode: 2️⃣long\n")),
+            expect: [
+                DiagnosticSpec("payload.linux-keys", at: "1️⃣", message: "'entry'"),
+                DiagnosticSpec("payload.linux-keys", at: "2️⃣", message: "'mode'"),
+            ],
+            valid: manifest(regions: linuxRAM, rest: linux("  cmdline: console=ttyS0\n")), files: linuxFiles),
+        Case(
+            "payload.linux-keys (initrd without linux)", "payload.linux-keys",
+            invalid: manifest(regions: ram, rest: payload + "  initrd: 1️⃣initrd.cpio\n"),
+            expect: [DiagnosticSpec("payload.linux-keys", message: "'initrd' needs 'format: linux'")],
+            valid: manifest(regions: ram, rest: payload)),
+        Case(
+            "payload.linux-arch", "payload.linux-arch",
+            invalid: manifest(arch: "arm64", regions: "    - {name: ram, base: 0x4000_0000, size: 64MiB}", rest: "payload:\n  format: 1️⃣linux\n  path: bzImage\n"),
+            expect: [DiagnosticSpec("payload.linux-arch", message: "not supported on arm64 yet")],
+            valid: manifest(arch: "arm64", regions: "    - {name: ram, base: 0x4000_0000, size: 64MiB}", rest: "payload:\n  format: elf\n  path: g.elf\n"),
+            files: FakeFiles(payloads: ["bzImage": kernel, "g.elf": FakeFiles.file(ELFBuilder.simple(at: 0x4000_0000, machine: 183).bytes)])),
+        Case(
+            "payload.linux-platform", "payload.linux-platform",
+            invalid: manifest(platform: "sev-snp", regions: "    - {name: ram, base: 0x0, size: 64MiB, access: private}", rest: "payload:\n  format: 1️⃣linux\n  path: bzImage\n"),
+            expect: [DiagnosticSpec("payload.linux-platform", message: "platform 'sev-snp' cannot do", note: "platform declared here")],
+            valid: manifest(platform: "sw-protected", regions: linuxRAM, rest: linux()), files: linuxFiles),
+        Case(
+            "payload.linux-image (not a bzImage)", "payload.linux-image",
+            invalid: manifest(regions: linuxRAM, rest: linux(path: "1️⃣g.bin")),
+            expect: [DiagnosticSpec("payload.linux-image", message: "not a bzImage (no \"HdrS\"")],
+            valid: manifest(regions: linuxRAM, rest: linux()), files: linuxFiles),
+        Case(
+            "payload.linux-image (protocol 2.05)", "payload.linux-image",
+            invalid: manifest(regions: linuxRAM, rest: linux(path: "1️⃣old")),
+            expect: [DiagnosticSpec("payload.linux-image", message: "boot protocol 2.05 is older than 2.06")],
+            valid: manifest(regions: linuxRAM, rest: linux()),
+            files: FakeFiles(payloads: ["bzImage": kernel, "old": FakeFiles.file(BzImageBuilder(version: 0x0205).bytes)])),
+        Case(
+            "payload.linux-image (truncated)", "payload.linux-image",
+            invalid: manifest(regions: linuxRAM, rest: linux(path: "1️⃣short")),
+            expect: [DiagnosticSpec("payload.linux-image", message: "truncated bzImage")],
+            valid: manifest(regions: linuxRAM, rest: linux()),
+            files: FakeFiles(payloads: ["bzImage": kernel, "short": FakeFiles.file(Array(BzImageBuilder().bytes.prefix(0x240)))])),
+        Case(
+            "payload.linux-placement (RAM ends below the run area)", "payload.linux-placement",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 16MiB}", rest: linux(path: "1️⃣bzImage")),
+            expect: [DiagnosticSpec("payload.linux-placement", message: "the kernel needs RAM 0x100000..0x13fffff")],
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 20MiB}", rest: linux()), files: linuxFiles),
+        Case(
+            "payload.linux-placement (a region over the VMX pages)", "payload.linux-placement",
+            invalid: manifest(regions: linuxRAM + "\n    - {name: mmio, base: 1️⃣0xfff0_0000, size: 1MiB, backing: none}", rest: linux()),
+            expect: [DiagnosticSpec("payload.linux-placement", message: "KVM_SET_TSS_ADDR")],
+            valid: manifest(regions: linuxRAM + "\n    - {name: mmio, base: 0xfec0_0000, size: 1MiB, backing: none}", rest: linux()),
+            files: linuxFiles),
+        Case(
+            "payload.linux-memory", "payload.linux-memory",
+            invalid: manifest(regions: "    - {name: ram, base: 0x0, size: 20MiB}", rest: linux("  initrd: 1️⃣big.cpio\n")),
+            expect: [DiagnosticSpec("payload.linux-memory", message: "RAM too small for kernel + initrd")],
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 32MiB}", rest: linux("  initrd: big.cpio\n")),
+            files: FakeFiles(payloads: ["bzImage": kernel, "big.cpio": FakeFiles.flat(size: 8 << 20)])),
+        Case(
+            "payload.linux-initrd (missing)", "payload.linux-initrd",
+            invalid: manifest(regions: linuxRAM, rest: linux("  initrd: 1️⃣missing.cpio\n")),
+            expect: [DiagnosticSpec("payload.linux-initrd", message: "'missing.cpio' does not exist")],
+            valid: manifest(regions: linuxRAM, rest: linux("  initrd: initrd.cpio\n")),
+            files: FakeFiles(payloads: ["bzImage": kernel, "initrd.cpio": FakeFiles.flat(size: 4096)], fallback: nil)),
+        Case(
+            "payload.linux-initrd (above initrd_addr_max)", "payload.linux-initrd",
+            invalid: manifest(regions: linuxRAM, rest: linux("  initrd: 1️⃣initrd.cpio\n", path: "low-max")),
+            expect: [DiagnosticSpec("payload.linux-initrd", message: "does not fit between the kernel's end 0x1400000 and initrd_addr_max 0x14fffff")],
+            valid: manifest(regions: linuxRAM, rest: linux("  initrd: initrd.cpio\n")),
+            files: FakeFiles(payloads: [
+                "bzImage": kernel, "initrd.cpio": FakeFiles.flat(size: 2 << 20),
+                "low-max": FakeFiles.file(BzImageBuilder(initrdAddrMax: 0x14f_ffff).bytes),
+            ])),
+        Case(
+            "payload.linux-cmdline (longer than cmdline_size)", "payload.linux-cmdline",
+            invalid: manifest(regions: linuxRAM, rest: linux("  cmdline: 1️⃣\"\(String(repeating: "x", count: 2048))\"\n")),
+            expect: [DiagnosticSpec("payload.linux-cmdline", message: "2048 bytes, longer than the kernel's cmdline_size 2047")],
+            valid: manifest(regions: linuxRAM, rest: linux("  cmdline: \"\(String(repeating: "x", count: 2047))\"\n")),
+            files: linuxFiles),
+        Case(
+            "payload.linux-vcpus", "payload.linux-vcpus",
+            invalid: manifest(top: "vcpus: 1️⃣2\n", regions: linuxRAM, rest: linux()),
+            expect: [DiagnosticSpec("payload.linux-vcpus", severity: .warning, message: "Linux boots on vCPU 0 only")],
+            valid: manifest(top: "vcpus: 1\n", regions: linuxRAM, rest: linux()), files: linuxFiles),
+    ]
+
+    static let all = layout + guestMemfd + platform + sharing + payloads + linuxCases + hosts
 
     // MARK: Tests
 
