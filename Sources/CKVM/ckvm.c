@@ -52,6 +52,9 @@ const unsigned long CKVM_KVM_PRE_FAULT_MEMORY = CKVM_IOWR(0xd5, struct ckvm_pre_
 const unsigned long CKVM_KVM_GET_SUPPORTED_CPUID = CKVM_IOWR(0x05, struct ckvm_cpuid2);
 const unsigned long CKVM_KVM_SET_TSS_ADDR = CKVM_IO(0x47);
 const unsigned long CKVM_KVM_SET_IDENTITY_MAP_ADDR = CKVM_IOW(0x48, uint64_t);
+const unsigned long CKVM_KVM_CREATE_IRQCHIP = CKVM_IO(0x60);
+const unsigned long CKVM_KVM_IRQ_LINE = CKVM_IOW(0x61, struct ckvm_irq_level);
+const unsigned long CKVM_KVM_CREATE_PIT2 = CKVM_IOW(0x77, struct ckvm_pit_config);
 const unsigned long CKVM_KVM_MEMORY_ENCRYPT_OP = CKVM_IOWR(0xba, unsigned long);
 const unsigned long CKVM_KVM_MEMORY_ENCRYPT_REG_REGION = CKVM_IOR(0xbb, struct ckvm_enc_region);
 const unsigned long CKVM_KVM_MEMORY_ENCRYPT_UNREG_REGION = CKVM_IOR(0xbc, struct ckvm_enc_region);
@@ -73,6 +76,8 @@ _Static_assert(CKVM_IOWR(0xd4, struct ckvm_create_guest_memfd) == 0xC040AED4UL, 
 _Static_assert(CKVM_IOWR(0xd5, struct ckvm_pre_fault_memory) == 0xC040AED5UL, "KVM_PRE_FAULT_MEMORY");
 #if defined(__x86_64__)
 _Static_assert(CKVM_IOWR(0xba, unsigned long) == 0xC008AEBAUL, "KVM_MEMORY_ENCRYPT_OP");
+_Static_assert(CKVM_IOW(0x61, struct ckvm_irq_level) == 0x4008AE61UL, "KVM_IRQ_LINE");
+_Static_assert(CKVM_IOW(0x77, struct ckvm_pit_config) == 0x4040AE77UL, "KVM_CREATE_PIT2");
 _Static_assert(CKVM_IOR(0xbb, struct ckvm_enc_region) == 0x8010AEBBUL, "KVM_MEMORY_ENCRYPT_REG_REGION");
 _Static_assert(CKVM_IOW(0x82, struct ckvm_regs) == 0x4090AE82UL, "KVM_SET_REGS (STYLE.md rule 6)");
 _Static_assert(CKVM_IOR(0x83, struct ckvm_sregs) == 0x8138AE83UL, "KVM_GET_SREGS");

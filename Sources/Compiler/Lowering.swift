@@ -66,6 +66,8 @@ struct PlanBuilder {
     /// x86 VM types with KVM_MEMORY_ATTRIBUTE_PRIVATE (sw-protected, SNP, TDX).
     var usesAttributes: Bool { isX86 && traits.hasPrivateMemory }
     var vcpuCount: UInt32 { UInt32(manifest.vcpus.value) }
+    /// A Linux guest: in-kernel IRQ chip and PIT, the boot protocol's zero page, the i8042 reset.
+    var isLinux: Bool { isX86 && manifest.payload?.format.value == .linux }
 
     // MARK: - The sequence
 
@@ -90,6 +92,8 @@ struct PlanBuilder {
                 at: manifest.sharing?.conversion?.location ?? manifest.platform.location,
                 comment: "KVM_HC_MAP_GPA_RANGE exits to the launcher")
         }
+
+        if isLinux { lowerLinuxDevices() }
 
         switch platform {
         case .tdx:
@@ -179,6 +183,23 @@ struct PlanBuilder {
             requires.require(
                 .exitHypercall, .bits(1 << 12), at: manifest.sharing?.conversion?.location ?? platformAt)
         }
+        if isLinux, let format = manifest.payload?.format.location {
+            for cap in [Capability.irqchip, .pit2, .setTSSAddr, .setIdentityMapAddr] {
+                requires.require(cap, .atLeast(1), at: format)
+            }
+        }
+    }
+
+    // MARK: - Linux: in-kernel devices
+
+    /// What Linux needs from KVM before any vCPU exists: the VMX TSS and identity-map pages (Intel; harmless
+    /// on AMD), the in-kernel PIC, IOAPIC and local APICs, and the PIT (with KVM answering port 0x61).
+    mutating func lowerLinuxDevices() {
+        guard let at = manifest.payload?.format.location else { return }
+        add("tss-addr", .setTSSAddr(address: LinuxBootLayout.tssAddress), at: at, comment: "Intel VMX real-mode TSS, 3 pages outside RAM")
+        add("identity-map-addr", .setIdentityMapAddr(address: LinuxBootLayout.identityMapAddress), at: at, comment: "Intel VMX identity map, 1 page outside RAM")
+        add("irqchip", .createIRQChip(), at: at, comment: "PIC, IOAPIC, a local APIC per vCPU")
+        add("pit", .createPIT2(flags: .speakerDummy), at: at, comment: "i8254 timer on IRQ 0; KVM answers port 0x61")
     }
 
     static func gmemFlags(_ region: Manifest.Region) -> GuestMemfdFlags {
@@ -275,7 +296,8 @@ struct PlanBuilder {
             guard case .success(let image) = ELFImage.parse(bytes) else { return }
             pieces = image.segments.map { ($0.physicalAddress, $0.fileOffset, $0.fileSize, $0.memorySize) }
         case .linux:
-            return  // lowered in a later step
+            lowerLinux(payload, bytes: bytes, path: path)
+            return
         }
         let measured = context.measured && traits.measuredLaunch
         let at = payload.load?.location ?? payload.path.location
@@ -329,6 +351,49 @@ struct PlanBuilder {
         }
     }
 
+    /// The Linux boot protocol: the protected-mode kernel, the initrd, the zero page with the command line.
+    mutating func lowerLinux(_ payload: Manifest.Payload, bytes: [UInt8], path: String) {
+        guard case .success(let layout)? = context.linuxLayout else { return }
+        let at = payload.path.location
+        var initrdInfo: PayloadInfo.Initrd? = nil
+        if let initrdPath = context.initrdPath, let initrdBytes = context.initrdFile?.bytes, let initrd = layout.initrd {
+            initrdInfo = PayloadInfo.Initrd(path: initrdPath, sha256: Lowering.digest(initrdBytes), size: UInt64(initrdBytes.count))
+            _ = initrd
+        }
+        payloadInfo = PayloadInfo(
+            path: path, format: .linux, sha256: Lowering.digest(bytes), size: UInt64(bytes.count), loadGPA: layout.kernelGPA,
+            entry: layout.entry, mode: .linux, measured: false, source: payload.location)
+        payloadInfo?.initrd = initrdInfo
+        func address(_ gpa: UInt64) -> Address? {
+            guard let layout = self.layout(containing: gpa), let mapping = layout.mapping else { return nil }
+            return Address(mapping, offset: gpa - layout.region.base.value)
+        }
+        let start = Int(layout.kernelFileOffset)
+        if let into = address(layout.kernelGPA) {
+            add(
+                "load.kernel",
+                .loadPayload(
+                    into: into, gpa: layout.kernelGPA, size: layout.kernelSize, fileOffset: layout.kernelFileOffset,
+                    sha256: Lowering.digest(Array(bytes[start..<start + Int(layout.kernelSize)]))),
+                at: at, comment: "the protected-mode kernel (bzImage after its setup sectors)")
+        }
+        if let initrd = layout.initrd, let info = initrdInfo, let into = address(initrd.gpa), let site = payload.initrd {
+            add("load.initrd", .loadInitrd(into: into, gpa: initrd.gpa, size: initrd.size, sha256: info.sha256), at: site.location)
+        }
+        if let into = address(LinuxBootLayout.zeroPage) {
+            let e820 = layout.e820.map {
+                E820Entry(address: $0.address, size: $0.size, kind: $0.kind == .ram ? .ram : .reserved)
+            }
+            add(
+                "boot-params",
+                .linuxBootParams(
+                    into: into, zeroPage: LinuxBootLayout.zeroPage, cmdlineGPA: LinuxBootLayout.cmdline,
+                    cmdline: payload.cmdline?.value ?? "", initrd: layout.initrd.map { GPARange(gpa: $0.gpa, size: $0.size) },
+                    e820: e820),
+                at: payload.cmdline?.location ?? payload.format.location, comment: "Linux boot protocol \(context.bzImageVersion)")
+        }
+    }
+
     // MARK: - vCPUs
 
     mutating func createVCPUs(boot: Bool) {
@@ -348,7 +413,13 @@ struct PlanBuilder {
                 } else {
                     add("vcpu-init.\(index)", .armVCPUInit(vcpu: vcpu, features: [.psci0_2]), at: at)
                 }
-                if boot, let payload = manifest.payload {
+                if boot, isLinux {
+                    // Only the boot CPU starts at the entry; the others wait in the in-kernel local APIC for
+                    // the INIT/SIPI of the guest's SMP bring-up.
+                    if index == 0, let payload = manifest.payload {
+                        add("boot.0", .setBootState(vcpu: vcpu, mode: .linux, entry: entry, vcpuCount: vcpuCount), at: payload.format.location)
+                    }
+                } else if boot, let payload = manifest.payload {
                     let mode: PlanBootMode = isX86 ? (PlanBootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1
                     add("boot.\(index)", .setBootState(vcpu: vcpu, mode: mode, entry: entry, vcpuCount: vcpuCount), at: payload.mode.location)
                 }
@@ -359,7 +430,12 @@ struct PlanBuilder {
     // MARK: - Handlers
 
     mutating func lowerHandlers() {
-        if isX86 {
+        if isLinux {
+            // With an in-kernel local APIC, HLT never exits: the guest ends by the i8042 reset or the exit port.
+            handlers.append(.serial(source: manifest.root))
+            handlers.append(.exitPort(source: manifest.root))
+            handlers.append(.i8042(source: manifest.payload?.format.location))
+        } else if isX86 {
             handlers.append(.serial(source: manifest.root))
             handlers.append(.exitPort(source: manifest.root))
             handlers.append(.halt(source: manifest.root))

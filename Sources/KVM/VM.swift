@@ -270,6 +270,33 @@ public final class VM: Sendable {
         _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_IDENTITY_MAP_ADDR, argument: &value,
                                "KVM_SET_IDENTITY_MAP_ADDR")
     }
+
+    /// Creates the in-kernel interrupt controllers: the 8259 PICs, the IOAPIC and, for every vCPU created
+    /// afterwards, a local APIC (which handles HLT and INIT/SIPI itself). Before any vCPU.
+    ///
+    /// The corresponding ioctl is `KVM_CREATE_IRQCHIP`.
+    public func createIRQChip() throws(KVMError) {
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_CREATE_IRQCHIP, "KVM_CREATE_IRQCHIP")
+    }
+
+    /// Creates the in-kernel i8254 PIT, wired to IRQ 0; `speakerDummy` makes KVM answer port 0x61 too.
+    /// After `createIRQChip`.
+    ///
+    /// The corresponding ioctl is `KVM_CREATE_PIT2`.
+    public func createPIT2(speakerDummy: Bool) throws(KVMError) {
+        var config = ckvm_pit_config()
+        config.flags = speakerDummy ? UInt32(CKVM_KVM_PIT_SPEAKER_DUMMY) : 0
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_CREATE_PIT2, argument: &config, "KVM_CREATE_PIT2")
+    }
+
+    /// Sets the level of interrupt line `irq` (a GSI: ISA IRQs 0–15 reach both the PIC and the IOAPIC).
+    /// Needs the in-kernel IRQ chip. Any thread may call it.
+    ///
+    /// The corresponding ioctl is `KVM_IRQ_LINE`.
+    public func setIRQLine(_ irq: UInt32, high: Bool) throws(KVMError) {
+        var level = ckvm_irq_level(irq: irq, level: high ? 1 : 0)
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_IRQ_LINE, argument: &level, "KVM_IRQ_LINE", detail: "irq \(irq)")
+    }
     #endif
 }
 

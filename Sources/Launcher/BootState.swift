@@ -114,6 +114,20 @@ public enum BootState {
         return s
     }
 
+    /// The Linux boot protocol's 64-bit entry: RIP = entry, RSI = the zero page (0x8000), RSP = 0x10000 (the
+    /// top of the boot area; the kernel switches to its own stack at once), everything else 0, interrupts off.
+    public static let linuxZeroPage: UInt64 = 0x8000
+    public static let linuxStackTop: UInt64 = 0x10000
+
+    public static func linuxRegisters(entry: UInt64) -> Registers {
+        var r = Registers()
+        r.rip = entry
+        r.rsi = linuxZeroPage
+        r.rsp = linuxStackTop
+        r.rflags = 0x2
+        return r
+    }
+
     /// General registers: RIP (IP in real mode) at the entry, RDI = vCPU index, RSI = vCPU count.
     public static func registers(mode: Mode, entry: UInt64, index: Int, count: Int) -> Registers {
         var r = Registers()

@@ -69,6 +69,8 @@ public enum Termination: Hashable, Sendable {
     case exitPort(status: UInt8, vcpu: UInt32)
     /// Every vCPU executed HLT: exit 0.
     case allHalted
+    /// The guest pulsed the reset line through the i8042 (0xfe to port 0x64, Linux `reboot=k`): exit 0.
+    case reset(vcpu: UInt32)
     /// Shutdown (triple fault), internal error, failed entry, an unexpected exit or a failed KVM call: 125.
     case fatal(vcpu: UInt32?, message: String)
     /// `--timeout` elapsed: 124.
@@ -79,7 +81,7 @@ public enum Termination: Hashable, Sendable {
     public var status: Int32 {
         switch self {
         case .exitPort(let status, _): Int32(status)
-        case .allHalted: 0
+        case .allHalted, .reset: 0
         case .fatal: 125
         case .timeout: 124
         case .interrupted: 130
@@ -144,6 +146,8 @@ public struct ExitPolicy: Sendable {
     public var haltEndsVCPU: Bool
     public var mapGPARange: Bool
     public var memoryFault: Bool
+    /// The i8042's command/status port (Linux guests): status reads, reset command.
+    public var i8042Port: UInt16?
 
     public init(serialPort: UInt16? = 0x3f8, exitPort: UInt16? = 0xf4, haltEndsVCPU: Bool = true,
                 mapGPARange: Bool = false, memoryFault: Bool = false) {
@@ -161,6 +165,7 @@ public struct ExitPolicy: Sendable {
             case .mmio: break  // every MMIO exit is reported the same way
             case .hypercallMapGPARange: mapGPARange = true
             case .memoryFault: memoryFault = true
+            case .i8042(let port): i8042Port = port
             }
         }
     }
@@ -255,6 +260,9 @@ public struct ExitLoop: Sendable {
     public let sharing: SharingHandler?
     public let output: any LaunchOutput
     public let trace: Bool
+    /// The UART and its interrupt line, for plans with an i8042 (Linux guests); nil: the polled COM1 of the
+    /// tiny guests (every register but LSR reads 0).
+    public let devices: LegacyDevices?
     /// Whether SIGINT arrived (checked before every KVM_RUN and after every EINTR).
     public let interrupted: @Sendable () -> Bool
 
@@ -264,9 +272,10 @@ public struct ExitLoop: Sendable {
     static let mapGPARangeNumber: UInt64 = 12
 
     public init(port: any VCPUPort, control: VMControl, policy: ExitPolicy, sharing: SharingHandler? = nil,
-                output: any LaunchOutput, trace: Bool = false, interrupted: @escaping @Sendable () -> Bool = { false }) {
+                output: any LaunchOutput, trace: Bool = false, devices: LegacyDevices? = nil,
+                interrupted: @escaping @Sendable () -> Bool = { false }) {
         (self.port, self.control, self.policy, self.sharing) = (port, control, policy, sharing)
-        (self.output, self.trace, self.interrupted) = (output, trace, interrupted)
+        (self.output, self.trace, self.interrupted, self.devices) = (output, trace, interrupted, devices)
     }
 
     public func run() -> VCPUResult {
@@ -326,6 +335,7 @@ public struct ExitLoop: Sendable {
 
     /// Returns the loop's ending when the exit ends the VM.
     private func handleIO(_ io: IOExit, data: [UInt8]) -> String? {
+        if let devices, let ending = handlePCIO(io, data: data, devices: devices) { return ending.isEmpty ? nil : ending }
         switch io.direction {
         case .out:
             if let serial = policy.serialPort, io.port == serial {
@@ -347,6 +357,48 @@ public struct ExitLoop: Sendable {
             port.answerIO(answer)
         }
         return nil
+    }
+
+    /// The Linux guest's devices: the full UART on COM1, the i8042, and silence for other ports (a kernel
+    /// probes many: COM2–4, CMOS, port 0x80 delays). Returns nil when the access is not theirs (the exit port),
+    /// "" when handled, else the loop's ending.
+    private func handlePCIO(_ io: IOExit, data: [UInt8], devices: LegacyDevices) -> String? {
+        if let exitPort = policy.exitPort, io.port == exitPort { return nil }
+        let count = io.size * io.count
+        if let serial = policy.serialPort, io.port >= serial, io.port <= serial + 7, io.size == 1 {
+            let offset = Int(io.port - serial)
+            do {
+                if io.direction == .out {
+                    var bytes: [UInt8] = []
+                    for value in data {
+                        if let byte = try devices.uartAccess(offset: offset, write: value).output { bytes.append(byte) }
+                    }
+                    if !bytes.isEmpty { output.console(bytes) }
+                } else {
+                    var answer: [UInt8] = []
+                    for _ in 0..<io.count { answer.append(try devices.uartAccess(offset: offset, write: nil).read) }
+                    port.answerIO(answer)
+                }
+            } catch {
+                fatal("KVM_IRQ_LINE for the UART's IRQ \(devices.uartIRQ) failed: \(error)", dump: false)
+                return "KVM_IRQ_LINE failed"
+            }
+            return ""
+        }
+        if let i8042 = policy.i8042Port, io.port == i8042 || io.port == I8042.dataPort {
+            if io.direction == .out {
+                if io.port == i8042, data.contains(I8042.resetCommand) {
+                    control.finish(.reset(vcpu: port.index))
+                    return "i8042 reset"
+                }
+            } else {
+                let value = io.port == i8042 ? I8042.status : 0
+                port.answerIO([UInt8](repeating: value, count: count))
+            }
+            return ""
+        }
+        if io.direction == .in { port.answerIO([UInt8](repeating: 0, count: count)) }
+        return ""
     }
 
     // MARK: MMIO

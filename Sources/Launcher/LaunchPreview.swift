@@ -79,6 +79,7 @@ public enum LaunchPreview {
         case .mmio(let region, let range, let readonly): "mmio \(region) \(range)\(readonly ? " (read-only slot)" : "")"
         case .hypercallMapGPARange: "KVM_HC_MAP_GPA_RANGE conversions"
         case .memoryFault: "memory-fault conversions"
+        case .i8042(let port): "i8042 \(hex(UInt64(port))) (reset 0xfe → exit 0)"
         }
     }
 }

@@ -71,7 +71,7 @@ public struct Launcher: Sendable {
     }
 
     /// Launches `plan` with the payload file's bytes (nil when the plan loads none).
-    public func launch(_ plan: Plan, payload: [UInt8]?) -> LaunchOutcome {
+    public func launch(_ plan: Plan, payload: [UInt8]?, initrd: [UInt8]? = nil) -> LaunchOutcome {
         var outcome = LaunchOutcome(status: 125)
 
         // 1. The plan itself.
@@ -91,7 +91,7 @@ public struct Launcher: Sendable {
         }
 
         // 3. The payload, and whether this launcher can execute every step.
-        if let problem = Self.payloadProblem(plan, payload: payload) {
+        if let problem = Self.payloadProblem(plan, payload: payload) ?? Self.initrdProblem(plan, initrd: initrd) {
             output.message("kvmplan: \(problem)")
             return outcome
         }
@@ -115,7 +115,7 @@ public struct Launcher: Sendable {
 
         // 5. The steps.
         let executor = PlanExecutor(
-            plan: plan, payload: payload, output: output, trace: options.trace, injected: options.injectedFailure,
+            plan: plan, payload: payload, initrd: initrd, output: output, trace: options.trace, injected: options.injectedFailure,
             interrupted: { handleInterrupt && InterruptSignal.wasReceived })
         var runSteps: [Step] = []
         for step in plan.steps {
@@ -155,7 +155,7 @@ public struct Launcher: Sendable {
                 output.message("kvmplan: interrupted (SIGINT); stopped the guest")
             case .fatal(nil, let message):
                 output.message("kvmplan: \(message)")
-            case .exitPort, .allHalted, .fatal:
+            case .exitPort, .allHalted, .reset, .fatal:
                 break
             }
         } else {
@@ -171,12 +171,12 @@ public struct Launcher: Sendable {
     // MARK: Before anything is created
 
     /// What is wrong with the plan or its payload, independent of the host; nil when nothing is.
-    public static func planProblem(_ plan: Plan, payload: [UInt8]?) -> String? {
+    public static func planProblem(_ plan: Plan, payload: [UInt8]?, initrd: [UInt8]? = nil) -> String? {
         let issues = plan.validate()
         if let issue = issues.first {
             return "invalid plan: \(issue)" + (issues.count > 1 ? " (and \(issues.count - 1) more)" : "")
         }
-        return payloadProblem(plan, payload: payload)
+        return payloadProblem(plan, payload: payload) ?? initrdProblem(plan, initrd: initrd)
     }
 
     /// Why the payload cannot be launched (none, or not the file the plan was made for); nil when it can.
@@ -188,6 +188,17 @@ public struct Launcher: Sendable {
         let digest = PayloadDigest.sha256(payload)
         guard digest == info.sha256 else {
             return "payload \(info.path) has \(digest), the plan was made for \(info.sha256); refusing to load it"
+        }
+        return nil
+    }
+
+    /// Why the initrd cannot be launched (the plan names one and it is missing or another file); nil when it can.
+    static func initrdProblem(_ plan: Plan, initrd: [UInt8]?) -> String? {
+        guard let info = plan.payload?.initrd else { return nil }
+        guard let initrd else { return "the plan loads the initrd \(info.path), but no initrd bytes were given" }
+        let digest = PayloadDigest.sha256(initrd)
+        guard digest == info.sha256 else {
+            return "initrd \(info.path) has \(digest), the plan was made for \(info.sha256); refusing to load it"
         }
         return nil
     }
@@ -233,9 +244,15 @@ public struct Launcher: Sendable {
         if let engine = Self.sharingEngine(plan), let vm = executor.vm {
             sharing = SharingHandler(engine: engine, conversions: KVMConversions(vm: vm, regions: executor.conversionRegions()))
         }
+        let policy = ExitPolicy(handlers: plan.handlers)
+        var devices: LegacyDevices?
+        if policy.i8042Port != nil {
+            let irqchip = plan.steps.contains { if case .createIRQChip = $0.operation { return true } else { return false } }
+            devices = LegacyDevices(interrupts: irqchip ? executor.vm.map { KVMInterrupts(vm: $0) } : nil)
+        }
         let phase = RunPhase(
-            policy: ExitPolicy(handlers: plan.handlers), sharing: sharing, output: output, trace: options.trace,
-            timeout: options.timeout, handleInterrupt: options.handleInterrupt)
+            policy: policy, sharing: sharing, output: output, trace: options.trace,
+            timeout: options.timeout, handleInterrupt: options.handleInterrupt, devices: devices)
         return phase.run(ports, wakeUp: wakeUp)
     }
 
@@ -297,11 +314,12 @@ public struct RunPhase: Sendable {
     public var trace: Bool
     public var timeout: Double?
     public var handleInterrupt: Bool
+    public var devices: LegacyDevices?
 
     public init(policy: ExitPolicy, sharing: SharingHandler? = nil, output: any LaunchOutput, trace: Bool = false,
-                timeout: Double? = nil, handleInterrupt: Bool = false) {
+                timeout: Double? = nil, handleInterrupt: Bool = false, devices: LegacyDevices? = nil) {
         (self.policy, self.sharing, self.output, self.trace) = (policy, sharing, output, trace)
-        (self.timeout, self.handleInterrupt) = (timeout, handleInterrupt)
+        (self.timeout, self.handleInterrupt, self.devices) = (timeout, handleInterrupt, devices)
     }
 
     /// Runs `ports` with a wake-up pipe of its own.
@@ -327,7 +345,7 @@ public struct RunPhase: Sendable {
         let results = Mutex<[UInt32: VCPUResult]>([:])
         func loop(_ port: any VCPUPort) -> ExitLoop {
             ExitLoop(port: port, control: control, policy: policy, sharing: sharing, output: output, trace: trace,
-                     interrupted: interrupted)
+                     devices: devices, interrupted: interrupted)
         }
 
         kicker.add(HostThread.current())

@@ -34,6 +34,9 @@ public enum UAPIStruct: String, CaseIterable, Hashable, Sendable {
     case kvmOneReg = "struct kvm_one_reg"
     case kvmVCPUInit = "struct kvm_vcpu_init"
     case kvmArmRMIPopulate = "struct kvm_arm_rmi_populate"
+    case kvmIRQLevel = "struct kvm_irq_level"
+    case kvmPITConfig = "struct kvm_pit_config"
+    case u64 = "__u64"
 
     /// `sizeof` on `arch`; nil where the struct does not exist.
     public func size(arch: PlanArch) -> UInt32? {
@@ -56,6 +59,9 @@ public enum UAPIStruct: String, CaseIterable, Hashable, Sendable {
         case .kvmOneReg: 16  // id u64, addr u64
         case .kvmVCPUInit: arch == .arm64 ? 32 : nil  // target u32, features[7] u32
         case .kvmArmRMIPopulate: arch == .arm64 ? 32 : nil
+        case .kvmIRQLevel: 8  // irq (or status) u32, level u32
+        case .kvmPITConfig: arch == .x86_64 ? 64 : nil  // flags u32, pad[15] u32
+        case .u64: 8
         }
     }
 }
@@ -87,6 +93,11 @@ public enum Ioctl: String, CaseIterable, Hashable, Sendable {
     case createGuestMemfd = "KVM_CREATE_GUEST_MEMFD"
     case preFaultMemory = "KVM_PRE_FAULT_MEMORY"
     case armRMIPopulate = "KVM_ARM_RMI_POPULATE"
+    case setTSSAddr = "KVM_SET_TSS_ADDR"
+    case setIdentityMapAddr = "KVM_SET_IDENTITY_MAP_ADDR"
+    case createIRQChip = "KVM_CREATE_IRQCHIP"
+    case irqLine = "KVM_IRQ_LINE"
+    case createPIT2 = "KVM_CREATE_PIT2"
 
     /// The `_IOC` definition: direction, number within `KVMIO`, argument type.
     public var definition: (direction: IoctlDirection, nr: UInt32, argument: UAPIStruct) {
@@ -116,6 +127,11 @@ public enum Ioctl: String, CaseIterable, Hashable, Sendable {
         case .createGuestMemfd: (.readWrite, 0xd4, .kvmCreateGuestMemfd)
         case .preFaultMemory: (.readWrite, 0xd5, .kvmPreFaultMemory)
         case .armRMIPopulate: (.readWrite, 0xd7, .kvmArmRMIPopulate)
+        case .setTSSAddr: (.none, 0x47, .none)
+        case .setIdentityMapAddr: (.write, 0x48, .u64)
+        case .createIRQChip: (.none, 0x60, .none)
+        case .irqLine: (.write, 0x61, .kvmIRQLevel)
+        case .createPIT2: (.write, 0x77, .kvmPITConfig)
         }
     }
 
@@ -123,7 +139,7 @@ public enum Ioctl: String, CaseIterable, Hashable, Sendable {
     public var architectures: Set<PlanArch> {
         switch self {
         case .getSupportedCPUID, .getSregs, .setSregs, .setCPUID2, .memoryEncryptOp, .memoryEncryptRegRegion,
-            .memoryEncryptUnregRegion:
+            .memoryEncryptUnregRegion, .setTSSAddr, .setIdentityMapAddr, .createPIT2:
             [.x86_64]
         case .armVCPUInit, .armPreferredTarget, .armRMIPopulate: [.arm64]
         default: [.x86_64, .arm64]

@@ -67,6 +67,36 @@ public struct MemoryAttributes: NamedFlags {
     public static let named: [(name: String, flag: MemoryAttributes)] = [("PRIVATE", .private)]
 }
 
+/// `KVM_PIT_*` flags of `struct kvm_pit_config`.
+public struct PITFlags: NamedFlags {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    /// `KVM_PIT_SPEAKER_DUMMY` (1 << 0): KVM answers the PC speaker port 0x61 itself (PIT channel 2 gate
+    /// and output, which Linux's PIT calibration polls), so it never exits to the launcher.
+    public static let speakerDummy = PITFlags(rawValue: 1 << 0)
+    public static let named: [(name: String, flag: PITFlags)] = [("SPEAKER_DUMMY", .speakerDummy)]
+}
+
+/// One entry of the e820 memory map in the zero page (`struct boot_e820_entry`).
+public struct E820Entry: Hashable, Sendable {
+    public enum Kind: String, CaseIterable, Hashable, Sendable {
+        /// `E820_TYPE_RAM` (1).
+        case ram
+        /// `E820_TYPE_RESERVED` (2).
+        case reserved
+
+        public var value: UInt32 { self == .ram ? 1 : 2 }
+    }
+
+    public var address: UInt64
+    public var size: UInt64
+    public var kind: Kind
+
+    public init(address: UInt64, size: UInt64, kind: Kind) {
+        (self.address, self.size, self.kind) = (address, size, kind)
+    }
+}
+
 /// `KVM_ARM_VCPU_*` feature bits of `struct kvm_vcpu_init.features[0]` (bit numbers from the arm64 uapi header).
 public struct ArmVCPUFeatures: NamedFlags {
     public let rawValue: UInt64
@@ -129,7 +159,11 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
     public var description: String { name }
     public static func < (lhs: Capability, rhs: Capability) -> Bool { lhs.name < rhs.name }
 
+    public static let irqchip = Capability(name: "KVM_CAP_IRQCHIP", number: 0)
     public static let userMemory = Capability(name: "KVM_CAP_USER_MEMORY", number: 3)
+    public static let setTSSAddr = Capability(name: "KVM_CAP_SET_TSS_ADDR", number: 4)
+    public static let pit2 = Capability(name: "KVM_CAP_PIT2", number: 33)
+    public static let setIdentityMapAddr = Capability(name: "KVM_CAP_SET_IDENTITY_MAP_ADDR", number: 37)
     public static let nrVCPUs = Capability(name: "KVM_CAP_NR_VCPUS", number: 9)
     public static let nrMemslots = Capability(name: "KVM_CAP_NR_MEMSLOTS", number: 10)
     public static let syncMMU = Capability(name: "KVM_CAP_SYNC_MMU", number: 16)
@@ -154,7 +188,7 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
 
     /// Every capability a plan may name.
     public static let catalogue: [Capability] = [
-        .userMemory, .nrVCPUs, .nrMemslots, .syncMMU, .enableCap, .maxVCPUs, .readonlyMem, .enableCapVM,
+        .irqchip, .userMemory, .setTSSAddr, .pit2, .setIdentityMapAddr, .nrVCPUs, .nrMemslots, .syncMMU, .enableCap, .maxVCPUs, .readonlyMem, .enableCapVM,
         .checkExtensionVM, .multiAddressSpace, .maxVCPUID, .armVMIPASize, .exitHypercall, .userMemory2,
         .memoryFaultInfo, .memoryAttributes, .guestMemfd, .vmTypes, .preFaultMemory, .guestMemfdFlags, .armRMI,
     ]
@@ -367,6 +401,9 @@ public enum BootMode: String, CaseIterable, Hashable, Sendable {
     case long
     /// arm64 EL1h with the MMU off, PC = entry.
     case el1
+    /// x86 64-bit entry of the Linux boot protocol: long mode as `long`, with RSI = the zero page (0x8000),
+    /// RSP = 0x10000 and every other general register 0.
+    case linux
 
     /// The architecture the mode belongs to.
     public var arch: PlanArch { self == .el1 ? .arm64 : .x86_64 }

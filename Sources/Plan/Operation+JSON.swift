@@ -115,6 +115,22 @@ extension Operation {
             return ["features": features.json]
         case .armRMIPopulate(_, let base, let size, let source, let measure):
             return ["base": .number(base), "size": .number(size), "source": source.json, "measure": .bool(measure)]
+        case .setTSSAddr(_, let address), .setIdentityMapAddr(_, let address):
+            return ["address": .number(address)]
+        case .createIRQChip:
+            return [:]
+        case .createPIT2(_, let flags):
+            return ["flags": flags.json]
+        case .loadInitrd(let into, let gpa, let size, let sha256):
+            return ["offset": .number(into.offset), "gpa": .number(gpa), "size": .number(size), "sha256": .string(sha256)]
+        case .linuxBootParams(let into, let zeroPage, let cmdlineGPA, let cmdline, let initrd, let e820):
+            return [
+                "offset": .number(into.offset), "zero-page": .number(zeroPage), "cmdline-gpa": .number(cmdlineGPA),
+                "cmdline": .string(cmdline),
+                "initrd": initrd.map { .object(["gpa": .number($0.gpa), "size": .number($0.size)]) } ?? .null,
+                "e820": .array(
+                    e820.map { .object(["address": .number($0.address), "size": .number($0.size), "type": .string($0.kind.rawValue)]) }),
+            ]
         }
     }
 }
@@ -295,6 +311,41 @@ extension Operation {
             operation = .armRMIPopulate(
                 on: try on(), base: try args.uint64("base"), size: try args.uint64("size"),
                 source: try args.address("source"), measure: try args.bool("measure"))
+        case .setTSSAddr:
+            operation = .setTSSAddr(on: try on(), address: try args.uint64("address"))
+        case .setIdentityMapAddr:
+            operation = .setIdentityMapAddr(on: try on(), address: try args.uint64("address"))
+        case .createIRQChip:
+            operation = .createIRQChip(on: try on())
+        case .createPIT2:
+            operation = .createPIT2(on: try on(), flags: try args.flags("flags", PITFlags.self))
+        case .loadInitrd:
+            let map = try on()
+            operation = .loadInitrd(
+                into: Address(map, offset: try args.uint64("offset")), gpa: try args.uint64("gpa"), size: try args.uint64("size"),
+                sha256: try args.string("sha256"))
+        case .linuxBootParams:
+            let map = try on()
+            let offset = try args.uint64("offset")
+            let zeroPage = try args.uint64("zero-page")
+            let cmdlineGPA = try args.uint64("cmdline-gpa")
+            let cmdline = try args.string("cmdline")
+            var initrd: GPARange?
+            if var r = try args.optionalObject("initrd") {
+                initrd = GPARange(gpa: try r.uint64("gpa"), size: try r.uint64("size"))
+                try r.finish()
+            }
+            guard let items = try args.value("e820").arrayValue else { throw args.error("e820", "expected an array") }
+            var e820: [E820Entry] = []
+            for (n, item) in items.enumerated() {
+                var r = try ObjectReader(item, path: args.field("e820[\(n)]"), context: context)
+                e820.append(
+                    E820Entry(address: try r.uint64("address"), size: try r.uint64("size"), kind: try r.choice("type", E820Entry.Kind.self)))
+                try r.finish()
+            }
+            operation = .linuxBootParams(
+                into: Address(map, offset: offset), zeroPage: zeroPage, cmdlineGPA: cmdlineGPA, cmdline: cmdline, initrd: initrd,
+                e820: e820)
         case .run:
             operation = .run(vcpu: try on())
         }

@@ -24,6 +24,9 @@ public struct Handler: Hashable, Sendable {
         case memoryFault(convertible: [ConvertibleRange], onShare: OnShare, onUnshare: OnUnshare)
         /// `KVM_EXIT_HLT`: the guest is done, exit status 0.
         case halt
+        /// `KVM_EXIT_IO` on the i8042 keyboard controller's command/status port (0x64) and data port (0x60):
+        /// status reads say "empty"; the reset command 0xfe (Linux `reboot=k`) ends the guest, exit status 0.
+        case i8042(port: UInt16)
     }
 
     public static func serial(port: UInt16 = 0x3f8, source: SourceLocation? = nil) -> Handler {
@@ -35,6 +38,10 @@ public struct Handler: Hashable, Sendable {
     }
 
     public static func halt(source: SourceLocation? = nil) -> Handler { Handler(.halt, source: source) }
+
+    public static func i8042(port: UInt16 = 0x64, source: SourceLocation? = nil) -> Handler {
+        Handler(.i8042(port: port), source: source)
+    }
 }
 
 /// A guest-physical range `[gpa, gpa + size)`.

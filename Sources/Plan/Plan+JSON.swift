@@ -106,17 +106,18 @@ extension Handler.Kind {
         case .hypercallMapGPARange: "hypercall-map-gpa-range"
         case .memoryFault: "memory-fault"
         case .halt: "halt"
+        case .i8042: "i8042"
         }
     }
 
-    static let names = ["serial", "exit-port", "mmio", "hypercall-map-gpa-range", "memory-fault", "halt"]
+    static let names = ["serial", "exit-port", "mmio", "hypercall-map-gpa-range", "memory-fault", "halt", "i8042"]
 }
 
 extension Handler {
     var json: JSONValue {
         var members: [String: JSONValue] = ["kind": .string(kind.name)]
         switch kind {
-        case .serial(let port), .exitPort(let port):
+        case .serial(let port), .exitPort(let port), .i8042(let port):
             members["port"] = .number(UInt64(port))
         case .mmio(let region, let range, let readonly):
             members["region"] = .string(region)
@@ -144,6 +145,9 @@ extension PayloadInfo {
             "measured": .bool(measured),
         ]
         members["source"] = source?.json
+        if let initrd {
+            members["initrd"] = .object(["path": .string(initrd.path), "sha256": .string(initrd.sha256), "size": .number(initrd.size)])
+        }
         return .object(members)
     }
 }
@@ -356,6 +360,7 @@ extension Handler {
                 ? .memoryFault(convertible: ranges, onShare: onShare, onUnshare: onUnshare)
                 : .hypercallMapGPARange(convertible: ranges, onShare: onShare, onUnshare: onUnshare)
         case "halt": kind = .halt
+        case "i8042": kind = .i8042(port: try r.uint16("port"))
         default:
             throw r.error("kind", "unknown handler '\(name)'; one of \(Kind.names.joined(separator: ", "))")
         }
@@ -367,10 +372,15 @@ extension Handler {
 
 extension PayloadInfo {
     static func decode(_ r: inout ObjectReader) throws(PlanDecodingError) -> PayloadInfo {
-        let info = PayloadInfo(
+        var info = PayloadInfo(
             path: try r.string("path"), format: try r.choice("format", Format.self), sha256: try r.string("sha256"),
             size: try r.uint64("size"), loadGPA: try r.uint64("load"), entry: try r.uint64("entry"),
             mode: try r.choice("mode", BootMode.self), measured: try r.bool("measured"), source: try r.source())
+        if let value = r.optional("initrd") {
+            var i = try ObjectReader(value, path: r.field("initrd"), context: r.context)
+            info.initrd = Initrd(path: try i.string("path"), sha256: try i.string("sha256"), size: try i.uint64("size"))
+            try i.finish()
+        }
         try r.finish()
         return info
     }

@@ -57,6 +57,24 @@ public enum Operation: Hashable, Sendable {
     /// `vcpuCount` is the number of vCPUs of the guest. Spelled `boot`.
     case setBootState(vcpu: FdRef, mode: BootMode, entry: UInt64, vcpuCount: UInt32)
 
+    // MARK: Linux guests (x86): in-kernel devices and the boot protocol
+
+    /// `KVM_SET_TSS_ADDR` on `%vm`: three pages outside RAM for Intel VMX's real-mode TSS (before any vCPU).
+    case setTSSAddr(on: FdRef = .vm, address: UInt64)
+    /// `KVM_SET_IDENTITY_MAP_ADDR` on `%vm`: one page outside RAM for VMX's identity map (before any vCPU).
+    case setIdentityMapAddr(on: FdRef = .vm, address: UInt64)
+    /// `KVM_CREATE_IRQCHIP` on `%vm`: in-kernel PIC, IOAPIC and a local APIC per vCPU (before any vCPU).
+    case createIRQChip(on: FdRef = .vm)
+    /// `KVM_CREATE_PIT2` on `%vm`: the in-kernel i8254 PIT (after the IRQ chip).
+    case createPIT2(on: FdRef = .vm, flags: PITFlags)
+    /// Host copy of the initrd file's `size` bytes into the mapping at `into` (guest address `gpa`); `sha256`
+    /// is their digest. Spelled `load-initrd`.
+    case loadInitrd(into: Address, gpa: UInt64, size: UInt64, sha256: String)
+    /// The Linux/x86 boot protocol's zero page (`struct boot_params`) at `zeroPage`, written through `into`:
+    /// the kernel's setup header copied from the payload, the e820 map, the initrd's place, and the command
+    /// line at `cmdlineGPA`. Spelled `boot-params`.
+    case linuxBootParams(into: Address, zeroPage: UInt64, cmdlineGPA: UInt64, cmdline: String, initrd: GPARange?, e820: [E820Entry])
+
     // MARK: AMD SEV-SNP (KVM_MEMORY_ENCRYPT_OP on %vm, kvm_sev_cmd.sev_fd = %sev)
 
     /// `KVM_SEV_INIT2` (22).
@@ -105,6 +123,7 @@ public enum OperationKind: String, CaseIterable, Hashable, Sendable {
     case sevInit2, snpLaunchStart, snpLaunchUpdate, snpLaunchFinish
     case tdxCapabilities, tdxInitVM, tdxInitVCPU, tdxInitMemRegion, tdxFinalizeVM
     case armVCPUInit, armRMIPopulate
+    case setTSSAddr, setIdentityMapAddr, createIRQChip, createPIT2, loadInitrd, linuxBootParams
     case run
 
     /// The ioctl or syscall as the kernel spells it (`KVM_CREATE_VM`, `mmap`); `load` and `boot` for the
@@ -133,6 +152,12 @@ public enum OperationKind: String, CaseIterable, Hashable, Sendable {
             "KVM_MEMORY_ENCRYPT_OP"
         case .armVCPUInit: "KVM_ARM_VCPU_INIT"
         case .armRMIPopulate: "KVM_ARM_RMI_POPULATE"
+        case .setTSSAddr: "KVM_SET_TSS_ADDR"
+        case .setIdentityMapAddr: "KVM_SET_IDENTITY_MAP_ADDR"
+        case .createIRQChip: "KVM_CREATE_IRQCHIP"
+        case .createPIT2: "KVM_CREATE_PIT2"
+        case .loadInitrd: "load-initrd"
+        case .linuxBootParams: "boot-params"
         case .run: "KVM_RUN"
         }
     }
@@ -182,7 +207,8 @@ public enum OperationKind: String, CaseIterable, Hashable, Sendable {
         case .fallocate: [.guestMemfd, .memfd]
         case .mmap: [.memfd, .guestMemfd]
         case .mmapRun, .setCPUID2, .setBootState, .tdxInitVCPU, .tdxInitMemRegion, .armVCPUInit, .run: [.vcpu]
-        case .loadPayload: [.mapping]
+        case .loadPayload, .loadInitrd, .linuxBootParams: [.mapping]
+        case .setTSSAddr, .setIdentityMapAddr, .createIRQChip, .createPIT2: [.vm]
         case .sevInit2, .snpLaunchStart, .snpLaunchUpdate, .snpLaunchFinish, .tdxCapabilities, .tdxInitVM,
             .tdxFinalizeVM, .armRMIPopulate:
             [.vm]
@@ -207,7 +233,8 @@ public enum OperationKind: String, CaseIterable, Hashable, Sendable {
     public var architectures: Set<PlanArch> {
         switch self {
         case .setCPUID2, .sevInit2, .snpLaunchStart, .snpLaunchUpdate, .snpLaunchFinish, .tdxCapabilities,
-            .tdxInitVM, .tdxInitVCPU, .tdxInitMemRegion, .tdxFinalizeVM:
+            .tdxInitVM, .tdxInitVCPU, .tdxInitMemRegion, .tdxFinalizeVM, .setTSSAddr, .setIdentityMapAddr, .createIRQChip,
+            .createPIT2, .loadInitrd, .linuxBootParams:
             [.x86_64]
         case .armVCPUInit, .armRMIPopulate: [.arm64]
         default: [.x86_64, .arm64]
@@ -270,6 +297,12 @@ extension Operation {
         case .tdxFinalizeVM: .tdxFinalizeVM
         case .armVCPUInit: .armVCPUInit
         case .armRMIPopulate: .armRMIPopulate
+        case .setTSSAddr: .setTSSAddr
+        case .setIdentityMapAddr: .setIdentityMapAddr
+        case .createIRQChip: .createIRQChip
+        case .createPIT2: .createPIT2
+        case .loadInitrd: .loadInitrd
+        case .linuxBootParams: .linuxBootParams
         case .run: .run
         }
     }
@@ -289,14 +322,16 @@ extension Operation {
             .setUserMemoryRegion2(let on, _, _, _, _, _, _, _), .setMemoryAttributes(let on, _, _, _),
             .createVCPU(let on, _), .sevInit2(let on, _, _, _), .snpLaunchStart(let on, _, _),
             .snpLaunchUpdate(let on, _, _, _, _, _), .snpLaunchFinish(let on, _), .tdxCapabilities(let on),
-            .tdxInitVM(let on, _, _, _), .tdxFinalizeVM(let on), .armRMIPopulate(let on, _, _, _, _):
+            .tdxInitVM(let on, _, _, _), .tdxFinalizeVM(let on), .armRMIPopulate(let on, _, _, _, _),
+            .setTSSAddr(let on, _), .setIdentityMapAddr(let on, _), .createIRQChip(let on), .createPIT2(let on, _):
             on
         case .ftruncate(let fd, _), .fallocate(let fd, _, _, _): fd
         case .mmap(_, let source, _, _, _, _): source.fd
         case .mmapRun(let vcpu), .setCPUID2(let vcpu, _), .setBootState(let vcpu, _, _, _), .tdxInitVCPU(let vcpu),
             .tdxInitMemRegion(let vcpu, _, _, _, _), .armVCPUInit(let vcpu, _), .run(let vcpu):
             vcpu
-        case .loadPayload(let into, _, _, _, _): into.map
+        case .loadPayload(let into, _, _, _, _), .loadInitrd(let into, _, _, _), .linuxBootParams(let into, _, _, _, _, _):
+            into.map
         }
     }
 
@@ -364,7 +399,11 @@ extension Operation {
     /// The ioctls the operation issues, in order (empty for plain syscalls and `load`).
     public func ioctls(arch: PlanArch) -> [Ioctl] {
         switch kind {
-        case .openDevice, .memfdCreate, .ftruncate, .fallocate, .mmap, .loadPayload: []
+        case .openDevice, .memfdCreate, .ftruncate, .fallocate, .mmap, .loadPayload, .loadInitrd, .linuxBootParams: []
+        case .setTSSAddr: [.setTSSAddr]
+        case .setIdentityMapAddr: [.setIdentityMapAddr]
+        case .createIRQChip: [.createIRQChip]
+        case .createPIT2: [.createPIT2]
         case .getAPIVersion: [.getAPIVersion]
         case .checkExtension: [.checkExtension]
         case .createVM: [.createVM]

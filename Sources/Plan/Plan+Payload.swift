@@ -5,6 +5,16 @@ public struct PayloadInfo: Hashable, Sendable {
     public enum Format: String, CaseIterable, Hashable, Sendable {
         case flat
         case elf
+        /// An x86 bzImage booted through the Linux boot protocol.
+        case linux
+    }
+
+    /// A Linux guest's initial ramdisk: loaded by the `load-initrd` step.
+    public struct Initrd: Hashable, Sendable {
+        public var path: String
+        public var sha256: String
+        public var size: UInt64
+        public init(path: String, sha256: String, size: UInt64) { (self.path, self.sha256, self.size) = (path, sha256, size) }
     }
 
     /// As written in the manifest (relative to the manifest file).
@@ -21,6 +31,8 @@ public struct PayloadInfo: Hashable, Sendable {
     /// Part of the launch measurement (SNP/TDX/CCA).
     public var measured: Bool
     public var source: SourceLocation?
+    /// `format: linux` with an initrd.
+    public var initrd: Initrd? = nil
 
     public init(
         path: String, format: Format, sha256: String, size: UInt64, loadGPA: UInt64, entry: UInt64, mode: BootMode,

@@ -93,7 +93,8 @@ extension Operation {
     /// The host addresses the launcher reads or writes for this step (field name, address).
     var hostAccesses: [(String, Address)] {
         switch self {
-        case .loadPayload(let into, _, _, _, _): [("offset", into)]
+        case .loadPayload(let into, _, _, _, _), .loadInitrd(let into, _, _, _): [("offset", into)]
+        case .linuxBootParams(let into, _, _, _, _, _): [("offset", into)]
         case .snpLaunchUpdate(_, _, _, _, _, let source): [("source", source)]
         case .tdxInitMemRegion(_, _, _, let source, _): [("source", source)]
         case .armRMIPopulate(_, _, _, let source, _): [("source", source)]

@@ -225,8 +225,14 @@ extension Plan {
             if !attributes.isFullyNamed {
                 problems.append(("attributes", "unknown attribute bits \(PlanFormatting.hex(attributes.rawValue))"))
             }
-        case .loadPayload(_, _, _, _, let sha256):
+        case .loadPayload(_, _, _, _, let sha256), .loadInitrd(_, _, _, let sha256):
             if !PlanFormatting.isSHA256Digest(sha256) { problems.append(("sha256", "must be sha256: and 64 hex digits")) }
+        case .linuxBootParams(_, let zeroPage, let cmdlineGPA, let cmdline, _, let e820):
+            if e820.count > LinuxZeroPage.maxE820Entries { problems.append(("e820", "the zero page holds at most 128 e820 entries")) }
+            if cmdline.utf8.contains(0) { problems.append(("cmdline", "the command line must not contain a NUL byte")) }
+            if cmdlineGPA < zeroPage + UInt64(LinuxZeroPage.size) && zeroPage < cmdlineGPA + UInt64(cmdline.utf8.count) + 1 {
+                problems.append(("cmdline-gpa", "the command line overlaps the zero page"))
+            }
         case .setBootState(_, let mode, _, let count):
             if mode.arch != arch { problems.append(("mode", "boot mode \(mode.rawValue) is not a \(arch.rawValue) mode")) }
             if count == 0 { problems.append(("vcpus", "a guest has at least one vCPU")) }
@@ -283,7 +289,7 @@ extension Plan {
                                 field: field + ".convertible", source: handler.source))
                     }
                 }
-            case .serial, .exitPort, .halt:
+            case .serial, .exitPort, .halt, .i8042:
                 break
             }
         }

@@ -669,6 +669,58 @@ public struct PlanCRenderer: Sendable {
                 "            if (errno == EAGAIN) continue;", "            kp_fail(\(id), \(op));", "        }",
                 "        if (p.size == before) kp_failf(\(id), \(op), \"no progress\");", "    }", "}",
             ]
+        case .setTSSAddr(let on, let address):
+            return [check("kp_ioctl_value(\(v(on)), KP_KVM_SET_TSS_ADDR, \(hex(address)))")]
+        case .setIdentityMapAddr(let on, let address):
+            return ["{", "    uint64_t a = \(hex(address));", "    " + check("kp_ioctl(\(v(on)), KP_KVM_SET_IDENTITY_MAP_ADDR, &a)"), "}"]
+        case .createIRQChip(let on):
+            return [check("kp_ioctl_value(\(v(on)), KP_KVM_CREATE_IRQCHIP, 0)")]
+        case .createPIT2(let on, let flags):
+            return [
+                "{", "    uint32_t pit[16]; /* struct kvm_pit_config: flags, pad[15] */", "    memset(pit, 0, sizeof pit);",
+                "    pit[0] = \(flags.rawValue); /* \(flags.text) */", "    " + check("kp_ioctl(\(v(on)), KP_KVM_CREATE_PIT2, pit)"), "}",
+            ]
+        case .loadInitrd(let into, _, let size, _):
+            return [
+                "{ /* the initrd: the reproducer's second argument */",
+                "    const char *path = argc > 2 ? argv[2] : NULL;",
+                "    char *dst = (char *)\(v(into.map)) + \(hex(into.offset));", "    size_t done = 0, size = (size_t)\(hex(size));",
+                "    int fd = path != NULL ? open(path, O_RDONLY | O_CLOEXEC) : -2;",
+                "    if (fd == -1) kp_fail(\(id), \"open initrd\");",
+                "    while (fd >= 0 && done < size) {", "        ssize_t n = pread(fd, dst + done, size - done, (off_t)done);",
+                "        if (n < 0 && errno == EINTR) continue;", "        if (n < 0) kp_fail(\(id), \"pread initrd\");",
+                "        if (n == 0) break;", "        done += (size_t)n;", "    }", "    if (fd >= 0) close(fd);", "}",
+            ]
+        case .linuxBootParams(let into, let zeroPage, let cmdlineGPA, let cmdline, let initrd, let e820):
+            var lines = [
+                "{ /* struct boot_params: the setup header from the payload, then the boot loader's fields */",
+                "    unsigned char *zp = (unsigned char *)\(v(into.map)) + \(hex(into.offset));",
+                "    static const char cmdline[] = \(Self.literal(cmdline));", "    size_t end;",
+                "    memset(zp, 0, 4096);", "    kp_load(\(id), zp + 0x1f1, 0x290 - 0x1f1, 0x1f1);",
+                "    end = 0x202 + (size_t)zp[0x201];", "    if (end < 0x290) memset(zp + end, 0, 0x290 - end);",
+                "    zp[0x210] = 0xff; /* type_of_loader: undefined */",
+                "    { uint32_t x = (uint32_t)\(hex(cmdlineGPA & 0xffff_ffff)); memcpy(zp + 0x228, &x, 4); } /* cmd_line_ptr */",
+                "    { uint32_t x = (uint32_t)\(hex(cmdlineGPA >> 32)); memcpy(zp + 0x0c8, &x, 4); } /* ext_cmd_line_ptr */",
+            ]
+            do {
+                let initrd = initrd ?? GPARange(gpa: 0, size: 0)
+                lines += [
+                    "    { uint32_t x = (uint32_t)\(hex(initrd.gpa & 0xffff_ffff)); memcpy(zp + 0x218, &x, 4); } /* ramdisk_image */",
+                    "    { uint32_t x = (uint32_t)\(hex(initrd.gpa >> 32)); memcpy(zp + 0x0c0, &x, 4); } /* ext_ramdisk_image */",
+                    "    { uint32_t x = (uint32_t)\(hex(initrd.size & 0xffff_ffff)); memcpy(zp + 0x21c, &x, 4); } /* ramdisk_size */",
+                    "    { uint32_t x = (uint32_t)\(hex(initrd.size >> 32)); memcpy(zp + 0x0c4, &x, 4); } /* ext_ramdisk_size */",
+                ]
+            }
+            lines.append("    zp[0x1e8] = \(e820.count); /* e820_entries */")
+            for (n, entry) in e820.enumerated() {
+                let at = 0x2d0 + 20 * n
+                lines.append(
+                    "    { uint64_t e[2] = { \(hex(entry.address)), \(hex(entry.size)) }; uint32_t t = \(entry.kind.value); memcpy(zp + 0x\(String(at, radix: 16)), e, 16); memcpy(zp + 0x\(String(at + 16, radix: 16)), &t, 4); } /* e820: \(entry.kind.rawValue) */")
+            }
+            lines += [
+                "    memcpy(zp + \(hex(cmdlineGPA - zeroPage)), cmdline, sizeof cmdline); /* the command line, NUL included */", "}",
+            ]
+            return lines
         case .run(let vcpu):
             return ["/* not performed: the reproducer stops after set-up, before KVM_RUN on \(vcpu). */"]
         }
@@ -753,8 +805,8 @@ public struct PlanCRenderer: Sendable {
                 "    s.ds = s.es = s.fs = s.gs = s.ss = s.cs;", "    s.ds.base = 0; s.ds.selector = 0; s.ds.type = 0x3;",
                 "    s.es = s.fs = s.gs = s.ss = s.ds;", "    s.cr0 &= ~0x80000001ULL;",
             ]
-        case .protected, .long:
-            let long = mode == .long
+        case .protected, .long, .linux:
+            let long = mode != .protected
             lines += [
                 "    memset(&s.cs, 0, sizeof s.cs);", "    s.gdt.base = 0x1000; s.gdt.limit = 3 * 8 - 1;",
                 "    s.cs.limit = 0xffffffff; s.cs.selector = 0x08; s.cs.type = 0xb; s.cs.present = 1; s.cs.s = 1; s.cs.g = 1;",
@@ -773,8 +825,15 @@ public struct PlanCRenderer: Sendable {
         }
         lines += [
             "    if (kp_ioctl(\(vcpu), KP_KVM_SET_SREGS, &s) < 0) kp_fail(\(id), \"KVM_SET_SREGS\");", "    memset(&r, 0, sizeof r);",
-            "    r.rip = 0x\(String(rip, radix: 16))ULL;", "    r.rdi = \(index); /* vCPU index */",
-            "    r.rsi = \(count); /* vCPU count */", "    r.rflags = 0x2;",
+            "    r.rip = 0x\(String(rip, radix: 16))ULL;",
+        ]
+        if mode == .linux {
+            lines += ["    r.rsi = 0x8000; /* the zero page (boot protocol) */", "    r.rsp = 0x10000;"]
+        } else {
+            lines += ["    r.rdi = \(index); /* vCPU index */", "    r.rsi = \(count); /* vCPU count */"]
+        }
+        lines += [
+            "    r.rflags = 0x2;",
             "    if (kp_ioctl(\(vcpu), KP_KVM_SET_REGS, &r) < 0) kp_fail(\(id), \"KVM_SET_REGS\");", "}",
         ]
         return lines

@@ -151,6 +151,7 @@ struct PlanFindings {
                     .measurement, "measured payload content changes (\(PlanFormatting.shortDigest(pa.sha256)) → \(PlanFormatting.shortDigest(pb.sha256))): the launch digest changes",
                     before: pa.source, after: pb.source))
         }
+        out += linuxBoot
         let stepsA = Self.measuredSteps(a)
         let stepsB = Self.measuredSteps(b)
         let byIDB = Dictionary(stepsB.map { ($0.id, $0) }, uniquingKeysWith: { x, _ in x })
@@ -174,6 +175,52 @@ struct PlanFindings {
         }
         for step in stepsB where !idsA.contains(step.id) {
             out.append(Finding(.measurement, "measured step \(step.id) is added", after: step.source))
+        }
+        return out
+    }
+
+    /// The steps that put a Linux guest's boot content in memory: kernel, initrd, zero page and command line.
+    static func linuxBootSteps(_ plan: Plan) -> [String: Step] {
+        var out: [String: Step] = [:]
+        for step in plan.steps {
+            switch step.operation {
+            case .loadInitrd, .linuxBootParams: out[step.id] = step
+            case .loadPayload where plan.payload?.format == .linux: out[step.id] = step
+            default: break
+            }
+        }
+        return out
+    }
+
+    /// A Linux guest's kernel, initrd or command line changes: what the guest boots is different, whether or
+    /// not the platform measures it.
+    var linuxBoot: [Finding] {
+        let stepsA = Self.linuxBootSteps(a)
+        let stepsB = Self.linuxBootSteps(b)
+        guard !stepsA.isEmpty || !stepsB.isEmpty else { return [] }
+        var out: [Finding] = []
+        for id in Set(stepsA.keys).union(stepsB.keys).sorted() {
+            let before = stepsA[id]
+            let after = stepsB[id]
+            switch (before?.operation, after?.operation) {
+            case (.loadPayload(_, _, _, _, let x)?, .loadPayload(_, _, _, _, let y)?) where x != y:
+                out.append(Finding(.measurement, "the kernel changes (\(PlanFormatting.shortDigest(x)) → \(PlanFormatting.shortDigest(y))): the guest boots other code", before: before?.source, after: after?.source))
+            case (.loadInitrd(_, _, _, let x)?, .loadInitrd(_, _, _, let y)?) where x != y:
+                out.append(Finding(.measurement, "the initrd changes (\(PlanFormatting.shortDigest(x)) → \(PlanFormatting.shortDigest(y)))", before: before?.source, after: after?.source))
+            case (.linuxBootParams(_, _, _, let x, let ix, let ex)?, .linuxBootParams(_, _, _, let y, let iy, let ey)?):
+                if x != y {
+                    out.append(Finding(.measurement, "the kernel command line changes: \"\(x)\" → \"\(y)\"", before: before?.source, after: after?.source))
+                }
+                if ix != iy || ex != ey {
+                    out.append(Finding(.measurement, "the zero page changes (initrd placement or e820 map)", before: before?.source, after: after?.source))
+                }
+            case (nil, .loadInitrd?):
+                out.append(Finding(.measurement, "an initrd is added", after: after?.source))
+            case (.loadInitrd?, nil):
+                out.append(Finding(.measurement, "the initrd is removed", before: before?.source))
+            default:
+                break
+            }
         }
         return out
     }

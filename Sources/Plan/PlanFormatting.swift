@@ -8,6 +8,21 @@ enum PlanFormatting {
     /// `0x` followed by lowercase hex digits without leading zeros: `0x0`, `0xfe000000`.
     static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 
+    /// A string for a double-quoted plan text or C literal: `\\`, `\"` and control bytes as `\xNN`.
+    static func escaped(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
+                out += "\\x" + (scalar.value < 16 ? "0" : "") + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     /// A byte count in the largest binary unit that divides it exactly (`512MiB`, `4KiB`), else decimal.
     static func size(_ value: UInt64) -> String {
         let units: [(UInt64, String)] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]

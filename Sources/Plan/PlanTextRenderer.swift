@@ -288,6 +288,20 @@ public struct PlanTextRenderer: Sendable {
             return ["features=\(features.text)"]
         case .armRMIPopulate(_, let base, let bytes, let source, let measure):
             return ["base=\(hex(base))", "size=\(size(bytes))", "source=\(source)", "flags=\(measure ? "MEASURE" : "0")"]
+        case .setTSSAddr(_, let address), .setIdentityMapAddr(_, let address):
+            return ["addr=\(hex(address))"]
+        case .createIRQChip:
+            return []
+        case .createPIT2(_, let flags):
+            return ["flags=\(flags.text)"]
+        case .loadInitrd(let into, let gpa, let bytes, let sha256):
+            return ["offset=\(hex(into.offset))", "gpa=\(hex(gpa))", "size=\(size(bytes))", PlanFormatting.shortDigest(sha256)]
+        case .linuxBootParams(_, let zeroPage, let cmdlineGPA, let cmdline, let initrd, let e820):
+            var out = ["zero-page=\(hex(zeroPage))", "cmdline=\(hex(cmdlineGPA))", "\"\(PlanFormatting.escaped(cmdline))\""]
+            if let initrd { out.append("initrd=\(hex(initrd.gpa))+\(size(initrd.size))") }
+            let map = e820.map { "\(hex($0.address))+\(size($0.size)):\($0.kind.rawValue)" }.joined(separator: ",")
+            out.append("e820=[\(map)]")
+            return out
         }
     }
 
@@ -332,6 +346,8 @@ public struct PlanTextRenderer: Sendable {
             return "on KVM_EXIT_MEMORY_FAULT " + conversion(ranges, onShare, onUnshare)
         case .halt:
             return "on KVM_EXIT_HLT: exit 0"
+        case .i8042(let port):
+            return "on KVM_EXIT_IO port \(PlanFormatting.hex(UInt64(port))) (i8042): status reads empty; reset command 0xfe → exit 0"
         }
     }
 

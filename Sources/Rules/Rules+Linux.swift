@@ -13,6 +13,12 @@ extension RuleContext {
         return BzImage.parse(bytes)
     }
 
+    /// `2.15` for the payload's boot protocol, or `?`.
+    public var bzImageVersion: String {
+        guard case .success(let image)? = bzImage else { return "?" }
+        return image.versionText
+    }
+
     /// The regions with memory, as the Linux layout sees them.
     public var linuxRAM: [LinuxBootLayout.RAM] {
         memslotRegions.map {

@@ -90,7 +90,7 @@ struct LaunchCommand: ParsableCommand {
     static func execute(file: String, timeout: Double?, trace: Bool, dryRun: Bool, payloadPath: String?) throws {
         let input = try LaunchInput.load(file, payloadOverride: payloadPath)
         if dryRun {
-            let problem = Launcher.planProblem(input.plan, payload: input.payload)
+            let problem = Launcher.planProblem(input.plan, payload: input.payload, initrd: input.initrd)
             let payloadStatus: String
             if let info = input.plan.payload {
                 payloadStatus = "the payload \(input.payloadFile ?? info.path) (\(info.sha256.prefix(19))…): " + (problem == nil ? "ok" : "FAILS")
@@ -108,7 +108,7 @@ struct LaunchCommand: ParsableCommand {
         let launcher = Launcher(
             options: LaunchOptions(timeout: timeout, trace: trace, handleInterrupt: true, planIsValidated: true),
             output: StandardStreams())
-        let outcome = launcher.launch(input.plan, payload: input.payload)
+        let outcome = launcher.launch(input.plan, payload: input.payload, initrd: input.initrd)
         if outcome.status != 0 { throw ExitCode(outcome.status) }
     }
 }
@@ -119,6 +119,8 @@ struct LaunchInput {
     var payload: [UInt8]?
     /// Where the payload was read from.
     var payloadFile: String?
+    /// A Linux guest's initrd (`format: linux` with `initrd`).
+    var initrd: [UInt8]? = nil
 
     static func load(_ file: String, payloadOverride: String?) throws -> LaunchInput {
         let bytes: [UInt8]
@@ -141,8 +143,12 @@ struct LaunchInput {
         Console.reportDiagnostics(diagnostics, file: file, bytes: bytes)
         guard let checked else { throw ExitCode(125) }
         let plan = Lowering().lower(checked)
-        if let payloadOverride { return LaunchInput(plan: plan, payload: try readPayload(payloadOverride), payloadFile: payloadOverride) }
-        return LaunchInput(plan: plan, payload: checked.context.payloadFile?.bytes, payloadFile: checked.context.payloadPath)
+        let initrd = checked.context.initrdFile?.bytes
+        if let payloadOverride {
+            return LaunchInput(plan: plan, payload: try readPayload(payloadOverride), payloadFile: payloadOverride, initrd: initrd)
+        }
+        return LaunchInput(
+            plan: plan, payload: checked.context.payloadFile?.bytes, payloadFile: checked.context.payloadPath, initrd: initrd)
     }
 
     private static func fromPlan(_ file: String, _ bytes: [UInt8], payloadOverride: String?) throws -> LaunchInput {
@@ -153,7 +159,16 @@ struct LaunchInput {
             Console.error("kvmplan: \(file): not a valid plan: \(error)")
             throw ExitCode(125)
         }
-        if let payloadOverride { return LaunchInput(plan: plan, payload: try readPayload(payloadOverride), payloadFile: payloadOverride) }
+        // The initrd, like the payload, at the path the compiler resolved (relative to where it ran, the
+        // manifest or the plan file).
+        var initrd: [UInt8]? = nil
+        if let path = plan.payload?.initrd?.path {
+            let places = [path, resolvePath(path, relativeTo: plan.payload?.source?.file ?? file), resolvePath(path, relativeTo: file)]
+            initrd = places.lazy.compactMap { try? LocalFileAccess().read($0) }.first
+        }
+        if let payloadOverride {
+            return LaunchInput(plan: plan, payload: try readPayload(payloadOverride), payloadFile: payloadOverride, initrd: initrd)
+        }
         guard let info = plan.payload else { return LaunchInput(plan: plan, payload: nil, payloadFile: nil) }
         // The plan records the payload path as the compiler resolved it: relative to the directory kvmplan ran
         // in, or to the manifest's directory.
@@ -163,7 +178,7 @@ struct LaunchInput {
         candidates = candidates.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         for candidate in candidates {
             if let payload = try? LocalFileAccess().read(candidate) {
-                return LaunchInput(plan: plan, payload: payload, payloadFile: candidate)
+                return LaunchInput(plan: plan, payload: payload, payloadFile: candidate, initrd: initrd)
             }
         }
         Console.error(

@@ -37,6 +37,11 @@ struct IoctlNumbersTests {
         Case(ioctl: .createGuestMemfd, x86_64: 0xC040_AED4, arm64: 0xC040_AED4),
         Case(ioctl: .preFaultMemory, x86_64: 0xC040_AED5, arm64: 0xC040_AED5),
         Case(ioctl: .armRMIPopulate, x86_64: nil, arm64: 0xC020_AED7),
+        Case(ioctl: .setTSSAddr, x86_64: 0xAE47, arm64: nil),
+        Case(ioctl: .setIdentityMapAddr, x86_64: 0x4008_AE48, arm64: nil),
+        Case(ioctl: .createIRQChip, x86_64: 0xAE60, arm64: 0xAE60),
+        Case(ioctl: .irqLine, x86_64: 0x4008_AE61, arm64: 0x4008_AE61),
+        Case(ioctl: .createPIT2, x86_64: 0x4040_AE77, arm64: nil),
     ]
 
     @Test(arguments: table)

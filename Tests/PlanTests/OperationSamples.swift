@@ -38,6 +38,17 @@ enum OperationSamples {
         .tdxFinalizeVM(),
         .armVCPUInit(vcpu: .vcpu(7), features: [.psci0_2, .pmuV3, .sve]),
         .armRMIPopulate(base: 0x8000_0000, size: 0x20_0000, source: Address(.mapping("staging"), offset: 0x10), measure: true),
+        .setTSSAddr(address: 0xfffb_d000),
+        .setIdentityMapAddr(address: 0xfffb_c000),
+        .createIRQChip(),
+        .createPIT2(flags: [.speakerDummy]),
+        .loadInitrd(
+            into: Address(.mapping("ram"), offset: 0x7ff_f000), gpa: 0x7ff_f000, size: 0x123,
+            sha256: "sha256:" + String(repeating: "d4", count: 32)),
+        .linuxBootParams(
+            into: Address(.mapping("ram"), offset: 0x8000), zeroPage: 0x8000, cmdlineGPA: 0x9000,
+            cmdline: "console=ttyS0 \"quoted\" \\ tab\t", initrd: GPARange(gpa: 0x7ff_f000, size: 0x123),
+            e820: [E820Entry(address: 0, size: 0x10000, kind: .reserved), E820Entry(address: 0x10000, size: 0x7ff_0000, kind: .ram)]),
         .run(vcpu: .vcpu(7)),
     ]
 }

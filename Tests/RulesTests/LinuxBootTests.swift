@@ -1,4 +1,5 @@
 import Rules
+import TestSupport
 import Testing
 
 /// The bzImage header reader and the Linux boot layout (Documentation/arch/x86/boot.rst).

@@ -80,6 +80,9 @@ extern const unsigned long CKVM_KVM_GET_SUPPORTED_CPUID;      // _IOWR(KVMIO, 0x
 // x86 VM ioctls.
 extern const unsigned long CKVM_KVM_SET_TSS_ADDR;             // _IO(KVMIO, 0x47)              0xAE47
 extern const unsigned long CKVM_KVM_SET_IDENTITY_MAP_ADDR;    // _IOW(KVMIO, 0x48, 8 B)        0x4008AE48
+extern const unsigned long CKVM_KVM_CREATE_IRQCHIP;           // _IO(KVMIO, 0x60)              0xAE60
+extern const unsigned long CKVM_KVM_IRQ_LINE;                 // _IOW(KVMIO, 0x61, 8 B)        0x4008AE61
+extern const unsigned long CKVM_KVM_CREATE_PIT2;              // _IOW(KVMIO, 0x77, 64 B)       0x4040AE77
 extern const unsigned long CKVM_KVM_MEMORY_ENCRYPT_OP;        // _IOWR(KVMIO, 0xba, 8 B)       0xC008AEBA (also vCPU fd, TDX)
 extern const unsigned long CKVM_KVM_MEMORY_ENCRYPT_REG_REGION;   // _IOR(KVMIO, 0xbb, 16 B)    0x8010AEBB
 extern const unsigned long CKVM_KVM_MEMORY_ENCRYPT_UNREG_REGION; // _IOR(KVMIO, 0xbc, 16 B)    0x8010AEBC
@@ -415,6 +418,20 @@ struct ckvm_cpuid2 {
 };
 /// Byte offset of `entries` in `ckvm_cpuid2`.
 #define CKVM_CPUID2_ENTRIES_OFFSET 8
+
+/// `struct kvm_irq_level`, 8 bytes (KVM_IRQ_LINE): `irq` is the GSI, `level` 1 raises it, 0 lowers it.
+struct ckvm_irq_level {
+    uint32_t irq;
+    uint32_t level;
+};
+
+/// `struct kvm_pit_config`, 64 bytes (KVM_CREATE_PIT2).
+struct ckvm_pit_config {
+    uint32_t flags;
+    uint32_t pad[15];
+};
+/// `KVM_PIT_SPEAKER_DUMMY`: KVM answers the PC speaker port 0x61.
+#define CKVM_KVM_PIT_SPEAKER_DUMMY 1
 
 /// `struct kvm_enc_region`, 16 bytes (KVM_MEMORY_ENCRYPT_REG_REGION, SEV/SEV-ES).
 struct ckvm_enc_region {
