@@ -409,7 +409,7 @@ struct PlanBuilder {
                 add("cpuid.\(index)", .setCPUID2(vcpu: vcpu, from: .tdx), at: at)
             default:
                 if isX86 {
-                    add("cpuid.\(index)", .setCPUID2(vcpu: vcpu, from: .supported), at: at)
+                    add("cpuid.\(index)", .setCPUID2(vcpu: vcpu, from: isLinux ? .supportedHypervisor : .supported), at: at)
                 } else {
                     add("vcpu-init.\(index)", .armVCPUInit(vcpu: vcpu, features: [.psci0_2]), at: at)
                 }

@@ -362,10 +362,13 @@ final class PlanExecutor {
             return "\(hex(UInt64(UInt(bitPattern: vcpu.runPage.baseAddress)))) (\(vcpu.runPage.size) bytes, mapped with the vCPU)"
 
         case .setCPUID2(let ref, let from):
-            guard from == .supported else { throw unsupported(step) }
+            guard from == .supported || from == .supportedHypervisor else { throw unsupported(step) }
             #if arch(x86_64)
             let vcpu = try requireVCPU(ref, step)
-            let entries = try cpuidEntries()
+            var entries = try cpuidEntries()
+            if from == .supportedHypervisor {
+                for i in entries.indices where entries[i].function == 1 { entries[i].ecx |= 1 << 31 }
+            }
             try vcpu.setCPUID2(entries)
             return "0 (\(entries.count) entries)"
             #else
@@ -442,7 +445,7 @@ final class PlanExecutor {
         switch step.operation {
         case .openDevice(let path) where path != .kvm:
             return "opening \(path.rawValue) is not implemented"
-        case .setCPUID2(_, let from) where from != .supported:
+        case .setCPUID2(_, let from) where from == .tdx:
             return "\(from.rawValue) is not implemented"
         case .sevInit2, .snpLaunchStart, .snpLaunchUpdate, .snpLaunchFinish, .tdxCapabilities, .tdxInitVM,
             .tdxInitVCPU, .tdxInitMemRegion, .tdxFinalizeVM:

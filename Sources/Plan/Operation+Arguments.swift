@@ -413,6 +413,10 @@ public enum BootMode: String, CaseIterable, Hashable, Sendable {
 public enum CPUIDSource: String, CaseIterable, Hashable, Sendable {
     /// `KVM_GET_SUPPORTED_CPUID` on `/dev/kvm`.
     case supported = "KVM_GET_SUPPORTED_CPUID"
+    /// `KVM_GET_SUPPORTED_CPUID` with CPUID.1:ECX.HYPERVISOR (bit 31) set, which KVM leaves to the VMM: with it
+    /// a Linux guest looks for KVM's leaves (0x40000000 "KVMKVMKVM", 0x40000001 features) and uses kvmclock,
+    /// whose TSC frequency spares it the PIT calibration that fails under nested virtualization.
+    case supportedHypervisor = "KVM_GET_SUPPORTED_CPUID+HYPERVISOR"
     /// `KVM_TDX_GET_CPUID` on the vCPU (TDX: the CPUID the TDX module enforces).
     case tdx = "KVM_TDX_GET_CPUID"
 }

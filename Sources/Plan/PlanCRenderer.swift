@@ -453,7 +453,7 @@ public struct PlanCRenderer: Sendable {
     /// `%vm` for KVM_ARM_PREFERRED_TARGET.
     static func implicitFds(_ operation: Operation) -> [FdRef] {
         switch operation {
-        case .mmapRun, .setCPUID2(_, .supported), .tdxInitVM: [.kvm]
+        case .mmapRun, .setCPUID2(_, .supported), .setCPUID2(_, .supportedHypervisor), .tdxInitVM: [.kvm]
         case .armVCPUInit: [.vm]
         default: []
         }
@@ -590,6 +590,12 @@ public struct PlanCRenderer: Sendable {
             switch from {
             case .supported:
                 lines.append("    " + check("kp_ioctl(\(v(.kvm)), KP_KVM_GET_SUPPORTED_CPUID, c)", "KVM_GET_SUPPORTED_CPUID"))
+            case .supportedHypervisor:
+                lines += [
+                    "    " + check("kp_ioctl(\(v(.kvm)), KP_KVM_GET_SUPPORTED_CPUID, c)", "KVM_GET_SUPPORTED_CPUID"),
+                    "    for (uint32_t i = 0; i < c->nent; i++)",
+                    "        if (c->entries[i].function == 1) c->entries[i].ecx |= 1u << 31; /* CPUID.1:ECX.HYPERVISOR */",
+                ]
             case .tdx:
                 lines += [
                     "    {", "        struct kp_tdx_cmd cmd;", "        memset(&cmd, 0, sizeof cmd);",
