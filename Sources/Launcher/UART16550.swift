@@ -138,9 +138,13 @@ public enum I8042 {
     /// Port 0x64: status (read) and command (write); 0x60 is the data port.
     public static let commandPort: UInt16 = 0x64
     public static let dataPort: UInt16 = 0x60
-    /// Status: system flag (self-test passed), last write was a command, keyboard not inhibited; input and
-    /// output buffers empty, so Linux's `kb_wait()` before the reset returns at once.
-    public static let status: UInt8 = 0x1C
+    /// Status: system flag (self-test passed), last write was a command, keyboard not inhibited, the input
+    /// buffer empty — so Linux's `kb_wait()` before the reset command returns at once — and the output buffer
+    /// full (OBF) of zeros that never drain. There is no keyboard behind it: Linux's i8042 driver flushes 16
+    /// bytes, says "i8042: No controller found" and goes on in microseconds. A controller that looked idle
+    /// but never answered the driver's commands cost the guest about a second of timeouts (measured in the lab:
+    /// "Can't read CTR while initializing i8042" after 1.05 s).
+    public static let status: UInt8 = 0x1D
     /// The command that pulses the CPU reset line: what Linux's `reboot=k` writes.
     public static let resetCommand: UInt8 = 0xFE
 }

@@ -25,7 +25,8 @@ public struct Handler: Hashable, Sendable {
         /// `KVM_EXIT_HLT`: the guest is done, exit status 0.
         case halt
         /// `KVM_EXIT_IO` on the i8042 keyboard controller's command/status port (0x64) and data port (0x60):
-        /// status reads say "empty"; the reset command 0xfe (Linux `reboot=k`) ends the guest, exit status 0.
+        /// no keyboard behind it (status: input buffer empty, output buffer never drains, so Linux finds "no
+        /// controller" at once); the reset command 0xfe (Linux `reboot=k`) ends the guest, exit status 0.
         case i8042(port: UInt16)
     }
 

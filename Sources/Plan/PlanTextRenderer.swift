@@ -347,7 +347,7 @@ public struct PlanTextRenderer: Sendable {
         case .halt:
             return "on KVM_EXIT_HLT: exit 0"
         case .i8042(let port):
-            return "on KVM_EXIT_IO port \(PlanFormatting.hex(UInt64(port))) (i8042): status reads empty; reset command 0xfe → exit 0"
+            return "on KVM_EXIT_IO port \(PlanFormatting.hex(UInt64(port))) (i8042): no keyboard (status: input empty, output never drains); reset command 0xfe → exit 0"
         }
     }
 

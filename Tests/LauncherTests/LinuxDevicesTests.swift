@@ -87,7 +87,7 @@ struct LinuxDevicesTests {
         ExitPolicy(handlers: [.serial(), .exitPort(), .i8042()])
     }
 
-    @Test("i8042: status reads empty, 0xfe on port 0x64 ends the VM with exit 0; other ports are quiet")
+    @Test("i8042: status says no keyboard (input empty, output never drains), 0xfe on port 0x64 ends the VM with exit 0; other ports are quiet")
     func i8042Reset() {
         let vcpu = ReplayVCPU([
             Exits.inb(0x64), Exits.inb(0x60), Exits.out(0x80, [0]), Exits.inb(0x71), Exits.out(0x64, [0xfe]),
