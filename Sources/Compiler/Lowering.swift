@@ -392,6 +392,11 @@ struct PlanBuilder {
                     e820: e820),
                 at: payload.cmdline?.location ?? payload.format.location, comment: "Linux boot protocol \(context.bzImageVersion)")
         }
+        if let into = address(LinuxMPTable.defaultAddress) {
+            add(
+                "mp-table", .linuxMPTable(into: into, gpa: LinuxMPTable.defaultAddress, cpus: vcpuCount), at: manifest.vcpus.location,
+                comment: "processors and IOAPIC for a guest without ACPI")
+        }
     }
 
     // MARK: - vCPUs

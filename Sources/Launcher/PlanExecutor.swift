@@ -366,8 +366,20 @@ final class PlanExecutor {
             #if arch(x86_64)
             let vcpu = try requireVCPU(ref, step)
             var entries = try cpuidEntries()
-            if from == .supportedHypervisor {
-                for i in entries.indices where entries[i].function == 1 { entries[i].ecx |= 1 << 31 }
+            if from == .supportedHypervisor, let index = ref.index {
+                // The hypervisor bit, and this vCPU's APIC id where CPUID reports it (leaf 1 EBX[31:24], the
+                // x2APIC id of leaves 0xb and 0x1f): KVM gives vCPU N local APIC id N, and the MP table says so.
+                for i in entries.indices {
+                    switch entries[i].function {
+                    case 1:
+                        entries[i].ecx |= 1 << 31
+                        entries[i].ebx = entries[i].ebx & 0x00ff_ffff | index << 24
+                    case 0xb, 0x1f:
+                        entries[i].edx = index
+                    default:
+                        break
+                    }
+                }
             }
             try vcpu.setCPUID2(entries)
             return "0 (\(entries.count) entries)"
@@ -417,6 +429,13 @@ final class PlanExecutor {
         case .loadInitrd(let into, let gpa, let size, let digest):
             guard let initrd else { throw StepProblem(detail: "the plan loads an initrd, but no initrd bytes were given") }
             return try copy(initrd, what: "initrd", into: into, gpa: gpa, fileOffset: 0, size: size, digest: digest)
+
+        case .linuxMPTable(let into, let gpa, let cpus):
+            guard let table = LinuxMPTable.build(cpus: cpus, at: gpa) else {
+                throw StepProblem(detail: "an MP table lists 1 to \(LinuxMPTable.maxCPUs) processors, not \(cpus)")
+            }
+            try write(table, into: into, gpa: gpa)
+            return "\(table.count) bytes at \(hex(gpa)): \(cpus) processor\(cpus == 1 ? "" : "s"), IOAPIC at \(hex(UInt64(LinuxMPTable.ioAPICAddress)))"
 
         case .linuxBootParams(let into, let zeroPage, let cmdlineGPA, let cmdline, let initrdRange, let e820):
             guard let payload else { throw StepProblem(detail: "the zero page needs the kernel image, but no payload bytes were given") }

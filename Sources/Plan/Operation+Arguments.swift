@@ -415,7 +415,8 @@ public enum CPUIDSource: String, CaseIterable, Hashable, Sendable {
     case supported = "KVM_GET_SUPPORTED_CPUID"
     /// `KVM_GET_SUPPORTED_CPUID` with CPUID.1:ECX.HYPERVISOR (bit 31) set, which KVM leaves to the VMM: with it
     /// a Linux guest looks for KVM's leaves (0x40000000 "KVMKVMKVM", 0x40000001 features) and uses kvmclock,
-    /// whose TSC frequency spares it the PIT calibration that fails under nested virtualization.
+    /// whose TSC frequency spares it the PIT calibration that fails under nested virtualization. Also the
+    /// vCPU's APIC id (its index) in leaf 1 EBX[31:24] and the x2APIC id of leaves 0xb and 0x1f.
     case supportedHypervisor = "KVM_GET_SUPPORTED_CPUID+HYPERVISOR"
     /// `KVM_TDX_GET_CPUID` on the vCPU (TDX: the CPUID the TDX module enforces).
     case tdx = "KVM_TDX_GET_CPUID"

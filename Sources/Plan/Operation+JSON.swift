@@ -119,6 +119,8 @@ extension Operation {
             return ["address": .number(address)]
         case .createIRQChip:
             return [:]
+        case .linuxMPTable(let into, let gpa, let cpus):
+            return ["offset": .number(into.offset), "gpa": .number(gpa), "cpus": .number(UInt64(cpus))]
         case .createPIT2(_, let flags):
             return ["flags": flags.json]
         case .loadInitrd(let into, let gpa, let size, let sha256):
@@ -317,6 +319,10 @@ extension Operation {
             operation = .setIdentityMapAddr(on: try on(), address: try args.uint64("address"))
         case .createIRQChip:
             operation = .createIRQChip(on: try on())
+        case .linuxMPTable:
+            let map = try on()
+            operation = .linuxMPTable(
+                into: Address(map, offset: try args.uint64("offset")), gpa: try args.uint64("gpa"), cpus: try args.uint32("cpus"))
         case .createPIT2:
             operation = .createPIT2(on: try on(), flags: try args.flags("flags", PITFlags.self))
         case .loadInitrd:

@@ -74,6 +74,9 @@ public enum Operation: Hashable, Sendable {
     /// the kernel's setup header copied from the payload, the e820 map, the initrd's place, and the command
     /// line at `cmdlineGPA`. Spelled `boot-params`.
     case linuxBootParams(into: Address, zeroPage: UInt64, cmdlineGPA: UInt64, cmdline: String, initrd: GPARange?, e820: [E820Entry])
+    /// An MP table (`LinuxMPTable`) for `cpus` vCPUs at `gpa`, written through `into`: how Linux finds its
+    /// processors and the IOAPIC without ACPI. Spelled `mp-table`.
+    case linuxMPTable(into: Address, gpa: UInt64, cpus: UInt32)
 
     // MARK: AMD SEV-SNP (KVM_MEMORY_ENCRYPT_OP on %vm, kvm_sev_cmd.sev_fd = %sev)
 
@@ -123,7 +126,7 @@ public enum OperationKind: String, CaseIterable, Hashable, Sendable {
     case sevInit2, snpLaunchStart, snpLaunchUpdate, snpLaunchFinish
     case tdxCapabilities, tdxInitVM, tdxInitVCPU, tdxInitMemRegion, tdxFinalizeVM
     case armVCPUInit, armRMIPopulate
-    case setTSSAddr, setIdentityMapAddr, createIRQChip, createPIT2, loadInitrd, linuxBootParams
+    case setTSSAddr, setIdentityMapAddr, createIRQChip, createPIT2, loadInitrd, linuxBootParams, linuxMPTable
     case run
 
     /// The ioctl or syscall as the kernel spells it (`KVM_CREATE_VM`, `mmap`); `load` and `boot` for the
@@ -158,6 +161,7 @@ public enum OperationKind: String, CaseIterable, Hashable, Sendable {
         case .createPIT2: "KVM_CREATE_PIT2"
         case .loadInitrd: "load-initrd"
         case .linuxBootParams: "boot-params"
+        case .linuxMPTable: "mp-table"
         case .run: "KVM_RUN"
         }
     }
@@ -207,7 +211,7 @@ public enum OperationKind: String, CaseIterable, Hashable, Sendable {
         case .fallocate: [.guestMemfd, .memfd]
         case .mmap: [.memfd, .guestMemfd]
         case .mmapRun, .setCPUID2, .setBootState, .tdxInitVCPU, .tdxInitMemRegion, .armVCPUInit, .run: [.vcpu]
-        case .loadPayload, .loadInitrd, .linuxBootParams: [.mapping]
+        case .loadPayload, .loadInitrd, .linuxBootParams, .linuxMPTable: [.mapping]
         case .setTSSAddr, .setIdentityMapAddr, .createIRQChip, .createPIT2: [.vm]
         case .sevInit2, .snpLaunchStart, .snpLaunchUpdate, .snpLaunchFinish, .tdxCapabilities, .tdxInitVM,
             .tdxFinalizeVM, .armRMIPopulate:
@@ -234,7 +238,7 @@ public enum OperationKind: String, CaseIterable, Hashable, Sendable {
         switch self {
         case .setCPUID2, .sevInit2, .snpLaunchStart, .snpLaunchUpdate, .snpLaunchFinish, .tdxCapabilities,
             .tdxInitVM, .tdxInitVCPU, .tdxInitMemRegion, .tdxFinalizeVM, .setTSSAddr, .setIdentityMapAddr, .createIRQChip,
-            .createPIT2, .loadInitrd, .linuxBootParams:
+            .createPIT2, .loadInitrd, .linuxBootParams, .linuxMPTable:
             [.x86_64]
         case .armVCPUInit, .armRMIPopulate: [.arm64]
         default: [.x86_64, .arm64]
@@ -303,6 +307,7 @@ extension Operation {
         case .createPIT2: .createPIT2
         case .loadInitrd: .loadInitrd
         case .linuxBootParams: .linuxBootParams
+        case .linuxMPTable: .linuxMPTable
         case .run: .run
         }
     }
@@ -330,7 +335,8 @@ extension Operation {
         case .mmapRun(let vcpu), .setCPUID2(let vcpu, _), .setBootState(let vcpu, _, _, _), .tdxInitVCPU(let vcpu),
             .tdxInitMemRegion(let vcpu, _, _, _, _), .armVCPUInit(let vcpu, _), .run(let vcpu):
             vcpu
-        case .loadPayload(let into, _, _, _, _), .loadInitrd(let into, _, _, _), .linuxBootParams(let into, _, _, _, _, _):
+        case .loadPayload(let into, _, _, _, _), .loadInitrd(let into, _, _, _), .linuxBootParams(let into, _, _, _, _, _),
+            .linuxMPTable(let into, _, _):
             into.map
         }
     }
@@ -399,7 +405,9 @@ extension Operation {
     /// The ioctls the operation issues, in order (empty for plain syscalls and `load`).
     public func ioctls(arch: PlanArch) -> [Ioctl] {
         switch kind {
-        case .openDevice, .memfdCreate, .ftruncate, .fallocate, .mmap, .loadPayload, .loadInitrd, .linuxBootParams: []
+        case .openDevice, .memfdCreate, .ftruncate, .fallocate, .mmap, .loadPayload, .loadInitrd, .linuxBootParams,
+            .linuxMPTable:
+            []
         case .setTSSAddr: [.setTSSAddr]
         case .setIdentityMapAddr: [.setIdentityMapAddr]
         case .createIRQChip: [.createIRQChip]

@@ -94,7 +94,7 @@ extension Operation {
     var hostAccesses: [(String, Address)] {
         switch self {
         case .loadPayload(let into, _, _, _, _), .loadInitrd(let into, _, _, _): [("offset", into)]
-        case .linuxBootParams(let into, _, _, _, _, _): [("offset", into)]
+        case .linuxBootParams(let into, _, _, _, _, _), .linuxMPTable(let into, _, _): [("offset", into)]
         case .snpLaunchUpdate(_, _, _, _, _, let source): [("source", source)]
         case .tdxInitMemRegion(_, _, _, let source, _): [("source", source)]
         case .armRMIPopulate(_, _, _, let source, _): [("source", source)]

@@ -227,6 +227,9 @@ extension Plan {
             }
         case .loadPayload(_, _, _, _, let sha256), .loadInitrd(_, _, _, let sha256):
             if !PlanFormatting.isSHA256Digest(sha256) { problems.append(("sha256", "must be sha256: and 64 hex digits")) }
+        case .linuxMPTable(_, let gpa, let cpus):
+            if !(1...LinuxMPTable.maxCPUs).contains(cpus) { problems.append(("cpus", "an MP table lists 1 to \(LinuxMPTable.maxCPUs) processors")) }
+            if gpa + 1024 > 0x10_0000 { problems.append(("gpa", "the MP table must lie below 1 MiB, where Linux looks for it")) }
         case .linuxBootParams(_, let zeroPage, let cmdlineGPA, let cmdline, _, let e820):
             if e820.count > LinuxZeroPage.maxE820Entries { problems.append(("e820", "the zero page holds at most 128 e820 entries")) }
             if cmdline.utf8.contains(0) { problems.append(("cmdline", "the command line must not contain a NUL byte")) }

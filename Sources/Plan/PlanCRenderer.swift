@@ -593,8 +593,13 @@ public struct PlanCRenderer: Sendable {
             case .supportedHypervisor:
                 lines += [
                     "    " + check("kp_ioctl(\(v(.kvm)), KP_KVM_GET_SUPPORTED_CPUID, c)", "KVM_GET_SUPPORTED_CPUID"),
-                    "    for (uint32_t i = 0; i < c->nent; i++)",
-                    "        if (c->entries[i].function == 1) c->entries[i].ecx |= 1u << 31; /* CPUID.1:ECX.HYPERVISOR */",
+                    "    for (uint32_t i = 0; i < c->nent; i++) {",
+                    "        if (c->entries[i].function == 1) { /* CPUID.1:ECX.HYPERVISOR, and the APIC id */",
+                    "            c->entries[i].ecx |= 1u << 31;",
+                    "            c->entries[i].ebx = (c->entries[i].ebx & 0x00ffffffu) | (\(vcpu.index ?? 0)u << 24);",
+                    "        }",
+                    "        if (c->entries[i].function == 0xb || c->entries[i].function == 0x1f) c->entries[i].edx = \(vcpu.index ?? 0); /* x2APIC id */",
+                    "    }",
                 ]
             case .tdx:
                 lines += [
@@ -726,6 +731,15 @@ public struct PlanCRenderer: Sendable {
             lines += [
                 "    memcpy(zp + \(hex(cmdlineGPA - zeroPage)), cmdline, sizeof cmdline); /* the command line, NUL included */", "}",
             ]
+            return lines
+        case .linuxMPTable(let into, let gpa, let cpus):
+            let bytes = LinuxMPTable.build(cpus: cpus, at: gpa) ?? []
+            var lines = ["{ /* Intel MP 1.4 table: floating pointer, then PCMP (processors, ISA bus, IOAPIC, IRQs 0-15, LINT0/1) */"]
+            lines.append("    static const unsigned char table[\(bytes.count)] = {")
+            for start in stride(from: 0, to: bytes.count, by: 16) {
+                lines.append("        " + bytes[start..<min(start + 16, bytes.count)].map { "0x" + (($0 < 16) ? "0" : "") + String($0, radix: 16) + "," }.joined(separator: " "))
+            }
+            lines += ["    };", "    memcpy((char *)\(v(into.map)) + \(hex(into.offset)), table, sizeof table);", "}"]
             return lines
         case .run(let vcpu):
             return ["/* not performed: the reproducer stops after set-up, before KVM_RUN on \(vcpu). */"]

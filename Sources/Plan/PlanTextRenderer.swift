@@ -292,6 +292,8 @@ public struct PlanTextRenderer: Sendable {
             return ["addr=\(hex(address))"]
         case .createIRQChip:
             return []
+        case .linuxMPTable(let into, let gpa, let cpus):
+            return ["offset=\(hex(into.offset))", "gpa=\(hex(gpa))", "cpus=\(cpus)", "ioapic=\(hex(UInt64(LinuxMPTable.ioAPICAddress)))"]
         case .createPIT2(_, let flags):
             return ["flags=\(flags.text)"]
         case .loadInitrd(let into, let gpa, let bytes, let sha256):

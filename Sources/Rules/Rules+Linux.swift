@@ -131,7 +131,7 @@ public enum LinuxImage: Rule {
 public enum LinuxPlacement: Rule {
     public static let documentation = RuleDocumentation(
         id: "payload.linux-placement", severity: .error, summary: "The kernel cannot be placed in RAM.",
-        rationale: "The protected-mode kernel is loaded at 0x100000 and decompresses itself into [pref_address, pref_address + init_size) (a relocatable kernel aligns its load address up to kernel_alignment, never below pref_address; a non-relocatable one runs at pref_address). All of it must lie in one writable RAM region. On Intel, KVM_SET_TSS_ADDR and KVM_SET_IDENTITY_MAP_ADDR need 0xfffbc000–0xfffbffff free of memslots.",
+        rationale: "The protected-mode kernel is loaded at 0x100000 and decompresses itself into [pref_address, pref_address + init_size) (a relocatable kernel aligns its load address up to kernel_alignment, never below pref_address; a non-relocatable one runs at pref_address). All of it must lie in one writable RAM region, as must the MP table at 0x9fc00. On Intel, KVM_SET_TSS_ADDR and KVM_SET_IDENTITY_MAP_ADDR need 0xfffbc000–0xfffbffff free of memslots; the in-kernel IOAPIC (0xfec00000) and local APICs (0xfee00000) need their pages free too.",
         kernel: "The decompressor writes into memory that does not exist (KVM_EXIT_MMIO storm or a triple fault); KVM_SET_TSS_ADDR over a memslot corrupts guest memory on VMX.",
         fix: "Start a RAM region at 0 that reaches past pref_address + init_size (64 MiB is plenty for a small kernel); keep 0xfffbc000–0xfffbffff free.")
 
@@ -146,6 +146,19 @@ public enum LinuxPlacement: Rule {
                 emit(
                     "region '\(region.name.value)' covers 0xfffbc000..0xfffbffff, where KVM keeps the TSS and identity-map pages of a Linux guest (KVM_SET_TSS_ADDR, KVM_SET_IDENTITY_MAP_ADDR)",
                     at: region.base))
+        }
+        for (address, what) in [(UInt64(LinuxMPTableArea.ioAPICAddress), "IOAPIC"), (UInt64(LinuxMPTableArea.localAPICAddress), "local APIC")] {
+            for region in context.memslotRegions {
+                guard let end = region.end, region.base.value <= address, address < end else { continue }
+                diagnostics.append(
+                    emit(
+                        "region '\(region.name.value)' has memory at \(ManifestInteger.formatHex(address)), where the in-kernel \(what) of a Linux guest lives (KVM_CREATE_IRQCHIP)",
+                        at: region.base))
+            }
+        }
+        if context.ramRegion(containing: LinuxMPTableArea.defaultAddress, length: 0x400).map({ !$0.readonly.value }) != true {
+            diagnostics.append(
+                emit("a Linux guest needs writable RAM at 0x9fc00..0x9ffff for its MP table (processors and IOAPIC)", at: payload.format))
         }
         if case .failure(.placement(let message))? = context.linuxLayout {
             diagnostics.append(emit(message, at: payload.path))
@@ -231,21 +244,32 @@ public enum LinuxCmdline: Rule {
     }
 }
 
-/// More than one vCPU: only the first boots, for now.
+/// The MP table lists every vCPU.
 public enum LinuxVCPUs: Rule {
     public static let documentation = RuleDocumentation(
-        id: "payload.linux-vcpus", severity: .warning, summary: "A Linux guest with more than one vCPU boots on vCPU 0 only.",
-        rationale: "Linux finds its other CPUs in ACPI (MADT) or MP tables, which the launcher does not write yet. Without them the kernel brings up the boot CPU only; the other vCPUs wait for an INIT/SIPI that never comes (in the in-kernel local APIC), costing nothing but a thread.",
-        kernel: "The guest runs with one CPU (\"SMP: Allowing 1 CPUs\").",
-        fix: "Use `vcpus: 1` for Linux guests until kvmplan writes MP tables.")
+        id: "payload.linux-vcpus", severity: .error, summary: "A Linux guest with more vCPUs than its MP table can list (32).",
+        rationale: "Linux finds its processors in the MP table the launcher writes in the last KiB of base memory (0x9fc00, where Linux looks for it without ACPI); that KiB holds 32 processor entries with the IOAPIC and its interrupt routing.",
+        kernel: "Processors beyond the table would never be started: they would wait in the in-kernel local APIC for an INIT/SIPI that never comes.",
+        fix: "Use at most 32 vCPUs for a Linux guest.")
 
     public static let appliesTo: Set<Architecture> = [.x86_64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, payload.format.value == .linux, context.manifest.vcpus.value > 1 else { return }
+        guard let payload = context.manifest.payload, payload.format.value == .linux,
+            context.manifest.vcpus.value > Int(LinuxMPTableArea.maxCPUs)
+        else { return }
         diagnostics.append(
             emit(
-                "\(context.manifest.vcpus.value) vCPUs, but the launcher writes no MP or ACPI tables yet: Linux boots on vCPU 0 only",
+                "\(context.manifest.vcpus.value) vCPUs, but a Linux guest's MP table lists at most \(LinuxMPTableArea.maxCPUs)",
                 at: context.manifest.vcpus, notes: [DiagnosticNote("payload format declared here", at: payload.format.location)]))
     }
+}
+
+/// Where the launcher's MP table lists a Linux guest's processors and IOAPIC (mirrors `Plan.LinuxMPTable`;
+/// the rules do not import the plan).
+public enum LinuxMPTableArea {
+    public static let defaultAddress: UInt64 = 0x9_fc00
+    public static let maxCPUs: UInt32 = 32
+    public static let ioAPICAddress: UInt32 = 0xfec0_0000
+    public static let localAPICAddress: UInt32 = 0xfee0_0000
 }

@@ -36,13 +36,17 @@ struct LinuxLoweringTests {
     func steps() throws {
         let plan = try Self.compile(Self.manifest(vcpus: 2)).plan
         let ids = plan.steps.map(\.id)
-        for id in ["tss-addr", "identity-map-addr", "irqchip", "pit", "load.kernel", "load.initrd", "boot-params", "boot.0"] {
+        for id in ["tss-addr", "identity-map-addr", "irqchip", "pit", "load.kernel", "load.initrd", "boot-params", "mp-table", "boot.0"] {
             #expect(ids.contains(id), "\(id) in \(ids)")
         }
         let index = { (id: String) in ids.firstIndex(of: id) ?? -1 }
         #expect(index("irqchip") < index("vcpu.0") && index("tss-addr") < index("vcpu.0") && index("identity-map-addr") < index("vcpu.0"))
         #expect(index("irqchip") < index("pit"))
         #expect(!ids.contains("boot.1"), "other vCPUs wait for INIT/SIPI in the in-kernel local APIC")
+        guard case .linuxMPTable(_, 0x9_fc00, 2)? = plan.step(id: "mp-table")?.operation else {
+            Issue.record("mp-table lists both vCPUs")
+            return
+        }
         #expect(plan.validate().isEmpty, "\(plan.validate())")
         guard case .loadPayload(_, let gpa, let size, let fileOffset, _)? = plan.step(id: "load.kernel")?.operation else {
             Issue.record("load.kernel")

@@ -124,6 +124,15 @@ struct LinuxDevicesTests {
         #expect(interrupts.levels.withLock { $0 } == [true, false, true, false, true])
     }
 
+    @Test("EAGAIN from KVM_RUN (an AP woken by INIT/SIPI in the in-kernel local APIC) means: run it again")
+    func eagainRunsAgain() {
+        let vcpu = ReplayVCPU(index: 1, [.fail(.resourceTemporarilyUnavailable), .fail(.resourceTemporarilyUnavailable), Exits.out(0xf4, [0])])
+        let control = VMControl(vcpuCount: 2)
+        let result = ExitLoop(port: vcpu, control: control, policy: linuxPolicy(), output: CapturedOutput()).run()
+        #expect(control.termination == .exitPort(status: 0, vcpu: 1))
+        #expect(result.exits == 3)
+    }
+
     @Test("tiny guests keep the polled COM1: without devices the other UART registers read 0")
     func tinyGuestsUnchanged() {
         let vcpu = ReplayVCPU([Exits.inb(0x3fa), Exits.inb(0x3fd), Exits.out(0xf4, [0])])

@@ -49,6 +49,7 @@ enum OperationSamples {
             into: Address(.mapping("ram"), offset: 0x8000), zeroPage: 0x8000, cmdlineGPA: 0x9000,
             cmdline: "console=ttyS0 \"quoted\" \\ tab\t", initrd: GPARange(gpa: 0x7ff_f000, size: 0x123),
             e820: [E820Entry(address: 0, size: 0x10000, kind: .reserved), E820Entry(address: 0x10000, size: 0x7ff_0000, kind: .ram)]),
+        .linuxMPTable(into: Address(.mapping("ram"), offset: 0x9_fc00), gpa: 0x9_fc00, cpus: 3),
         .run(vcpu: .vcpu(7)),
     ]
 }

@@ -760,9 +760,17 @@ struct RuleCasesTests {
             files: linuxFiles),
         Case(
             "payload.linux-vcpus", "payload.linux-vcpus",
-            invalid: manifest(top: "vcpus: 1️⃣2\n", regions: linuxRAM, rest: linux()),
-            expect: [DiagnosticSpec("payload.linux-vcpus", severity: .warning, message: "Linux boots on vCPU 0 only")],
-            valid: manifest(top: "vcpus: 1\n", regions: linuxRAM, rest: linux()), files: linuxFiles),
+            invalid: manifest(top: "vcpus: 1️⃣33\n", regions: linuxRAM, rest: linux()),
+            expect: [DiagnosticSpec("payload.linux-vcpus", message: "MP table lists at most 32")],
+            valid: manifest(top: "vcpus: 32\n", regions: linuxRAM, rest: linux()), files: linuxFiles),
+        Case(
+            "payload.linux-placement (memory over the IOAPIC)", "payload.linux-placement",
+            invalid: manifest(regions: linuxRAM + "\n    - {name: high, base: 1️⃣0xfe00_0000, size: 16MiB}", rest: linux()),
+            expect: [
+                DiagnosticSpec("payload.linux-placement", message: "where the in-kernel IOAPIC of a Linux guest lives"),
+                DiagnosticSpec("payload.linux-placement", message: "where the in-kernel local APIC of a Linux guest lives"),
+            ],
+            valid: manifest(regions: linuxRAM + "\n    - {name: high, base: 0xfe00_0000, size: 8MiB}", rest: linux()), files: linuxFiles),
     ]
 
     static let all = layout + guestMemfd + platform + sharing + payloads + linuxCases + hosts
