@@ -184,7 +184,7 @@ struct PlanBuilder {
                 .exitHypercall, .bits(1 << 12), at: manifest.sharing?.conversion?.location ?? platformAt)
         }
         if isLinux, let format = manifest.payload?.format.location {
-            for cap in [Capability.irqchip, .pit2, .setTSSAddr, .setIdentityMapAddr, .tscDeadlineTimer] {
+            for cap in [Capability.irqchip, .pit2, .setTSSAddr, .setIdentityMapAddr] {
                 requires.require(cap, .atLeast(1), at: format)
             }
         }

@@ -372,7 +372,7 @@ final class PlanExecutor {
                 for i in entries.indices {
                     switch entries[i].function {
                     case 1:
-                        entries[i].ecx |= 1 << 31 | 1 << 24
+                        entries[i].ecx |= 1 << 31
                         entries[i].ebx = entries[i].ebx & 0x00ff_ffff | index << 24
                     case 0xb, 0x1f:
                         entries[i].edx = index

@@ -169,7 +169,6 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
     public static let syncMMU = Capability(name: "KVM_CAP_SYNC_MMU", number: 16)
     public static let enableCap = Capability(name: "KVM_CAP_ENABLE_CAP", number: 54)
     public static let maxVCPUs = Capability(name: "KVM_CAP_MAX_VCPUS", number: 66)
-    public static let tscDeadlineTimer = Capability(name: "KVM_CAP_TSC_DEADLINE_TIMER", number: 72)
     public static let readonlyMem = Capability(name: "KVM_CAP_READONLY_MEM", number: 81)
     public static let enableCapVM = Capability(name: "KVM_CAP_ENABLE_CAP_VM", number: 98)
     public static let checkExtensionVM = Capability(name: "KVM_CAP_CHECK_EXTENSION_VM", number: 105)
@@ -189,7 +188,7 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
 
     /// Every capability a plan may name.
     public static let catalogue: [Capability] = [
-        .irqchip, .userMemory, .setTSSAddr, .pit2, .setIdentityMapAddr, .tscDeadlineTimer, .nrVCPUs, .nrMemslots, .syncMMU, .enableCap, .maxVCPUs, .readonlyMem, .enableCapVM,
+        .irqchip, .userMemory, .setTSSAddr, .pit2, .setIdentityMapAddr, .nrVCPUs, .nrMemslots, .syncMMU, .enableCap, .maxVCPUs, .readonlyMem, .enableCapVM,
         .checkExtensionVM, .multiAddressSpace, .maxVCPUID, .armVMIPASize, .exitHypercall, .userMemory2,
         .memoryFaultInfo, .memoryAttributes, .guestMemfd, .vmTypes, .preFaultMemory, .guestMemfdFlags, .armRMI,
     ]
@@ -417,10 +416,7 @@ public enum CPUIDSource: String, CaseIterable, Hashable, Sendable {
     /// `KVM_GET_SUPPORTED_CPUID` with CPUID.1:ECX.HYPERVISOR (bit 31) set, which KVM leaves to the VMM: with it
     /// a Linux guest looks for KVM's leaves (0x40000000 "KVMKVMKVM", 0x40000001 features) and uses kvmclock,
     /// whose TSC frequency spares it the PIT calibration that fails under nested virtualization. Also the
-    /// vCPU's APIC id (its index) in leaf 1 EBX[31:24] and the x2APIC id of leaves 0xb and 0x1f, and
-    /// CPUID.1:ECX.TSC_DEADLINE_TIMER (bit 24), which KVM's in-kernel local APIC emulates
-    /// (`KVM_CAP_TSC_DEADLINE_TIMER`) but `KVM_GET_SUPPORTED_CPUID` does not report: with it Linux skips the
-    /// local APIC timer's calibration.
+    /// vCPU's APIC id (its index) in leaf 1 EBX[31:24] and the x2APIC id of leaves 0xb and 0x1f.
     case supportedHypervisor = "KVM_GET_SUPPORTED_CPUID+HYPERVISOR"
     /// `KVM_TDX_GET_CPUID` on the vCPU (TDX: the CPUID the TDX module enforces).
     case tdx = "KVM_TDX_GET_CPUID"

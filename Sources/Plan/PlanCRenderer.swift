@@ -594,8 +594,8 @@ public struct PlanCRenderer: Sendable {
                 lines += [
                     "    " + check("kp_ioctl(\(v(.kvm)), KP_KVM_GET_SUPPORTED_CPUID, c)", "KVM_GET_SUPPORTED_CPUID"),
                     "    for (uint32_t i = 0; i < c->nent; i++) {",
-                    "        if (c->entries[i].function == 1) { /* CPUID.1:ECX.HYPERVISOR and TSC_DEADLINE_TIMER, the APIC id */",
-                    "            c->entries[i].ecx |= 1u << 31 | 1u << 24;",
+                    "        if (c->entries[i].function == 1) { /* CPUID.1:ECX.HYPERVISOR, and the APIC id */",
+                    "            c->entries[i].ecx |= 1u << 31;",
                     "            c->entries[i].ebx = (c->entries[i].ebx & 0x00ffffffu) | (\(vcpu.index ?? 0)u << 24);",
                     "        }",
                     "        if (c->entries[i].function == 0xb || c->entries[i].function == 0x1f) c->entries[i].edx = \(vcpu.index ?? 0); /* x2APIC id */",
