@@ -356,9 +356,8 @@ struct PlanBuilder {
         guard case .success(let layout)? = context.linuxLayout else { return }
         let at = payload.path.location
         var initrdInfo: PayloadInfo.Initrd? = nil
-        if let initrdPath = context.initrdPath, let initrdBytes = context.initrdFile?.bytes, let initrd = layout.initrd {
+        if let initrdPath = context.initrdPath, let initrdBytes = context.initrdFile?.bytes, layout.initrd != nil {
             initrdInfo = PayloadInfo.Initrd(path: initrdPath, sha256: Lowering.digest(initrdBytes), size: UInt64(initrdBytes.count))
-            _ = initrd
         }
         payloadInfo = PayloadInfo(
             path: path, format: .linux, sha256: Lowering.digest(bytes), size: UInt64(bytes.count), loadGPA: layout.kernelGPA,

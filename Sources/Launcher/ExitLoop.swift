@@ -340,7 +340,13 @@ public struct ExitLoop: Sendable {
 
     /// Returns the loop's ending when the exit ends the VM.
     private func handleIO(_ io: IOExit, data: [UInt8]) -> String? {
-        if let devices, let ending = handlePCIO(io, data: data, devices: devices) { return ending.isEmpty ? nil : ending }
+        if let devices {
+            switch handlePCIO(io, data: data, devices: devices) {
+            case .handled: return nil
+            case .ends(let ending): return ending
+            case .notTheirs: break
+            }
+        }
         switch io.direction {
         case .out:
             if let serial = policy.serialPort, io.port == serial {
@@ -364,11 +370,19 @@ public struct ExitLoop: Sendable {
         return nil
     }
 
+    /// What the Linux guest's devices did with a port access.
+    private enum PCIO {
+        /// Not theirs: the exit port, handled like every guest's.
+        case notTheirs
+        case handled
+        /// The access ends the VM (the i8042 reset, a failed KVM_IRQ_LINE); the loop's ending.
+        case ends(String)
+    }
+
     /// The Linux guest's devices: the full UART on COM1, the i8042, and silence for other ports (a kernel
-    /// probes many: COM2–4, CMOS, port 0x80 delays). Returns nil when the access is not theirs (the exit port),
-    /// "" when handled, else the loop's ending.
-    private func handlePCIO(_ io: IOExit, data: [UInt8], devices: LegacyDevices) -> String? {
-        if let exitPort = policy.exitPort, io.port == exitPort { return nil }
+    /// probes many: COM2–4, CMOS, port 0x80 delays).
+    private func handlePCIO(_ io: IOExit, data: [UInt8], devices: LegacyDevices) -> PCIO {
+        if let exitPort = policy.exitPort, io.port == exitPort { return .notTheirs }
         let count = io.size * io.count
         if let serial = policy.serialPort, io.port >= serial, io.port <= serial + 7, io.size == 1 {
             let offset = Int(io.port - serial)
@@ -386,24 +400,24 @@ public struct ExitLoop: Sendable {
                 }
             } catch {
                 fatal("KVM_IRQ_LINE for the UART's IRQ \(devices.uartIRQ) failed: \(error)", dump: false)
-                return "KVM_IRQ_LINE failed"
+                return .ends("KVM_IRQ_LINE failed")
             }
-            return ""
+            return .handled
         }
         if let i8042 = policy.i8042Port, io.port == i8042 || io.port == I8042.dataPort {
             if io.direction == .out {
                 if io.port == i8042, data.contains(I8042.resetCommand) {
                     control.finish(.reset(vcpu: port.index))
-                    return "i8042 reset"
+                    return .ends("i8042 reset")
                 }
             } else {
                 let value = io.port == i8042 ? I8042.status : 0
                 port.answerIO([UInt8](repeating: value, count: count))
             }
-            return ""
+            return .handled
         }
         if io.direction == .in { port.answerIO([UInt8](repeating: 0, count: count)) }
-        return ""
+        return .handled
     }
 
     // MARK: MMIO
