@@ -134,6 +134,7 @@ extension Plan {
         }
         validateHandlers(&issues)
         validatePrivateMemory(&issues)
+        issues += limitIssues()
         return issues
     }
 

@@ -80,8 +80,9 @@ struct ValidationTests {
         },
         Case(name: "malformed defined name", id: "plan.invalid-fd-name", stepID: "map.extra", field: "defines", message: "well-formed") {
             var plan = Fixtures.defaultX86
-            plan.steps.append(
-                Step("map.extra", .mmap(name: "Extra!", source: .anonymous, size: 4096, offset: 0, shared: false, noreserve: false)))
+            plan.steps.insert(
+                Step("map.extra", .mmap(name: "Extra!", source: .anonymous, size: 4096, offset: 0, shared: false, noreserve: false)),
+                at: plan.steps.count - 1)  // before KVM_RUN, which must stay last
             return plan
         },
         Case(name: "SEV command in an arm64 plan", id: "plan.arch-mismatch", stepID: "snp", field: "op", message: "arm64") {
@@ -160,6 +161,7 @@ struct ValidationTests {
             if let i = plan.steps.firstIndex(where: { $0.id == "load.payload" }) {
                 plan.steps[i].operation = .loadPayload(into: Address(.mapping("ram"), offset: 0), gpa: 0x100_0000, size: 512, sha256: Fixtures.payloadDigest)
             }
+            plan.payload?.loadGPA = 0x100_0000  // the payload agrees with its load step (plan.payload-mismatch)
             return plan
         },
         Case(
