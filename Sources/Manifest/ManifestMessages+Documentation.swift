@@ -4,6 +4,11 @@ extension ManifestMessages {
     /// Documentation of every id the parser and decoder emit (`kvmplan explain`).
     public static let documentation: [RuleDocumentation] = [
         RuleDocumentation(
+            id: "format.control-character", severity: .error, summary: "A path contains a control character (NUL, ESC, newline, …).",
+            rationale: "The kernel reads a path up to its first NUL, so a path with an embedded NUL would open another file than the one the plan shows; ESC and BEL sequences would reach the terminal of whoever reads the output.",
+            kernel: "open(2) would open the part of the path before the NUL.",
+            fix: "Write the path without control characters (rename the file if its name has one)."),
+        RuleDocumentation(
             id: "format.empty", severity: .error, summary: "The manifest has no content.",
             rationale: "An empty file is almost always a mistake (a failed template render, a truncated checkout).",
             kernel: "Nothing reaches the kernel.",

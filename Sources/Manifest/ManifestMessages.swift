@@ -15,6 +15,13 @@ public enum ManifestMessages {
         .error("yaml.complex-key", "mapping keys must be plain strings", at: at, path: path)
     }
 
+    static func controlCharacter(_ key: String, _ text: String, at: SourceLocation, path: DataPath) -> Diagnostic {
+        .error(
+            "format.control-character",
+            "'\(key)' value '\(clip(text))' contains a control character; paths are printable text",
+            at: at, path: path)
+    }
+
     static func duplicateKey(_ names: String, at: SourceLocation, first: SourceLocation? = nil) -> Diagnostic {
         .error(
             "yaml.duplicate-key", "duplicate key \(names) in one mapping", at: at,
@@ -83,7 +90,8 @@ public enum ManifestMessages {
     // MARK: - Helpers
 
     static func clip(_ s: String) -> String {
-        let oneLine = s.replacingAll("\n", "\\n")
+        // Every control character visible (ESC, BEL, NUL, newline…): a message is printed on a terminal.
+        let oneLine = TerminalText.oneLine(s)
         return oneLine.count > 60 ? String(oneLine.prefix(57)) + "..." : oneLine
     }
 

@@ -381,6 +381,10 @@ struct ManifestDecoder {
         if let path, path.value.isEmpty {
             diagnostics.append(ManifestMessages.range("'path' is empty", at: path.location, path: path.path))
             ok = false
+        } else if let path, TerminalText.containsControl(path.value) {
+            // A NUL would cut the path short where the kernel reads it, while the plan shows all of it.
+            diagnostics.append(ManifestMessages.controlCharacter("path", path.value, at: path.location, path: path.path))
+            ok = false
         }
         var load: Located<Manifest.LoadAddress>? = nil
         if let l = f["load"] {

@@ -104,6 +104,18 @@ struct ParserDiagnosticsTests {
     // MARK: format.*
 
     static let formatCases: [Case] = [
+        Case(
+            name: "format.control-character: a NUL inside the payload path",
+            snippet: validManifest + "payload:\n  format: flat\n  path: 1️⃣\"guests/a.bin\\0.txt\"\n  load: 0x1000\n",
+            expected: [DiagnosticSpec("format.control-character", at: "1️⃣", message: "'guests/a.bin\\0.txt' contains a control character")]),
+        Case(
+            name: "format.control-character: a terminal escape in the payload path, shown escaped",
+            snippet: validManifest + "payload:\n  format: flat\n  path: 1️⃣\"\\e]0;owned\\a.bin\"\n  load: 0x1000\n",
+            expected: [DiagnosticSpec("format.control-character", at: "1️⃣", message: "'\\e]0;owned\\a.bin'")]),
+        Case(
+            name: "format.name: a terminal escape in a name reaches the message escaped, never raw",
+            snippet: validManifest.replacing(line: "name: demo", with: "name: 1️⃣\"\\e[2J\\e]0;owned\\a\""),
+            expected: [DiagnosticSpec("format.name", at: "1️⃣", message: "'\\e[2J\\e]0;owned\\a' is not a valid name")]),
         Case(name: "format.empty: an empty file", snippet: "1️⃣", expected: [DiagnosticSpec("format.empty", at: "1️⃣")]),
         Case(
             name: "format.empty: only comments", snippet: "1️⃣# a manifest\n# to be written\n",
