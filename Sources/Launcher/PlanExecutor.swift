@@ -472,7 +472,8 @@ final class PlanExecutor {
         let bytes = payload[start..<start + count]
         let actual = PayloadDigest.sha256(bytes)
         guard actual == digest else {
-            throw StepProblem(detail: "payload bytes \(hex(fileOffset))+\(hex(size)) have \(actual), the plan expects \(digest); refusing to load them")
+            // Never the digest of the range: a plan chooses the range, and would read any file byte by byte.
+            throw StepProblem(detail: "payload bytes \(hex(fileOffset))+\(hex(size)) do not match the plan's \(digest); refusing to load them")
         }
         let (memory, _) = try userspaceAddress(into, size: size)
         // The mapping must be where the guest sees `gpa`, when it backs a slot that holds `gpa`.

@@ -15,9 +15,9 @@ struct LaunchCommand: ParsableCommand {
         discussion: """
             The input is a manifest, or a plan file from 'kvmplan plan --format json' (recognised by a .json \
             name or a leading '{'; it can only express kvmplan's closed set of typed steps and is validated \
-            when read). A plan file's payload is the path recorded in the plan (relative to the directory \
-            kvmplan ran in), else that path relative to the manifest named in the plan, else relative to the \
-            plan file; --payload names another file. Every payload's sha256 must match the plan, and every \
+            when read). A plan file's payload is the path recorded in the plan, followed only inside the plan \
+            file's directory: a regular file there or below it once '..' and symbolic links are resolved; \
+            --payload names any other file explicitly. Every payload's sha256 must match the plan, and every \
             'load' step checks the sha256 of the bytes it copies.
 
             Before creating anything, the plan's requirements are compared with this host: the KVM API \
@@ -154,26 +154,22 @@ struct LaunchInput {
             throw ExitCode(125)
         }
         if let payloadOverride { return LaunchInput(plan: plan, payload: try readPayload(payloadOverride), payloadFile: payloadOverride) }
-        guard let info = plan.payload else { return LaunchInput(plan: plan, payload: nil, payloadFile: nil) }
-        // The plan records the payload path as the compiler resolved it: relative to the directory kvmplan ran
-        // in, or to the manifest's directory.
-        var candidates = [info.path]
-        if let manifest = info.source?.file { candidates.append(resolvePath(info.path, relativeTo: manifest)) }
-        candidates.append(resolvePath(info.path, relativeTo: file))
-        candidates = candidates.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
-        for candidate in candidates {
-            if let payload = try? LocalFileAccess().read(candidate) {
-                return LaunchInput(plan: plan, payload: payload, payloadFile: candidate)
+        // A plan file may come from elsewhere: its payload path is only followed inside the plan's directory
+        // (PlanPayloadFile); any other file must be named with --payload.
+        do {
+            guard let (payload, path) = try PlanPayloadFile.read(for: plan, planFile: file) else {
+                return LaunchInput(plan: plan, payload: nil, payloadFile: nil)
             }
+            return LaunchInput(plan: plan, payload: payload, payloadFile: path)
+        } catch {
+            Console.error("kvmplan: \(file): \(error); name the payload with --payload")
+            throw ExitCode(125)
         }
-        Console.error(
-            "kvmplan: \(file): cannot find the payload \(info.path) (tried \(candidates.joined(separator: ", "))); name it with --payload")
-        throw ExitCode(125)
     }
 
     private static func readPayload(_ path: String) throws -> [UInt8] {
         do {
-            return try LocalFileAccess().read(path)
+            return try LocalFileAccess().readPayload(path)
         } catch {
             Console.error("kvmplan: payload: \(error)")
             throw ExitCode(125)
