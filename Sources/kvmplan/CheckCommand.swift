@@ -57,7 +57,8 @@ struct CheckCommand: ParsableCommand {
         let renderer = DiagnosticRenderer(
             format: format, showSource: Console.stdoutIsTerminal, colour: Console.stdoutIsTerminal,
             sourceLine: sources.sourceLine)
-        Console.out(renderer.render(all, catalogue: RuleCatalogue.byID))
+        let rendered = renderer.render(all, catalogue: RuleCatalogue.byID)
+        if format == .json || format == .sarif { Console.outData(rendered) } else { Console.out(rendered) }
         if format == .text {
             let checked = files.count == 1 ? "1 manifest" : "\(files.count) manifests"
             Console.error("kvmplan: checked \(checked): \(all.errorCount) error(s), \(all.warningCount) warning(s)")

@@ -49,6 +49,12 @@ struct DiffCommand: ParsableCommand {
                 }
                 classes.insert(risk)
             }
+            // An empty list (`--fail-on ''`, `,,,`) would turn the gate off without a word: a usage error.
+            guard !classes.isEmpty else {
+                Console.error(
+                    "kvmplan: --fail-on: no risk class given; use one or more of \(RiskClass.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ExitCode(2)
+            }
             gate = classes
         }
         let a = try Self.load(old)
@@ -58,7 +64,7 @@ struct DiffCommand: ParsableCommand {
         case .text:
             Console.out(PlanDiffRenderer(style: Console.stdoutIsTerminal ? .ansi : .plain).text(diff, left: old, right: new))
         case .json:
-            Console.out(PlanDiffRenderer().json(diff, left: old, right: new).serialized(pretty: true) + "\n")
+            Console.outData(PlanDiffRenderer().json(diff, left: old, right: new).serialized(pretty: true) + "\n")
         }
         if let gate {
             if !diff.findings(in: gate).isEmpty { throw ExitCode(1) }

@@ -15,7 +15,11 @@ struct ExplainCommand: ParsableCommand {
     var list = false
 
     func run() throws {
-        if list || rule == nil {
+        if rule == nil && !list {
+            Console.error("kvmplan: explain needs a rule id (such as memory.overlap); 'kvmplan explain --list' lists them")
+            throw ExitCode(2)
+        }
+        if list {
             let width = RuleCatalogue.all.map(\.id.rawValue.count).max() ?? 0
             for doc in RuleCatalogue.all {
                 let pad = String(repeating: " ", count: width - doc.id.rawValue.count)

@@ -46,8 +46,10 @@ struct PlanCommand: ParsableCommand {
                 Console.error("kvmplan: \(error)")
                 throw ExitCode(2)
             }
-        } else {
+        } else if format == .text {
             Console.out(text)
+        } else {
+            Console.outData(text)
         }
     }
 }

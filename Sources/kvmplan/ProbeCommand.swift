@@ -26,7 +26,7 @@ struct ProbeCommand: ParsableCommand {
     func run() throws {
         let info = try probeLocalHost()
         switch format {
-        case .json: Console.out(HostProfile(hostInfo: info).serialized())
+        case .json: Console.outData(HostProfile(hostInfo: info).serialized())
         case .text: Console.out(ProbeCommand.table(info))
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SystemPackage
 
 #if canImport(Glibc)
     import Glibc
@@ -22,6 +23,16 @@ struct KVMPlan: ParsableCommand {
     )
 }
 
+/// Exits with `status`, or with 2 when a write to stdout failed (DESIGN §3: an I/O error; a plan written to a
+/// full disk or a closed pipe must not look like a success).
+func finish(_ status: Int32) -> Never {
+    if let failure = Console.stdoutFailure {
+        Console.error("kvmplan: cannot write to standard output: \(Errno(rawValue: failure))")
+        exit(2)
+    }
+    exit(status)
+}
+
 // Usage errors exit 2 (DESIGN §3), not ArgumentParser's default 64.
 do {
     let arguments = CommandLine.arguments
@@ -35,8 +46,9 @@ do {
         var command = try KVMPlan.parseAsRoot()
         try command.run()
     }
+    finish(0)
 } catch let code as ExitCode {
-    exit(code.rawValue)
+    finish(code.rawValue)
 } catch {
     let exitCode = KVMPlan.exitCode(for: error)
     if exitCode == .success || exitCode.rawValue == 0 {

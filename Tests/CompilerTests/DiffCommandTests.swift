@@ -88,6 +88,15 @@ struct DiffCommandTests {
         #expect(result.stderr.contains("bogus"), "stderr: \(result.stderr)")
     }
 
+    @Test("--fail-on with no class at all exits 2 instead of turning the gate off", arguments: ["", ",,,", " , "])
+    func failOnEmpty(list: String) throws {
+        let (a, b) = Self.pair("layout-region-grows")
+        let result = try Self.kvmplan(["diff", "--fail-on", list, a, b])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("no risk class"), "stderr: \(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test("a manifest against its own plan JSON (from kvmplan plan) is the same; against another's, as manifest vs manifest")
     func manifestAgainstPlanFile() throws {
         let directory = try Run.temporaryDirectory("kvmplan-diff-plans")

@@ -43,6 +43,21 @@ struct HardeningCLITests {
         return try Plan(json: result.stdout)
     }
 
+    // MARK: - Item 8: a failed write to stdout is exit 2
+
+    @Test(
+        "a failed write to stdout is an I/O error: exit 2 with a message",
+        arguments: [
+            ["plan", "Manifests/hello-long.yaml"], ["plan", "--format", "json", "Manifests/hello-long.yaml"],
+            ["plan", "--format", "c", "Manifests/hello-long.yaml"], ["check", "--format", "json", "Manifests/hello-long.yaml"],
+            ["schema"], ["explain", "memory.overlap"],
+        ])
+    func stdoutFull(arguments: [String]) throws {
+        let (status, stderr) = try Self.kvmplan(arguments, stdoutTo: "/dev/full")
+        #expect(status == 2, "\(arguments): \(stderr)")
+        #expect(stderr.contains("cannot write to standard output"), "\(stderr)")
+    }
+
     @Test("plan -o /dev/full fails with exit 2 and leaves the device a device")
     func outputToFullDevice() throws {
         let result = try Self.kvmplan(["plan", "-o", "/dev/full", "Manifests/hello-long.yaml"])
@@ -208,5 +223,32 @@ struct HardeningCLITests {
         let result = try Self.kvmplan(["launch", "--dry-run", planFile])
         #expect(result.status == 125)
         #expect(result.stderr.contains("larger than 256 MiB"), "\(result.stderr)")
+    }
+
+    // MARK: - Item 10: no raw control characters in human output
+
+    @Test("plan strings with terminal escapes reach stdout and stderr escaped")
+    func escapesAreEscaped() throws {
+        let directory = try Run.temporaryDirectory("kvmplan-escape")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.copyItem(atPath: Repo.path("Examples/guests/hello-long.bin"), toPath: directory + "/hello-long.bin")
+        var plan = try Self.samplePlan()
+        plan.payload?.path = "hello-long.bin"
+        plan.steps[0].comment = "\u{1B}]0;owned\u{07}\u{1B}[2J\u{9B}2J"
+        let file = directory + "/plan.json"
+        try plan.jsonString().write(toFile: file, atomically: false, encoding: .utf8)
+        let dryRun = try Self.kvmplan(["launch", "--dry-run", file])
+        #expect(dryRun.status == 0, "\(dryRun.stderr)")
+        #expect(dryRun.stdout.contains("\\e]0;owned\\a\\e[2J\\u{9b}2J"), "\(dryRun.stdout)")
+        for control in ["\u{1B}", "\u{07}", "\u{9B}"] { #expect(!dryRun.stdout.contains(control) && !dryRun.stderr.contains(control)) }
+
+        var bad = plan
+        let located = try #require(bad.steps.firstIndex { $0.source != nil })
+        bad.steps[located].source?.file = "\u{1B}[2Jevil.yaml"
+        try bad.jsonString().write(toFile: file, atomically: false, encoding: .utf8)
+        let refused = try Self.kvmplan(["launch", "--dry-run", file])
+        #expect(refused.status == 125)
+        #expect(refused.stderr.contains("plan.invalid-path"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("\u{1B}"))
     }
 }
