@@ -38,12 +38,15 @@ public struct CompilerPipeline: Sendable {
         return (ok ? CheckedManifest(context: context) : nil, diagnostics)
     }
 
-    /// parse + check of one file's bytes, collecting every diagnostic of both stages.
+    /// parse + check of one file's bytes, collecting every diagnostic of both stages; at most
+    /// `Diagnostics.limitPerID` of each id, then one `format.more-diagnostics` note with the number left out.
     public func check(bytes: [UInt8], file: String) -> (CheckedManifest?, Diagnostics) {
         var (manifest, diagnostics) = parse(bytes: bytes, file: file)
-        guard let manifest else { return (nil, diagnostics) }
+        guard let manifest else { return (nil, Self.limited(diagnostics)) }
         let (checked, more) = check(manifest)
         diagnostics.append(contentsOf: more)
-        return (diagnostics.hasErrors ? nil : checked, diagnostics)
+        return (diagnostics.hasErrors ? nil : checked, Self.limited(diagnostics))
     }
+
+    static func limited(_ diagnostics: Diagnostics) -> Diagnostics { ManifestParser.limited(diagnostics) }
 }

@@ -95,6 +95,35 @@ public struct Diagnostics: Sendable, Hashable, Sequence {
         }.map(\.element)
     }
 
+    /// The most diagnostics of one id a file reports (issue 15: a million unknown keys printed 324 MiB of JSON).
+    public static let limitPerID = 100
+
+    /// At most `limit` diagnostics of each id (the first ones, in the order found); for each id with more, one
+    /// `summary(id, left out, first left out)` in place of the rest. Apply to one file's diagnostics.
+    public func limited(
+        perID limit: Int = Diagnostics.limitPerID, summary: (DiagnosticID, Int, Diagnostic) -> Diagnostic
+    ) -> Diagnostics {
+        var counts: [DiagnosticID: Int] = [:]
+        var firstLeftOut: [DiagnosticID: Diagnostic] = [:]
+        var order: [DiagnosticID] = []
+        var kept: [Diagnostic] = []
+        for diagnostic in all {
+            let seen = counts[diagnostic.id, default: 0]
+            counts[diagnostic.id] = seen + 1
+            if seen < limit {
+                kept.append(diagnostic)
+            } else if seen == limit {
+                firstLeftOut[diagnostic.id] = diagnostic
+                order.append(diagnostic.id)
+            }
+        }
+        guard !order.isEmpty else { return self }
+        for id in order {
+            if let first = firstLeftOut[id] { kept.append(summary(id, counts[id, default: 0] - limit, first)) }
+        }
+        return Diagnostics(kept)
+    }
+
     /// `--strict`: warnings become errors.
     public func promotingWarnings() -> Diagnostics {
         Diagnostics(all.map { d in

@@ -14,9 +14,16 @@ public enum ManifestParser {
         let (tree, yamlDiagnostics) = ManifestSource.parse(bytes: bytes, file: file)
         var decoder = ManifestDecoder(file: file)
         decoder.diagnostics.append(contentsOf: yamlDiagnostics)
-        guard let tree else { return (nil, decoder.diagnostics) }
+        guard let tree else { return (nil, limited(decoder.diagnostics)) }
         let manifest = decoder.decode(tree, bytes: bytes)
-        return (manifest, decoder.diagnostics)
+        return (manifest, limited(decoder.diagnostics))
+    }
+
+    /// At most `Diagnostics.limitPerID` diagnostics of each id, then one `format.more-diagnostics` note.
+    public static func limited(_ diagnostics: Diagnostics) -> Diagnostics {
+        diagnostics.limited { id, count, first in
+            ManifestMessages.moreOfTheSame(count, id: id, limit: Diagnostics.limitPerID, at: first.location)
+        }
     }
 }
 
@@ -34,6 +41,9 @@ struct Fields {
 struct ManifestDecoder {
     let file: String
     var diagnostics = Diagnostics()
+    /// Unknown keys reported so far: beyond `Diagnostics.limitPerID` only a bare diagnostic is made (no
+    /// suggestion), since the pipeline leaves those out and counts them.
+    private var unknownKeys = 0
 
     init(file: String) { self.file = file }
 
@@ -48,8 +58,11 @@ struct ManifestDecoder {
         pairs.reserveCapacity(list.count)
         for pair in list {
             if !allowed.contains(pair.key) {
+                unknownKeys += 1
                 diagnostics.append(
-                    ManifestMessages.unknownKey(pair.key, allowed: allowed, at: pair.keyLocation, path: node.path))
+                    unknownKeys <= Diagnostics.limitPerID
+                        ? ManifestMessages.unknownKey(pair.key, allowed: allowed, at: pair.keyLocation, path: node.path)
+                        : ManifestMessages.unknownKeyBeyondLimit(at: pair.keyLocation))
                 continue
             }
             pairs[pair.key] = pair
