@@ -84,7 +84,7 @@ public struct Launcher: Sendable {
         // 2. This host, before anything is created (the check's own /dev/kvm fd and VM are closed after it).
         let shortfalls = hostShortfalls(plan)
         if !shortfalls.isEmpty {
-            outcome.status = 126
+            outcome.status = HostCheck.status(of: shortfalls)
             outcome.shortfalls = shortfalls
             for shortfall in shortfalls { output.message(shortfall.description) }
             return outcome

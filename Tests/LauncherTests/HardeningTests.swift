@@ -45,4 +45,40 @@ struct LauncherHardeningTests {
         // And the validator refuses such a plan outright.
         #expect(plan.validate().contains { $0.id == "plan.payload-mismatch" })
     }
+
+    /// A host whose KVM_CHECK_EXTENSION (or KVM_GET_API_VERSION) fails: a failed call, not a missing capability.
+    struct FailingHost: HostFacts, Sendable {
+        var architecture: PlanArch = .x86_64
+        var failAPIVersion = false
+        var failCheck = false
+        var failOnVM: KVMError?
+
+        func apiVersion() throws(KVMError) -> Int {
+            if failAPIVersion { throw KVMError(operation: "KVM_GET_API_VERSION", errno: .ioError) }
+            return 12
+        }
+        func checkExtension(_ number: UInt32) throws(KVMError) -> Int {
+            if failCheck { throw KVMError(operation: "KVM_CHECK_EXTENSION", errno: .ioError) }
+            return number == Capability.nrMemslots.number ? 32764 : number == Capability.guestMemfdFlags.number ? 3 : 1
+        }
+        func checkExtensionsOnVM(type: UInt64, _ numbers: [UInt32]) throws(KVMError) -> [UInt32: Int] {
+            if let failOnVM { throw failOnVM }
+            return Dictionary(uniqueKeysWithValues: numbers.map { ($0, 3) })
+        }
+    }
+
+    /// Before the fix, a failing host-check ioctl was reported as "host lacks a capability" (126).
+    @Test(
+        "a failing KVM call during the host check is exit 125, a type KVM refuses to create is 126",
+        arguments: [
+            (FailingHost(failAPIVersion: true), Int32(125)), (FailingHost(failCheck: true), Int32(125)),
+            (FailingHost(failOnVM: KVMError(operation: "KVM_CHECK_EXTENSION", errno: .ioError)), Int32(125)),
+            (FailingHost(failOnVM: KVMError(operation: "KVM_CREATE_VM", errno: .invalidArgument)), Int32(126)),
+        ] as [(FailingHost, Int32)])
+    func hostCheckCallFailures(host: FailingHost, status: Int32) throws {
+        let plan = try Samples.compile("hello-elf").plan
+        let shortfalls = HostCheck.shortfalls(of: plan, on: host)
+        #expect(!shortfalls.isEmpty)
+        #expect(HostCheck.status(of: shortfalls) == status, "\(shortfalls)")
+    }
 }
