@@ -1,5 +1,6 @@
 import ArgumentParser
 import Diagnostics
+import Plan
 import Rules
 
 struct ExplainCommand: ParsableCommand {
@@ -19,15 +20,17 @@ struct ExplainCommand: ParsableCommand {
             Console.error("kvmplan: explain needs a rule id (such as memory.overlap); 'kvmplan explain --list' lists them")
             throw ExitCode(2)
         }
+        // The manifest rules, and the plan-file ids documented so far.
+        let all = (RuleCatalogue.all + PlanIssue.documentation).sorted { $0.id < $1.id }
         if list {
-            let width = RuleCatalogue.all.map(\.id.rawValue.count).max() ?? 0
-            for doc in RuleCatalogue.all {
+            let width = all.map(\.id.rawValue.count).max() ?? 0
+            for doc in all {
                 let pad = String(repeating: " ", count: width - doc.id.rawValue.count)
                 Console.out("\(doc.id)\(pad)  \(doc.severity.rawValue.padding(7))  \(doc.summary)\n")
             }
             return
         }
-        guard let rule, let doc = RuleCatalogue.byID[DiagnosticID(rule)] else {
+        guard let rule, let doc = all.first(where: { $0.id == DiagnosticID(rule) }) else {
             Console.error("kvmplan: unknown rule id '\(rule ?? "")'; 'kvmplan explain --list' lists them")
             throw ExitCode(2)
         }

@@ -60,6 +60,16 @@ struct LimitValidationTests {
                 with: .loadPayload(
                     into: Address(.mapping("low"), offset: 0x1_0000), gpa: 0x4000_0000, size: 512, sha256: Fixtures.payloadDigest))
         },
+        Case(name: "a NUL inside the payload path", id: "plan.invalid-path", field: "payload.path", message: "hello\\0.txt") {
+            var plan = Fixtures.defaultX86
+            plan.payload?.path = "hello\u{0}.txt"
+            return plan
+        },
+        Case(name: "a terminal escape in a source file", id: "plan.invalid-path", field: "source", message: "\\e[2J") {
+            var plan = Fixtures.defaultX86
+            plan.steps[1].source?.file = "\u{1B}[2Jguest.yaml"
+            return plan
+        },
         Case(name: "a step after KVM_RUN", id: "plan.run-not-last", field: "op", message: "KVM_RUN steps must be the last") {
             var plan = Fixtures.defaultX86
             let run = plan.steps.removeLast()
@@ -91,6 +101,11 @@ struct LimitValidationTests {
         let match = issues.first { $0.id == testCase.id && $0.field == testCase.field }
         #expect(match != nil, "no \(testCase.id) at \(testCase.field) in \(issues)")
         if let match { #expect(match.message.contains(testCase.message), "\(match)") }
+    }
+
+    @Test("every id of these checks is documented for 'kvmplan explain'", arguments: cases)
+    func idsAreDocumented(_ testCase: Case) {
+        #expect(PlanIssue.documentation.contains { $0.id == testCase.id })
     }
 
     @Test("the sample fixtures stay valid under the limits", arguments: Fixtures.all.map(\.name))
