@@ -51,16 +51,19 @@ public enum ManifestSource {
     /// directive wherever it starts a token, so every line that starts with `%` is counted (a quoted scalar's
     /// continuation line may too: 16 of those are never needed either).
     static func excessDirective(_ bytes: [UInt8]) -> Int? {
+        // Lines end where libyaml's do: LF, CR, NEL (C2 85), LS (E2 80 A8) and PS (E2 80 A9).
         var count = 0
-        var lineStart = 0
-        let n = bytes.count
-        while lineStart < n {
-            if bytes[lineStart] == UInt8(ascii: "%") {
+        var atLineStart = true
+        var previous: (UInt8, UInt8) = (0, 0)
+        for (offset, b) in bytes.enumerated() {
+            if atLineStart && b == UInt8(ascii: "%") {
                 count += 1
-                if count > maximumDirectives { return lineStart }
+                if count > maximumDirectives { return offset }
             }
-            guard let newline = bytes[lineStart...].firstIndex(of: 0x0A) else { break }
-            lineStart = newline + 1
+            atLineStart =
+                b == 0x0A || b == 0x0D || (b == 0x85 && previous.1 == 0xC2)
+                || ((b == 0xA8 || b == 0xA9) && previous == (0xE2, 0x80))
+            previous = (previous.1, b)
         }
         return nil
     }

@@ -392,6 +392,17 @@ struct HostileInputTests {
         #expect(elapsed < .seconds(1), "took \(elapsed)")
     }
 
+    @Test("directives on lines that end in CR, NEL, LS or PS are counted too", arguments: ["\r", "\r\n", "\u{85}", "\u{2028}", "\u{2029}"])
+    func directivesAfterOtherLineBreaks(lineBreak: String) {
+        let text = (1...40_000).map { "%TAG !t\($0)! tag:example.com,\($0):" }.joined(separator: lineBreak) + lineBreak + "---" + lineBreak
+        let start = ContinuousClock.now
+        let (manifest, diagnostics) = ManifestParser.parse(bytes: Array(text.utf8), file: "tags.yaml")
+        let elapsed = ContinuousClock.now - start
+        #expect(manifest == nil)
+        #expect(diagnostics.map(\.id) == ["yaml.too-many-directives"])
+        #expect(elapsed < .seconds(1), "took \(elapsed)")
+    }
+
     @Test("200,000 unknown keys give 100 diagnostics and one note with the rest, in bounded time")
     func manyUnknownKeys() {
         let text = validManifest + (1...200_000).map { "unknown-\($0): 1\n" }.joined()
