@@ -116,6 +116,9 @@ public enum OnUnshare: String, Sendable, Hashable, CaseIterable {
 public enum PayloadFormat: String, Sendable, Hashable, CaseIterable {
     case flat
     case elf
+    /// x86: a flat image that ends at 4 GiB and is entered at the reset vector 0xfffffff0 with the CPU's
+    /// reset state (a TD's only start; KVM_UAPI.md §8). `load` defaults to 4 GiB − size; no `entry`, no `mode`.
+    case firmware
 }
 
 public enum BootMode: String, Sendable, Hashable, CaseIterable {

@@ -79,12 +79,13 @@ public struct ArmVCPUFeatures: NamedFlags {
     public static let ptrauthAddress = ArmVCPUFeatures(rawValue: 1 << 5)
     public static let ptrauthGeneric = ArmVCPUFeatures(rawValue: 1 << 6)
     public static let hasEL2 = ArmVCPUFeatures(rawValue: 1 << 7)
-    /// `KVM_ARM_VCPU_REC` (posted Arm CCA series, not merged): the vCPU is a realm execution context.
-    public static let rec = ArmVCPUFeatures(rawValue: 1 << 8)
+    /// `KVM_ARM_VCPU_HAS_EL2_E2H0` (merged). Bit 8 was the posted Arm CCA series' `KVM_ARM_VCPU_REC` until v11;
+    /// v12 dropped REC (a realm's vCPUs are RECs by the VM type), KVM_UAPI.md §3.4, §8.
+    public static let hasEL2E2H0 = ArmVCPUFeatures(rawValue: 1 << 8)
     public static let named: [(name: String, flag: ArmVCPUFeatures)] = [
         ("POWER_OFF", .powerOff), ("EL1_32BIT", .el1_32bit), ("PSCI_0_2", .psci0_2), ("PMU_V3", .pmuV3),
         ("SVE", .sve), ("PTRAUTH_ADDRESS", .ptrauthAddress), ("PTRAUTH_GENERIC", .ptrauthGeneric),
-        ("HAS_EL2", .hasEL2), ("REC", .rec),
+        ("HAS_EL2", .hasEL2), ("HAS_EL2_E2H0", .hasEL2E2H0),
     ]
 }
 
@@ -111,6 +112,10 @@ public enum UAPIStatus: String, CaseIterable, Hashable, Sendable, Comparable {
     case posted
 
     public static func < (lhs: UAPIStatus, rhs: UAPIStatus) -> Bool { lhs == .merged && rhs == .posted }
+
+    /// The posted series the `posted` values target (the only posted uapi kvmplan uses is Arm CCA's), shown in
+    /// every `posted uapi` mark.
+    public static let postedSeries = "Arm CCA series v14"
 }
 
 /// A `KVM_CAP_*` capability, by name and number. Use the catalogue (`Capability.guestMemfd`, `Capability.named(_:)`);
@@ -151,12 +156,18 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
     public static let guestMemfdFlags = Capability(name: "KVM_CAP_GUEST_MEMFD_FLAGS", number: 244)
     /// Posted Arm CCA series v14; the number is not stable (249 is taken upstream by KVM_CAP_S390_HPAGE_2G).
     public static let armRMI = Capability(name: "KVM_CAP_ARM_RMI", number: 249, uapiStatus: .posted)
+    /// `KVM_CAP_IRQCHIP` (0): an in-kernel irqchip can be created (arm64: a vGIC). A realm needs one (CCA v14 18/44).
+    public static let irqchip = Capability(name: "KVM_CAP_IRQCHIP", number: 0)
+    /// `KVM_CAP_SPLIT_IRQCHIP` (121): the local APICs in KVM, the IOAPIC/PIC in userspace. A TD's vCPUs need it
+    /// (tdx.c:685-686), enabled with args[0] = the number of IOAPIC routes (24) before any vCPU (x86.c:6763-6782).
+    public static let splitIRQChip = Capability(name: "KVM_CAP_SPLIT_IRQCHIP", number: 121)
 
     /// Every capability a plan may name.
     public static let catalogue: [Capability] = [
         .userMemory, .nrVCPUs, .nrMemslots, .syncMMU, .enableCap, .maxVCPUs, .readonlyMem, .enableCapVM,
         .checkExtensionVM, .multiAddressSpace, .maxVCPUID, .armVMIPASize, .exitHypercall, .userMemory2,
         .memoryFaultInfo, .memoryAttributes, .guestMemfd, .vmTypes, .preFaultMemory, .guestMemfdFlags, .armRMI,
+        .irqchip, .splitIRQChip,
     ]
 
     /// The catalogue entry named `name`.
@@ -227,7 +238,8 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
         case normal
         /// pKVM protected VM: `KVM_VM_TYPE_ARM_PROTECTED` = 1 << 31 (Linux 7.1).
         case protected
-        /// Arm CCA realm: `KVM_VM_TYPE_ARM_REALM` = 1 << 8 (posted series, not merged).
+        /// Arm CCA realm: `KVM_VM_TYPE_ARM_REALM` = 1UL << 30 (posted series v14, not merged; v5…v13 used
+        /// 1 << 8, which is EINVAL on every merged kernel and on v14: KVM_UAPI.md §8).
         case realm
     }
 
@@ -242,7 +254,7 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
         case .protected:
             return VMType(name: "KVM_VM_TYPE_ARM_PROTECTED|" + ipa, value: (1 << 31) | UInt64(ipaBits))
         case .realm:
-            return VMType(name: "KVM_VM_TYPE_ARM_REALM|" + ipa, value: (1 << 8) | UInt64(ipaBits), uapiStatus: .posted)
+            return VMType(name: "KVM_VM_TYPE_ARM_REALM|" + ipa, value: (1 << 30) | UInt64(ipaBits), uapiStatus: .posted)
         }
     }
 

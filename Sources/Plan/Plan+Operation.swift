@@ -356,7 +356,6 @@ extension Operation {
         case .armRMIPopulate: .posted
         case .createVM(_, let type): type.uapiStatus
         case .checkExtension(_, let cap, _), .enableCap(_, let cap, _): cap.uapiStatus
-        case .armVCPUInit(_, let features): features.contains(.rec) ? .posted : .merged
         default: .merged
         }
     }

@@ -133,6 +133,7 @@ extension Plan {
             }
         }
         validateHandlers(&issues)
+        issues += orderingIssues()  // TDX/SNP ordering and launch commands: Plan+Validation+Ordering.swift
         return issues
     }
 

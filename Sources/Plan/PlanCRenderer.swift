@@ -46,7 +46,7 @@ public struct PlanCRenderer: Sendable {
 
             """
         if plan.usesPostedUAPI {
-            out += " *\n * WARNING: steps marked 'posted uapi' use ioctls of a posted, unmerged kernel series; their\n"
+            out += " *\n * WARNING: steps marked 'posted uapi' use ioctls of a posted, unmerged kernel series (\(UAPIStatus.postedSeries)); their\n"
             out += " * numbers and layouts may differ in the kernel you test.\n"
         }
         out += " */\n"

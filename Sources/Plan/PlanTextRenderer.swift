@@ -92,7 +92,7 @@ public struct PlanTextRenderer: Sendable {
         for requirement in requires.sortedCapabilities {
             var text = "\(requirement.cap.name) \(Self.expectationText(requirement.cap, requirement.expect))"
             if requirement.scope == .vm { text += " (on the VM fd)" }
-            if requirement.cap.uapiStatus == .posted { text += " · posted uapi" }
+            if requirement.cap.uapiStatus == .posted { text += " · posted uapi (\(UAPIStatus.postedSeries))" }
             rows.append((text, requirement.source))
         }
         if let flags = requires.guestMemfdFlags {
@@ -182,7 +182,7 @@ public struct PlanTextRenderer: Sendable {
         }
 
         var notes: [String] = []
-        if step.uapiStatus == .posted { notes.append("posted uapi") }
+        if step.uapiStatus == .posted { notes.append("posted uapi (\(UAPIStatus.postedSeries))") }
         if let comment = step.comment { notes.append(comment) }
         if showSource, let source = step.source { notes.append(source.description) }
         if showComment && !notes.isEmpty {

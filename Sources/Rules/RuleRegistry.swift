@@ -17,10 +17,11 @@ public enum RuleRegistry {
         ExperimentalPlatform.self, VCPULimit.self,
         // sharing
         SharingWithoutPrivateMemory.self, SharingAccessType.self, SharingSharedBit.self, SharingConversionExits.self,
-        SharingConvertibleNames.self, SharingConvertibleOmitted.self, SharingNoExits.self,
+        SharingConvertibleNames.self, SharingConvertibleOmitted.self, SharingNoExits.self, SharingHypercallRequired.self,
         // payload
         PayloadFileRule.self, PayloadLoad.self, PayloadFits.self, PayloadEntry.self, PayloadMode.self,
-        PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self,
+        PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self, PayloadFirmware.self, PayloadTDXResetVector.self,
+        PayloadSNPBootArea.self,
     ]
 
     /// Runs every rule that applies to the manifest's architecture.
