@@ -117,9 +117,10 @@ public enum HostCheck {
             if let shortfall = shortfall(requirement, value: value, on: "/dev/kvm") { out.append(shortfall) }
         }
 
-        // Capabilities whose answer depends on the VM type: asked on a temporary VM of the plan's type.
+        // Capabilities whose answer depends on the VM type: asked on a temporary VM of the plan's type. A type that
+        // needs more than KVM (pKVM's kvm-arm.mode=protected, CCA) is tried even when nothing is asked of it.
         let vmScoped = requires.sortedCapabilities.filter { $0.scope == .vm }
-        if !vmScoped.isEmpty && typeCreatable {
+        if (!vmScoped.isEmpty || type.hostNeeds != nil) && typeCreatable {
             do {
                 let values = try host.checkExtensionsOnVM(type: type.value, vmScoped.map(\.cap.number))
                 for requirement in vmScoped {
@@ -127,7 +128,8 @@ public enum HostCheck {
                     if let shortfall = shortfall(requirement, value: value, on: "a \(type.name) VM") { out.append(shortfall) }
                 }
             } catch {
-                out.append(HostShortfall("this host's KVM cannot create \(type.name): \(error)", source: typeSource))
+                let needs = type.hostNeeds.map { "; it needs \($0)" } ?? ""
+                out.append(HostShortfall("this host's KVM cannot create \(type.name): \(error)\(needs)", source: typeSource))
             }
         }
         return out

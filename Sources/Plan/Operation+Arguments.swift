@@ -258,6 +258,23 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The arm64 kind of the type word (nil for x86 types), from its flag bits.
+    public var armKind: ArmKind? {
+        if name.hasPrefix("KVM_VM_TYPE_ARM_PROTECTED|") { return .protected }
+        if name.hasPrefix("KVM_VM_TYPE_ARM_REALM|") { return .realm }
+        return name.hasPrefix("KVM_VM_TYPE_ARM_IPA_SIZE(") ? .normal : nil
+    }
+
+    /// What a host needs beyond KVM itself to create this type, for dry runs and host checks: pKVM's boot mode
+    /// (arm.c:241-252 in Linux 7.1.5) or the posted CCA series; nil when any KVM of the architecture can.
+    public var hostNeeds: String? {
+        switch armKind {
+        case .protected?: "a host booted with kvm-arm.mode=protected (otherwise KVM_CREATE_VM fails with EINVAL)"
+        case .realm?: "an Arm CCA host (RME + RMM) running a kernel with the posted \(UAPIStatus.postedSeries) (otherwise KVM_CREATE_VM fails with EINVAL)"
+        default: nil
+        }
+    }
+
     /// The type of `arch` spelled `name` (as `name` spells it); nil if there is none.
     public static func named(_ name: String, arch: PlanArch) -> VMType? {
         switch arch {
