@@ -112,9 +112,17 @@ struct PlanBuilder {
             add(
                 "enable.KVM_CAP_SPLIT_IRQCHIP", .enableCap(cap: .splitIRQChip, args: [24, 0, 0, 0]), at: manifest.platform.location,
                 comment: "a TD's vCPUs need a split IRQ chip (tdx.c:685-686); 24 IOAPIC routes, before any vCPU")
+            let tdx = manifest.tdx
+            var measurements = TDXMeasurementRegisters()
+            if let bytes = tdx?.mrconfigid.flatMap({ HexBytes.decode($0.value) }) { measurements.mrconfigid = bytes }
+            if let bytes = tdx?.mrowner.flatMap({ HexBytes.decode($0.value) }) { measurements.mrowner = bytes }
+            if let bytes = tdx?.mrownerconfig.flatMap({ HexBytes.decode($0.value) }) { measurements.mrownerconfig = bytes }
             add(
-                "tdx.init-vm", .tdxInitVM(attributes: 0, xfam: 0x3, gpaw: UInt8(context.gpaBits)),
-                at: manifest.gpaBits?.location ?? manifest.platform.location)
+                "tdx.init-vm",
+                .tdxInitVM(
+                    attributes: tdx?.attributes?.value ?? 0, xfam: tdx?.xfam?.value ?? TDXXFAM.defaultXFAM, gpaw: UInt8(context.gpaBits),
+                    measurements: measurements),
+                at: tdx?.location ?? manifest.gpaBits?.location ?? manifest.platform.location)
             createVCPUs(boot: false)
             lowerMemory()
             lowerPayload()
@@ -124,9 +132,11 @@ struct PlanBuilder {
             // which needs the attributes PRIVATE and measures the payload and the boot area; LAUNCH_FINISH last,
             // measuring the VMSAs (KVM_UAPI.md §3.2, §8).
             add("snp.init", .sevInit2(vmsaFeatures: 0, ghcbVersion: 2), at: manifest.platform.location)
+            let snp = manifest.sevSnp
+            let policy = snp?.policy?.value ?? SNPPolicy.defaultPolicy
             add(
-                "snp.launch-start", .snpLaunchStart(policy: 0x30000), at: manifest.platform.location,
-                comment: "policy: SMT allowed, reserved bit 17 set")
+                "snp.launch-start", .snpLaunchStart(policy: policy), at: snp?.policy?.location ?? manifest.platform.location,
+                comment: "policy: \(SNPPolicy.describe(policy))")
             deferPopulates = true
             lowerMemory()
             lowerPayload()
@@ -134,7 +144,11 @@ struct PlanBuilder {
             steps += deferred
             deferred = []
             if boots { lowerSNPBootArea() }
-            add("snp.launch-finish", .snpLaunchFinish(), at: manifest.platform.location)
+            var finish = SNPLaunchFinish()
+            if let bytes = snp?.hostData.flatMap({ HexBytes.decode($0.value) }) { finish.hostData = bytes }
+            finish.idBlock = context.launchFiles["id-block"]?.file?.bytes
+            finish.idAuth = context.launchFiles["id-auth"]?.file?.bytes
+            add("snp.launch-finish", .snpLaunchFinish(finish: finish), at: snp?.location ?? manifest.platform.location)
         default:
             lowerMemory()
             lowerPayload()

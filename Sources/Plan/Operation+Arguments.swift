@@ -430,3 +430,89 @@ public enum SNPPageType: String, CaseIterable, Hashable, Sendable {
 
     var uapiName: String { "KVM_SEV_SNP_PAGE_TYPE_" + rawValue.uppercased() }
 }
+
+// MARK: - Launch parameters (manifest keys `sev-snp` and `tdx`, DESIGN §10)
+
+/// The arguments of `KVM_SEV_SNP_LAUNCH_FINISH` (struct kvm_sev_snp_launch_finish, KVM_UAPI.md §1.5): the
+/// 32 bytes of host data the attestation report carries, and an optional ID block (96 bytes) with its ID
+/// authentication structure (4096 bytes), given together.
+public struct SNPLaunchFinish: Hashable, Sendable {
+    public static let hostDataSize = 32
+    public static let idBlockSize = 96
+    public static let idAuthSize = 4096
+
+    public var hostData: [UInt8]
+    public var idBlock: [UInt8]?
+    public var idAuth: [UInt8]?
+
+    public init(hostData: [UInt8] = [UInt8](repeating: 0, count: 32), idBlock: [UInt8]? = nil, idAuth: [UInt8]? = nil) {
+        self.hostData = hostData
+        self.idBlock = idBlock
+        self.idAuth = idAuth
+    }
+
+    /// Whether every field has its default (zero host data, no ID block).
+    public var isDefault: Bool { self == SNPLaunchFinish() }
+}
+
+/// The measurement registers of `KVM_TDX_INIT_VM` (struct kvm_tdx_init_vm `mrconfigid`, `mrowner`,
+/// `mrownerconfig`: 48 bytes each, zero when the manifest gives none).
+public struct TDXMeasurementRegisters: Hashable, Sendable {
+    public static let size = 48
+
+    public var mrconfigid: [UInt8]
+    public var mrowner: [UInt8]
+    public var mrownerconfig: [UInt8]
+
+    public init(
+        mrconfigid: [UInt8] = [UInt8](repeating: 0, count: 48), mrowner: [UInt8] = [UInt8](repeating: 0, count: 48),
+        mrownerconfig: [UInt8] = [UInt8](repeating: 0, count: 48)
+    ) {
+        self.mrconfigid = mrconfigid
+        self.mrowner = mrowner
+        self.mrownerconfig = mrownerconfig
+    }
+
+    public var isDefault: Bool { self == TDXMeasurementRegisters() }
+
+    /// The registers by their uapi names, in struct order.
+    public var named: [(name: String, bytes: [UInt8])] {
+        [("mrconfigid", mrconfigid), ("mrowner", mrowner), ("mrownerconfig", mrownerconfig)]
+    }
+}
+
+/// Lower-case hex of bytes, and back (nil for odd lengths or non-hex characters).
+public enum HexBytes {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        let u = Array(text.utf8)
+        guard u.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count / 2)
+        var i = 0
+        while i < u.count {
+            guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+}

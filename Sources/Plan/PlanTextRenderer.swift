@@ -276,12 +276,20 @@ public struct PlanTextRenderer: Sendable {
             return ["policy=\(hex(policy))", "sev=\(sev)"]
         case .snpLaunchUpdate(_, let sev, let gpa, let bytes, let type, let source):
             return ["gpa=\(hex(gpa))", "size=\(size(bytes))", "type=\(type.rawValue.uppercased())", "source=\(source)", "sev=\(sev)"]
-        case .snpLaunchFinish(_, let sev):
-            return ["sev=\(sev)"]
+        case .snpLaunchFinish(_, let sev, let finish):
+            var out: [String] = []
+            if finish.hostData.contains(where: { $0 != 0 }) { out.append("host-data=\(HexBytes.encode(finish.hostData))") }
+            if let idBlock = finish.idBlock { out.append("id-block=\(PlanFormatting.shortDigest(PayloadDigest.sha256(idBlock)))") }
+            if let idAuth = finish.idAuth { out.append("id-auth=\(PlanFormatting.shortDigest(PayloadDigest.sha256(idAuth)))") }
+            return out + ["sev=\(sev)"]
         case .tdxCapabilities, .tdxInitVCPU, .tdxFinalizeVM, .run:
             return []
-        case .tdxInitVM(_, let attributes, let xfam, let gpaw):
-            return ["attributes=\(hex(attributes))", "xfam=\(hex(xfam))", "gpaw=\(gpaw)"]
+        case .tdxInitVM(_, let attributes, let xfam, let gpaw, let measurements):
+            var out = ["attributes=\(hex(attributes))", "xfam=\(hex(xfam))", "gpaw=\(gpaw)"]
+            for (name, bytes) in measurements.named where bytes.contains(where: { $0 != 0 }) {
+                out.append("\(name)=\(HexBytes.encode(bytes).prefix(16))…")
+            }
+            return out
         case .tdxInitMemRegion(_, let gpa, let pages, let source, let measure):
             return ["gpa=\(hex(gpa))", "pages=\(pages)", "source=\(source)", "flags=\(measure ? "MEASURE_MEMORY_REGION" : "0")"]
         case .armVCPUInit(_, let features):

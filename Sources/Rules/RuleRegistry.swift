@@ -22,6 +22,9 @@ public enum RuleRegistry {
         PayloadFileRule.self, PayloadLoad.self, PayloadFits.self, PayloadEntry.self, PayloadMode.self,
         PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self, PayloadFirmware.self, PayloadTDXResetVector.self,
         PayloadSNPBootArea.self,
+        // launch parameters
+        SNPBlockPlatform.self, SNPPolicyBits.self, SNPPolicyDebug.self, SNPHostData.self, SNPIDBlock.self, TDXBlockPlatform.self,
+        TDXAttributeBits.self, TDXDebug.self, TDXXFAMBits.self, TDXMeasurementRegisterBytes.self,
     ]
 
     /// Runs every rule that applies to the manifest's architecture.

@@ -65,7 +65,7 @@ struct OrderingTests {
         text = text.replacingOccurrences(of: "gpa-bits: 48", with: "gpa-bits: \(bits)")
         let plan = try Compile.bytes(Array(text.utf8), file: "Manifests/tdx.yaml").plan
         let step = try #require(plan.steps.first { $0.operation.kind == .tdxInitVM })
-        guard case .tdxInitVM(_, _, _, let gpaw) = step.operation else { return }
+        guard case .tdxInitVM(_, _, _, let gpaw, _) = step.operation else { return }
         #expect(Int(gpaw) == bits)
         #expect(PlanRules.tdx(plan, gpaBits: bits) == [])
     }

@@ -710,6 +710,112 @@ struct RuleCasesTests {
                 rest: "payload:\n  path: g.bin\n  load: ram+0x8000\n  mode: long\n")),
     ]
 
+    // MARK: Launch parameters (DESIGN §10: `sev-snp:` and `tdx:`)
+
+    /// A 96-byte ID block whose policy (bytes 88..<96) is `policy`.
+    static func idBlock(policy: UInt64) -> PayloadFile {
+        var bytes = [UInt8](repeating: 0xA5, count: 96)
+        for i in 0..<8 { bytes[88 + i] = UInt8(truncatingIfNeeded: policy >> (8 * UInt64(i))) }
+        return FakeFiles.file(bytes)
+    }
+
+    static let idFiles = FakeFiles(payloads: ["id.bin": idBlock(policy: 0x30000), "auth.bin": FakeFiles.flat(size: 4096)])
+    static let snpRAM = convertibleRAM
+    static let hex64 = String(repeating: "ab", count: 32)
+    static let hex96 = String(repeating: "cd", count: 48)
+
+    static let launchParameters: [Case] = [
+        Case(
+            "snp.platform", "snp.platform",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "1️⃣sev-snp:\n  policy: 0x30000\n"),
+            expect: [DiagnosticSpec("snp.platform", message: "belong to platform sev-snp only", note: "platform declared here")],
+            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sev-snp:\n  policy: 0x30000\n")),
+        Case(
+            "tdx.platform", "tdx.platform",
+            invalid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "1️⃣tdx:\n  xfam: 0x3\n"),
+            expect: [DiagnosticSpec("tdx.platform", message: "belong to platform tdx only")],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 0x3\n")),
+        // KVM refuses a policy without bit 17 or with unsupported bits at LAUNCH_START (sev.c:2266-2308).
+        Case(
+            "snp.policy (bit 17 clear; sev.c:2266-2308)", "snp.policy",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 1️⃣0x10000\n"),
+            expect: [DiagnosticSpec("snp.policy", message: "clears bit 17, which is reserved and must be one (use 0x3_0000)")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 0x30000\n")),
+        Case(
+            "snp.policy (reserved bit 40)", "snp.policy",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 1️⃣0x100_0003_0000\n"),
+            expect: [DiagnosticSpec("snp.policy", message: "sets reserved bit(s) 40", note: "known bits set: ABI 0.0, SMT")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 0x170000\n")),
+        Case(
+            "snp.debug", "snp.debug",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 1️⃣0xb0000\n"),
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 0x30000\n")),
+        Case(
+            "snp.host-data (31 bytes)", "snp.host-data",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  host-data: 1️⃣\"\(hex64.dropLast(2))\"\n"),
+            expect: [DiagnosticSpec("snp.host-data", message: "found 62 characters")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  host-data: \"\(hex64)\"\n")),
+        Case(
+            "snp.host-data (not hex)", "snp.host-data",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  host-data: 1️⃣\"\(hex64.dropLast(1))g\"\n"),
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  host-data: \"\(hex64.uppercased())\"\n")),
+        Case(
+            "snp.id-block (without id-auth)", "snp.id-block",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  id-block: 1️⃣id.bin\n"),
+            expect: [DiagnosticSpec("snp.id-block", message: "'id-block' needs 'id-auth'")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  id-block: id.bin\n  id-auth: auth.bin\n"),
+            files: idFiles),
+        Case(
+            "snp.id-block (wrong size)", "snp.id-block",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  id-block: id.bin\n  id-auth: 1️⃣short.bin\n"),
+            expect: [DiagnosticSpec("snp.id-block", message: "is 100 bytes; an ID authentication structure is 4096")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  id-block: id.bin\n  id-auth: auth.bin\n"),
+            files: FakeFiles(payloads: ["id.bin": idBlock(policy: 0x30000), "auth.bin": FakeFiles.flat(size: 4096), "short.bin": FakeFiles.flat(size: 100)])),
+        Case(
+            "snp.id-block (policy differs from the launch policy)", "snp.id-block",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 0x70000\n  id-block: 1️⃣id.bin\n  id-auth: auth.bin\n"),
+            expect: [DiagnosticSpec("snp.id-block", message: "policy 0x3_0000 differs from the launch policy 0x7_0000")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 0x30000\n  id-block: id.bin\n  id-auth: auth.bin\n"),
+            files: idFiles),
+        Case(
+            "snp.id-block (missing file)", "snp.id-block",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  id-block: 1️⃣id.bin\n  id-auth: auth.bin\n"),
+            expect: [DiagnosticSpec("snp.id-block", message: "does not exist or cannot be read")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM),
+            files: FakeFiles(payloads: ["auth.bin": FakeFiles.flat(size: 4096)], fallback: nil)),
+        Case(
+            "tdx.attributes (reserved bit 1)", "tdx.attributes",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 1️⃣0x2\n"),
+            expect: [DiagnosticSpec("tdx.attributes", message: "reserved bit(s) 1")],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 0x10000000\n")),
+        Case(
+            "tdx.debug", "tdx.debug",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 1️⃣0x1\n"),
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 0x0\n")),
+        Case(
+            "tdx.xfam (no SSE)", "tdx.xfam",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 1️⃣0x1\n"),
+            expect: [DiagnosticSpec("tdx.xfam", message: "x87 and SSE (bits 0 and 1) must be set")],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 0x3\n")),
+        Case(
+            "tdx.xfam (half of AVX-512, undefined bit 40)", "tdx.xfam",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 1️⃣0x100_0000_0027\n"),
+            expect: [
+                DiagnosticSpec("tdx.xfam", message: "bit(s) 40 are not defined"),
+                DiagnosticSpec("tdx.xfam", message: "AVX-512 components"),
+            ],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 0x600e7\n")),
+        Case(
+            "tdx.measurement-register (47 bytes)", "tdx.measurement-register",
+            invalid: manifest(
+                platform: "tdx", regions: convertibleRAM,
+                rest: "tdx:\n  mrconfigid: \"\(hex96)\"\n  mrowner: 1️⃣\"\(hex96.dropLast(2))\"\n"),
+            expect: [DiagnosticSpec("tdx.measurement-register", message: "mrowner must be 48 bytes")],
+            valid: manifest(
+                platform: "tdx", regions: convertibleRAM,
+                rest: "tdx:\n  mrconfigid: \"\(hex96)\"\n  mrowner: \"\(hex96)\"\n  mrownerconfig: \"\(hex96)\"\n")),
+    ]
+
     // MARK: Host profiles
 
     static let x86Host = makeHost()
@@ -764,7 +870,7 @@ struct RuleCasesTests {
             host: makeHost(perVMType: ["default": ["KVM_CAP_GUEST_MEMFD_FLAGS": 0]])),
     ]
 
-    static let all = layout + guestMemfd + platform + sharing + payloads + starts + hosts
+    static let all = layout + guestMemfd + platform + sharing + payloads + starts + launchParameters + hosts
 
     // MARK: Tests
 

@@ -239,7 +239,7 @@ enum PlanRules {
     static func tdx(_ plan: Plan, gpaBits: Int) -> [String] {
         var out = issues(plan, ["plan.tdx-order", "plan.tdx-boot-state", "plan.hypercall-exit", "plan.populate"])
         for index in indices(plan, .tdxInitVM) {
-            if case .tdxInitVM(_, _, _, let gpaw) = plan.steps[index].operation, Int(gpaw) != gpaBits {
+            if case .tdxInitVM(_, _, _, let gpaw, _) = plan.steps[index].operation, Int(gpaw) != gpaBits {
                 out.append("KVM_TDX_INIT_VM gpaw \(gpaw) ≠ gpa-bits \(gpaBits)")
             }
         }
