@@ -43,6 +43,8 @@ struct PlanBuilder {
     /// SNP: launch updates wait until the vCPUs' boot state is set (it writes the boot area they measure).
     var deferPopulates = false
     var deferred: [Step] = []
+    /// SNP: the launch digest over the LAUNCH_UPDATE steps, in step order; nil once a page's contents are unknown.
+    var snpDigest: SNPLaunchDigest? = SNPLaunchDigest()
 
     init(_ checked: CheckedManifest) {
         self.checked = checked
@@ -57,7 +59,9 @@ struct PlanBuilder {
             name: manifest.name.value, arch: manifest.arch.value == .x86_64 ? .x86_64 : .arm64,
             platform: PlanPlatform(rawValue: manifest.platform.value.rawValue) ?? .default,
             manifestDigest: Lowering.digest(manifest.bytes), requires: requires, steps: steps, handlers: handlers,
-            payload: payloadInfo)
+            payload: payloadInfo,
+            measurement: platform == .sevSnp && manifest.payload != nil
+                ? snpDigest.map { PlanMeasurement(snpLaunchUpdates: $0.text) } : nil)
     }
 
     mutating func add(_ id: String, _ operation: Operation, at source: SourceLocation?, comment: String? = nil) {
@@ -358,6 +362,10 @@ struct PlanBuilder {
             let pageSource = Address(source.map, offset: source.offset - (piece.gpa - pageStart))
             switch platform {
             case .sevSnp:
+                // The page as the launch command reads it: zeros around the payload bytes (a fresh mapping).
+                var page = [UInt8](repeating: 0, count: Int(span))
+                page.replaceSubrange(Int(piece.gpa - pageStart)..<Int(piece.gpa - pageStart) + slice.count, with: slice)
+                snpDigest?.launchUpdate(measured ? .normal : .unmeasured, gpa: pageStart, data: page)
                 populate(
                     Step(
                         "snp.launch-update.\(suffix)",
@@ -392,6 +400,13 @@ struct PlanBuilder {
             let layout = layout(containing: area.lowerBound), let mapping = layout.mapping
         else { return }
         let measured = context.measured && traits.measuredLaunch
+        let ram = context.memslotRegions.map { GPARange(gpa: $0.base.value, size: $0.size.value) }
+        let mode: PlanBootMode = PlanBootMode(rawValue: payload.mode.value.rawValue) ?? .long
+        if let image = BootAreaImage.bytes(mode: mode, ram: ram) {
+            snpDigest?.launchUpdate(measured ? .normal : .unmeasured, gpa: area.lowerBound, data: image)
+        } else {
+            snpDigest = nil  // RAM above 4 GiB: 1 GiB pages only if the host CPU has them
+        }
         add(
             "snp.launch-update.boot-area",
             .snpLaunchUpdate(

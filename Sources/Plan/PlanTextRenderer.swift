@@ -59,6 +59,10 @@ public struct PlanTextRenderer: Sendable {
             if showSources, let source = payload.source { out += "  (\(source))" }
             out += "\n"
         }
+        if let measurement = plan.measurement {
+            out += "# measurement: SNP launch digest after the LAUNCH_UPDATEs \(measurement.snpLaunchUpdates)\n"
+            out += "#   (LAUNCH_FINISH then adds each vCPU's VMSA, which kvmplan does not model)\n"
+        }
         out += "\n"
         // Each step's cells once: they size the columns, then fill them.
         let cells = plan.steps.map { Self.cells($0.operation) }
