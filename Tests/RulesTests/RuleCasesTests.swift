@@ -870,7 +870,35 @@ struct RuleCasesTests {
             host: makeHost(perVMType: ["default": ["KVM_CAP_GUEST_MEMFD_FLAGS": 0]])),
     ]
 
-    static let all = layout + guestMemfd + platform + sharing + payloads + starts + launchParameters + hosts
+    static let launchHost: HostProfile = {
+        var host = makeHost()
+        host.tdxSupportedAttributes = 1 << 28
+        host.tdxSupportedXFAM = 0xe7
+        host.snpSupportedPolicyBits = 0x1f_ffff
+        return host
+    }()
+
+    static let launchHosts: [Case] = [
+        Case(
+            "host.launch-parameters (TD attribute the host lacks)", "host.launch-parameters",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 1️⃣0x40000000\n"),
+            expect: [DiagnosticSpec("host.launch-parameters", message: "bit(s) 30 this host does not support (supported: 0x1000_0000)")],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 0x10000000\n"),
+            host: launchHost),
+        Case(
+            "host.launch-parameters (XFAM the host lacks)", "host.launch-parameters",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 1️⃣0x60003\n"),
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 0xe7\n"),
+            host: launchHost),
+        Case(
+            "host.launch-parameters (SNP policy bit the host lacks)", "host.launch-parameters",
+            invalid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sev-snp:\n  policy: 1️⃣0x230000\n"),
+            expect: [DiagnosticSpec("host.launch-parameters", message: "bit(s) 21")],
+            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sev-snp:\n  policy: 0x130000\n"),
+            host: launchHost),
+    ]
+
+    static let all = layout + guestMemfd + platform + sharing + payloads + starts + launchParameters + hosts + launchHosts
 
     // MARK: Tests
 
