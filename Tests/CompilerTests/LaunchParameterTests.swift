@@ -1,5 +1,6 @@
 import Compiler
 import Diagnostics
+import Foundation
 import Plan
 import Testing
 
@@ -40,6 +41,26 @@ struct LaunchParameterTests {
         let c = PlanCRenderer().render(plan)
         #expect(c.contains("d.id_block_en = 1;"))
         #expect(c.contains("memcpy(d.host_data, host_data, sizeof host_data);"))
+    }
+
+    @Test(
+        "the SNP and TDX reproducers with launch parameters compile with cc -Wall -Werror",
+        .enabled(if: Run.which("cc") != nil, "no C compiler"), arguments: ["sev-snp", "tdx"])
+    func reproducersCompile(sample: String) throws {
+        let directory = try Run.temporaryDirectory("launch-params-c")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var plan = try Compile.sample(sample).plan
+        if sample == "sev-snp", let index = plan.steps.firstIndex(where: { $0.id == "snp.launch-finish" }) {
+            // With an ID block too, which the sample does not have.
+            plan.steps[index].operation = .snpLaunchFinish(
+                finish: SNPLaunchFinish(
+                    hostData: [UInt8](repeating: 7, count: 32), idBlock: [UInt8](repeating: 1, count: 96),
+                    idAuth: [UInt8](repeating: 2, count: 4096)))
+        }
+        let source = directory + "/repro.c"
+        try PlanCRenderer().render(plan).write(toFile: source, atomically: true, encoding: .utf8)
+        let cc = try Run.process(try #require(Run.which("cc")), ["-Wall", "-Werror", "-std=c11", "-o", directory + "/repro", source], in: directory)
+        #expect(cc.status == 0, "\(cc.stderr)")
     }
 
     @Test("tdx: attributes, xfam and the measurement registers go to KVM_TDX_INIT_VM")
