@@ -29,7 +29,12 @@ public struct CompilerPipeline: Sendable {
             payloadPath = path
             payloadFile = files.payload(at: path)
         }
-        let context = RuleContext(manifest: manifest, payloadPath: payloadPath, payloadFile: payloadFile, host: host)
+        var context = RuleContext(manifest: manifest, payloadPath: payloadPath, payloadFile: payloadFile, host: host)
+        for (key, value) in [("id-block", manifest.sevSnp?.idBlock), ("id-auth", manifest.sevSnp?.idAuth)] {
+            guard let value else { continue }
+            let path = resolvePath(value.value, relativeTo: manifest.file)
+            context.launchFiles[key] = RuleContext.LaunchFile(path: path, file: files.payload(at: path))
+        }
         var diagnostics = RuleRegistry.check(context)
         if let host {
             diagnostics.append(contentsOf: HostRules.check(context, host: host))

@@ -132,9 +132,10 @@ public enum HostCheck {
             if let shortfall = shortfall(requirement, value: value, on: "/dev/kvm") { out.append(shortfall) }
         }
 
-        // Capabilities whose answer depends on the VM type: asked on a temporary VM of the plan's type.
+        // Capabilities whose answer depends on the VM type: asked on a temporary VM of the plan's type. A type that
+        // needs more than KVM (pKVM's kvm-arm.mode=protected, CCA) is tried even when nothing is asked of it.
         let vmScoped = requires.sortedCapabilities.filter { $0.scope == .vm }
-        if !vmScoped.isEmpty && typeCreatable {
+        if (!vmScoped.isEmpty || type.hostNeeds != nil) && typeCreatable {
             do {
                 let values = try host.checkExtensionsOnVM(type: type.value, vmScoped.map(\.cap.number))
                 for requirement in vmScoped {
@@ -144,9 +145,10 @@ public enum HostCheck {
             } catch {
                 // KVM_CREATE_VM refusing the type is something the host lacks; any other failing call is not.
                 let lacks = error.operation == "KVM_CREATE_VM"
+                let needs = type.hostNeeds.map { "; it needs \($0)" } ?? ""
                 out.append(
                     HostShortfall(
-                        lacks ? "this host's KVM cannot create \(type.name): \(error)" : "\(error)", source: typeSource,
+                        lacks ? "this host's KVM cannot create \(type.name): \(error)\(needs)" : "\(error)", source: typeSource,
                         isCallFailure: !lacks))
             }
         }

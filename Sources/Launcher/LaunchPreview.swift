@@ -28,8 +28,23 @@ public enum LaunchPreview {
         lines.append(("check the host is \(plan.arch.rawValue)", nil))
         if plan.arch == .x86_64 && type.type.value != 0 {
             lines.append(("check KVM_CAP_VM_TYPES has bit \(type.type.value) (\(type.type.name))", type.source?.description))
+        } else if let needs = type.type.hostNeeds {
+            lines.append(("VM type \(type.type.name) needs \(needs)", type.source?.description))
         } else {
             lines.append(("VM type \(type.type.name) (always creatable where KVM is)", type.source?.description))
+        }
+        if type.type.armKind == .protected {
+            // pKVM pins every page donated to the guest and charges it to RLIMIT_MEMLOCK (KVM_UAPI.md §8).
+            let pinned = plan.steps.reduce(UInt64(0)) { total, step in
+                switch step.operation {
+                case .setUserMemoryRegion(_, _, _, _, _, let size, _), .setUserMemoryRegion2(_, _, _, _, _, let size, _, _):
+                    return total &+ size
+                default:
+                    return total
+                }
+            }
+            let amount = pinned % (1 << 20) == 0 ? "\(pinned >> 20) MiB" : "\(pinned) bytes"
+            lines.append(("guest memory is pinned: RLIMIT_MEMLOCK must allow \(amount) (or CAP_IPC_LOCK)", type.source?.description))
         }
         for requirement in plan.requires.sortedCapabilities {
             let expectation: String

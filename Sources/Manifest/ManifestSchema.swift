@@ -76,6 +76,22 @@ public enum ManifestSchema {
                 "mode": words(BootMode.self, "x86 boot mode."),
                 "measured": boolean("Part of the launch measurement (SNP/TDX/CCA)."),
             ], required: ["path"], description: "The guest image.")
+        func hex(_ bytes: Int, _ description: String) -> JSONValue {
+            .object([
+                "type": .string("string"), "pattern": .string("^[0-9a-fA-F]{\(bytes * 2)}$"), "description": .string(description),
+            ])
+        }
+        let file: JSONValue = .object(["type": .string("string"), "minLength": .int(1), "description": .string("Relative to the manifest file.")])
+        let sevSnp = closed(
+            [
+                "policy": integer, "host-data": hex(32, "HOST_DATA of KVM_SEV_SNP_LAUNCH_FINISH: 32 bytes."),
+                "id-block": file, "id-auth": file,
+            ], description: "SEV-SNP launch parameters (platform sev-snp only).")
+        let tdx = closed(
+            [
+                "attributes": integer, "xfam": integer, "mrconfigid": hex(48, "MRCONFIGID: 48 bytes."),
+                "mrowner": hex(48, "MROWNER: 48 bytes."), "mrownerconfig": hex(48, "MROWNERCONFIG: 48 bytes."),
+            ], description: "TDX launch parameters of KVM_TDX_INIT_VM (platform tdx only).")
         return .object([
             "$schema": .string("https://json-schema.org/draft/2020-12/schema"),
             "$id": .string("https://kvmplan.dev/schema/manifest-1.json"),
@@ -95,6 +111,8 @@ public enum ManifestSchema {
                     required: ["regions"], description: "The guest physical address space."),
                 "sharing": sharing,
                 "payload": payload,
+                "sev-snp": sevSnp,
+                "tdx": tdx,
             ]),
         ])
     }

@@ -29,6 +29,13 @@ extension Plan {
     var jsonBody: JSONValue { .object(jsonBodyMembers) }
 
     private var jsonBodyMembers: [String: JSONValue] {
+        var members = jsonCoreMembers
+        // Present only when computed, so plans without a measurement keep their bytes.
+        if let measurement { members["measurement"] = .object(["snp-launch-updates": .string(measurement.snpLaunchUpdates)]) }
+        return members
+    }
+
+    private var jsonCoreMembers: [String: JSONValue] {
         [
             "kvmplan-plan": .int(Int64(formatVersion)),
             "name": .string(name),
@@ -196,12 +203,22 @@ extension Plan {
         if var reader = try root.optionalObject("payload") {
             payload = try PayloadInfo.decode(&reader)
         }
+        var measurement: PlanMeasurement?
+        if let value = root.optional("measurement") {
+            var reader = try ObjectReader(value, path: "measurement", context: top)
+            let text = try reader.string("snp-launch-updates")
+            guard text.hasPrefix("sha384:"), let bytes = HexBytes.decode(String(text.dropFirst(7))), bytes.count == 48,
+                HexBytes.encode(bytes) == text.dropFirst(7)
+            else { throw reader.error("snp-launch-updates", "expected sha384: and 96 lower-case hex digits") }
+            try reader.finish()
+            measurement = PlanMeasurement(snpLaunchUpdates: text)
+        }
         let digest = try root.string("sha256")
         try root.finish()
 
         self.init(
             name: name, arch: arch, platform: platform, manifestDigest: manifest, requires: requires, steps: steps,
-            handlers: handlers, payload: payload)
+            handlers: handlers, payload: payload, measurement: measurement)
 
         // Belt and braces: whatever the field readers let through must re-encode to the very same value.
         var stated = value.objectValue ?? [:]

@@ -60,11 +60,15 @@ public struct Plan: Hashable, Sendable {
     public var steps: [Step]
     public var handlers: [Handler]
     public var payload: PayloadInfo?
+    /// The expected launch measurement, as far as kvmplan computes it (SEV-SNP: the page-digest chain of the
+    /// LAUNCH_UPDATE steps); nil when the plan has none or it depends on the host.
+    public var measurement: PlanMeasurement?
 
     public init(
         name: String, arch: PlanArch, platform: PlanPlatform, manifestDigest: String, requires: Requirements,
-        steps: [Step], handlers: [Handler] = [], payload: PayloadInfo? = nil
+        steps: [Step], handlers: [Handler] = [], payload: PayloadInfo? = nil, measurement: PlanMeasurement? = nil
     ) {
+        self.measurement = measurement
         self.formatVersion = Plan.currentFormatVersion
         self.name = name
         self.arch = arch
@@ -85,4 +89,15 @@ public struct Plan: Hashable, Sendable {
 
     /// Whether any step relies on a uapi that is only posted, not merged.
     public var usesPostedUAPI: Bool { steps.contains { $0.uapiStatus == .posted } }
+}
+
+/// The expected launch measurement of a plan.
+public struct PlanMeasurement: Hashable, Sendable {
+    /// SEV-SNP: the launch digest (`sha384:` + 96 hex) after the plan's LAUNCH_UPDATE steps, in order — the
+    /// firmware's PAGE_INFO chain (SNPLaunchDigest). LAUNCH_FINISH then extends it with each vCPU's VMSA, which
+    /// KVM builds from the registers (sev_es_sync_vmsa); kvmplan does not model the VMSA, so this is not the final
+    /// digest of an attestation report.
+    public var snpLaunchUpdates: String
+
+    public init(snpLaunchUpdates: String) { self.snpLaunchUpdates = snpLaunchUpdates }
 }

@@ -55,6 +55,19 @@ public struct RuleContext: Sendable {
     public var payloadPath: String?
     public var host: HostProfile?
 
+    /// Files other manifest keys name (`sev-snp.id-block`, `sev-snp.id-auth`), by key, as resolved and read.
+    public var launchFiles: [String: LaunchFile] = [:]
+
+    /// A file a launch parameter names: the path resolved against the manifest's directory, and what was read.
+    public struct LaunchFile: Sendable {
+        public var path: String
+        public var file: PayloadFile?
+        public init(path: String, file: PayloadFile?) {
+            self.path = path
+            self.file = file
+        }
+    }
+
     public init(manifest: Manifest, payloadPath: String? = nil, payloadFile: PayloadFile? = nil, host: HostProfile? = nil) {
         self.manifest = manifest
         self.memslotRegions = manifest.memory.regions.filter { $0.backing.value != .none }

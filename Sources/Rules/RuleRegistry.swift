@@ -17,10 +17,15 @@ public enum RuleRegistry {
         ExperimentalPlatform.self, VCPULimit.self,
         // sharing
         SharingWithoutPrivateMemory.self, SharingAccessType.self, SharingSharedBit.self, SharingConversionExits.self,
-        SharingConvertibleNames.self, SharingConvertibleOmitted.self, SharingNoExits.self, SharingFaultNeverRequests.self,
+        SharingConvertibleNames.self, SharingConvertibleOmitted.self, SharingNoExits.self, SharingHypercallRequired.self,
+        SharingFaultNeverRequests.self,
         // payload
         PayloadFileRule.self, PayloadLoad.self, PayloadFits.self, PayloadEntry.self, PayloadMode.self,
-        PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self,
+        PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self, PayloadFirmware.self, PayloadTDXResetVector.self,
+        PayloadSNPBootArea.self,
+        // launch parameters
+        SNPBlockPlatform.self, SNPPolicyBits.self, SNPPolicyDebug.self, SNPHostData.self, SNPIDBlock.self, TDXBlockPlatform.self,
+        TDXAttributeBits.self, TDXDebug.self, TDXXFAMBits.self, TDXMeasurementRegisterBytes.self,
     ]
 
     /// Runs every rule that applies to the manifest's architecture.

@@ -157,7 +157,7 @@ struct CheckCommandTests {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(
             lines == [
-                "::warning file=Manifests/cca.yaml,line=6,col=11,title=kvmplan platform.unmerged-uapi::[platform.unmerged-uapi] platform 'cca' uses KVM uapi that is posted but not merged upstream (Arm CCA series v14); numbers may change",
+                "::warning file=Manifests/cca.yaml,line=6,col=11,title=kvmplan platform.unmerged-uapi::[platform.unmerged-uapi] platform 'cca' uses KVM uapi that is posted but not merged upstream (Arm CCA series v14: KVM_VM_TYPE_ARM_REALM = 1UL << 30, KVM_CAP_ARM_RMI = 249); numbers may change, and a realm needs an in-kernel irqchip",
                 "::error file=Manifests/invalid/tdx-gpa-bits-46.yaml,line=9,col=11,title=kvmplan platform.gpa-bits::[platform.gpa-bits] gpa-bits 46 is not accepted by tdx; use 48 or 52%0Aplatform declared here",
             ])
     }

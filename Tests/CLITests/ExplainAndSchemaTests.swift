@@ -87,7 +87,7 @@ struct ExplainAndSchemaTests {
         #expect(schema["additionalProperties"] as? Bool == false)
         #expect(Set(schema["required"] as? [String] ?? []) == ["kvmplan", "name", "arch", "platform", "memory"])
         let properties = try #require(schema["properties"] as? [String: Any])
-        #expect(Set(properties.keys) == ["kvmplan", "name", "arch", "platform", "vcpus", "gpa-bits", "memory", "sharing", "payload"])
+        #expect(Set(properties.keys) == ["kvmplan", "name", "arch", "platform", "vcpus", "gpa-bits", "memory", "sharing", "payload", "sev-snp", "tdx"])
         #expect(try kvmplan("schema").stdout == result.stdout, "the schema is deterministic")
     }
 }

@@ -239,9 +239,11 @@ struct ValidationTests {
         #expect(FdRef(parsing: text) == nil)
     }
 
+    /// KVM_VM_TYPE_ARM_REALM is `1UL << 30` since the posted CCA series v14 (patch 16/44); the `1 << 8` of v5…v13
+    /// is EINVAL on every merged kernel and on v14 (KVM_UAPI.md §1.2, §8).
     @Test func armVMTypes() throws {
         let realm = try #require(VMType.arm(ipaBits: 40, kind: .realm))
-        #expect(realm.value == 0x128)
+        #expect(realm.value == (1 << 30) | 40)
         #expect(realm.name == "KVM_VM_TYPE_ARM_REALM|KVM_VM_TYPE_ARM_IPA_SIZE(40)")
         #expect(realm.uapiStatus == .posted)
         #expect(VMType.arm(ipaBits: 48, kind: .protected)?.value == 0x8000_0030)

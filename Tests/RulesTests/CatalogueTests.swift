@@ -31,7 +31,7 @@ struct CatalogueTests {
     func idForm(_ id: String) {
         let parts = id.split(separator: ".", omittingEmptySubsequences: false)
         #expect(parts.count == 2, "\(id)")
-        #expect(["yaml", "format", "memory", "gmem", "platform", "sharing", "payload", "host"].contains(String(parts[0])), "\(id)")
+        #expect(["yaml", "format", "memory", "gmem", "platform", "sharing", "payload", "snp", "tdx", "host"].contains(String(parts[0])), "\(id)")
         #expect(id.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "." || $0 == "-" }, "\(id)")
     }
 
