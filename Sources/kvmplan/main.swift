@@ -17,7 +17,7 @@ struct KVMPlan: ParsableCommand {
             diff 0 same, 1 different, 2 error. launch: the guest's exit status; 124 timeout;
             125 kvmplan's own failure; 126 host lacks a capability the plan needs.
             """,
-        version: "0.1.0",
+        version: KVMPlanVersion.number,
         subcommands: KVMPlan.allSubcommands
     )
 }

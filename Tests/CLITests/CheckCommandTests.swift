@@ -114,7 +114,7 @@ struct CheckCommandTests {
 
     // MARK: Formats
 
-    @Test("--format json has exactly the contract keys")
+    @Test("--format json has exactly the contract keys (and notes)")
     func json() throws {
         let result = try kvmplan("check", "--format", "json", "Manifests/invalid/convertible-on-default.yaml", "Manifests/sw-protected.yaml")
         #expect(result.status == 1)
@@ -125,7 +125,7 @@ struct CheckCommandTests {
         let diagnostics = try #require(object["diagnostics"] as? [[String: Any]])
         #expect(diagnostics.count == 3)
         for d in diagnostics {
-            #expect(Set(d.keys) == ["file", "line", "column", "severity", "id", "message", "path"])
+            #expect(Set(d.keys) == ["file", "line", "column", "severity", "id", "message", "path", "notes"])
             #expect((d["line"] as? Int ?? 0) >= 1)
             #expect((d["column"] as? Int ?? 0) >= 1)
             #expect(["error", "warning", "note"].contains(d["severity"] as? String ?? ""))
@@ -158,7 +158,8 @@ struct CheckCommandTests {
         #expect(
             lines == [
                 "::warning file=Manifests/cca.yaml,line=6,col=11,title=kvmplan platform.unmerged-uapi::[platform.unmerged-uapi] platform 'cca' uses KVM uapi that is posted but not merged upstream (Arm CCA series v14); numbers may change",
-                "::error file=Manifests/invalid/tdx-gpa-bits-46.yaml,line=9,col=11,title=kvmplan platform.gpa-bits::[platform.gpa-bits] gpa-bits 46 is not accepted by tdx; use 48 or 52%0Aplatform declared here",
+                "::error file=Manifests/invalid/tdx-gpa-bits-46.yaml,line=9,col=11,title=kvmplan platform.gpa-bits::[platform.gpa-bits] gpa-bits 46 is not accepted by tdx; use 48 or 52%0Aplatform declared here (Manifests/invalid/tdx-gpa-bits-46.yaml:7:11)",
+                "::notice file=Manifests/invalid/tdx-gpa-bits-46.yaml,line=7,col=11,title=kvmplan platform.gpa-bits (note)::note: platform declared here (for Manifests/invalid/tdx-gpa-bits-46.yaml:9:11: gpa-bits 46 is not accepted by tdx; use 48 or 52)",
             ])
     }
 
