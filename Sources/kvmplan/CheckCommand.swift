@@ -9,10 +9,24 @@ struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate manifests offline: every diagnostic of every file, located at file:line:col.",
-        discussion: "Exit status: 0 all valid, 1 some manifest invalid, 2 usage or I/O error."
+        discussion: """
+            A directory is checked recursively: every *.yaml and *.yml file below it, in sorted order \
+            (hidden entries such as .git are skipped, links to directories are not followed). '-' reads one \
+            manifest from standard input, reported as <stdin>; its payload path is relative to the current \
+            directory.
+
+            Waivers: --ignore ID (repeatable, or comma-separated) drops that id's findings everywhere; a \
+            comment '# kvmplan: ignore[ID]' (or ignore[ID1, ID2]) drops them on its own line. Only warnings \
+            and host.* findings can be waived: any other error would make plan and launch fail. An inline \
+            waiver that names an unknown id, an error, or nothing on its line is reported as an ignore.* \
+            warning.
+
+            Exit status: 0 all valid, 1 some manifest invalid, 2 usage or I/O error (a file or host profile \
+            that cannot be read; it is also reported as an io.* diagnostic in every format).
+            """
     )
 
-    @Argument(help: "Manifest files to check.")
+    @Argument(help: ArgumentHelp("Manifest files, directories (checked recursively) or '-' for standard input.", valueName: "file"))
     var files: [String]
 
     @Option(help: "Output format: text, json, sarif or github.")
@@ -26,14 +40,32 @@ struct CheckCommand: ParsableCommand {
         help: "Also check against a host profile: a JSON file from 'kvmplan probe --format json', or 'local' to probe this host.")
     var hostProfile: String?
 
+    @Option(
+        name: .customLong("ignore"),
+        help: ArgumentHelp("Waive a warning or host.* finding everywhere (repeatable; comma-separated ids allowed).", valueName: "id"))
+    var ignore: [String] = []
+
     func run() throws {
-        try Self.execute(files: files, format: format, strict: strict, hostProfile: hostProfile)
+        var ignored = Set<DiagnosticID>()
+        for id in ignore.flatMap({ $0.split(separator: ",") }).map({ String($0).trimmingCharacters(in: " ") }) where !id.isEmpty {
+            if let problem = Waivers.waiverProblem(for: id) {
+                Console.error("kvmplan: --ignore: \(problem)")
+                throw ExitCode(2)
+            }
+            ignored.insert(DiagnosticID(id))
+        }
+        try Self.execute(files: files, format: format, strict: strict, hostProfile: hostProfile, waivers: Waivers(ignored: ignored))
     }
+
+    /// How standard input is named in diagnostics.
+    static let standardInputName = "<stdin>"
 
     /// The whole command; `main.swift` calls it directly for `kvmplan check FILE...` (no options), because
     /// ArgumentParser's bookkeeping grows quadratically with the number of positional arguments (about 25 ms
     /// for 1000 files, a third of the check itself; Benchmarks/check).
-    static func execute(files: [String], format: DiagnosticFormat, strict: Bool, hostProfile: String?) throws {
+    static func execute(
+        files arguments: [String], format: DiagnosticFormat, strict: Bool, hostProfile: String?, waivers: Waivers = Waivers()
+    ) throws {
         var all = Diagnostics()
         var host: HostProfile? = nil
         var hostFailed = false
@@ -45,15 +77,34 @@ struct CheckCommand: ParsableCommand {
                 hostFailed = true
             }
         }
+        var files: [String] = []
+        for argument in arguments {
+            let found = ManifestFinder.expand(argument)
+            if found.isEmpty {
+                all.append(IOMessages.read(argument, "it is a directory with no *.yaml or *.yml file"))
+            }
+            files += found
+        }
         let pipeline = CompilerPipeline(host: host)
         let reader = LocalFileAccess()
         var sources = SourceCache()
+        var stdinRead = false
         // With a host profile that cannot be loaded, no manifest is checked: a pass without the host
         // would be read as a pass on it.
-        for file in files where !hostFailed {
+        for argument in files where !hostFailed {
+            let file = argument == "-" ? standardInputName : argument
             let bytes: [UInt8]
             do {
-                bytes = try reader.read(file)
+                if argument == "-" {
+                    guard !stdinRead else {
+                        all.append(IOMessages.read(file, "standard input can be read only once"))
+                        continue
+                    }
+                    stdinRead = true
+                    bytes = try reader.readStandardInput()
+                } else {
+                    bytes = try reader.read(argument)
+                }
             } catch let error as LocalFileAccess.ReadError {
                 all.append(IOMessages.read(file, error.reason))
                 continue
@@ -61,7 +112,8 @@ struct CheckCommand: ParsableCommand {
                 all.append(IOMessages.read(file, "\(error)"))
                 continue
             }
-            let (_, diagnostics) = pipeline.check(bytes: bytes, file: file)
+            var (_, diagnostics) = pipeline.check(bytes: bytes, file: file)
+            diagnostics = waivers.apply(diagnostics, file: file, inline: Waivers.inlineComments(in: bytes))
             if format == .text && Console.stdoutIsTerminal && !diagnostics.isEmpty { sources.remember(file, bytes) }
             all.append(contentsOf: diagnostics)
         }

@@ -45,12 +45,6 @@ struct CheckCommandTests {
         #expect(result.stdout.contains("error[memory.alignment]"))
     }
 
-    @Test("a directory exits 2")
-    func directory() throws {
-        let result = try kvmplan("check", "Manifests")
-        #expect(result.status == 2, "\(result)")
-    }
-
     @Test(
         "a device or a FIFO is refused at once, not read forever",
         .bug(id: "unbounded-manifest-read", "was: 'check /dev/zero' read without end and a FIFO without a writer hung"),
