@@ -45,6 +45,11 @@ struct CheckCommand: ParsableCommand {
         help: ArgumentHelp("Waive a warning or host.* finding everywhere (repeatable; comma-separated ids allowed).", valueName: "id"))
     var ignore: [String] = []
 
+    @Flag(
+        name: .customLong("skip-non-manifests"),
+        help: "Skip YAML files with no top-level 'kvmplan:' line (for hooks that pass every staged YAML file).")
+    var skipNonManifests = false
+
     func run() throws {
         var ignored = Set<DiagnosticID>()
         for id in ignore.flatMap({ $0.split(separator: ",") }).map({ String($0).trimmingCharacters(in: " ") }) where !id.isEmpty {
@@ -54,7 +59,21 @@ struct CheckCommand: ParsableCommand {
             }
             ignored.insert(DiagnosticID(id))
         }
-        try Self.execute(files: files, format: format, strict: strict, hostProfile: hostProfile, waivers: Waivers(ignored: ignored))
+        try Self.execute(
+            files: files, format: format, strict: strict, hostProfile: hostProfile, waivers: Waivers(ignored: ignored),
+            skipNonManifests: skipNonManifests)
+    }
+
+    /// Whether a line of the file starts with `kvmplan:` (the format-version key every manifest has).
+    static func hasTopLevelKVMPlanKey(_ bytes: [UInt8]) -> Bool {
+        let key = Array("kvmplan:".utf8)
+        var start = 0
+        while start < bytes.count {
+            if bytes[start...].starts(with: key) { return true }
+            guard let newline = bytes[start...].firstIndex(of: 0x0A) else { return false }
+            start = newline + 1
+        }
+        return false
     }
 
     /// How standard input is named in diagnostics.
@@ -64,7 +83,8 @@ struct CheckCommand: ParsableCommand {
     /// ArgumentParser's bookkeeping grows quadratically with the number of positional arguments (about 25 ms
     /// for 1000 files, a third of the check itself; Benchmarks/check).
     static func execute(
-        files arguments: [String], format: DiagnosticFormat, strict: Bool, hostProfile: String?, waivers: Waivers = Waivers()
+        files arguments: [String], format: DiagnosticFormat, strict: Bool, hostProfile: String?, waivers: Waivers = Waivers(),
+        skipNonManifests: Bool = false
     ) throws {
         var all = Diagnostics()
         var host: HostProfile? = nil
@@ -89,6 +109,7 @@ struct CheckCommand: ParsableCommand {
         let reader = LocalFileAccess()
         var sources = SourceCache()
         var stdinRead = false
+        var skipped = 0
         // With a host profile that cannot be loaded, no manifest is checked: a pass without the host
         // would be read as a pass on it.
         for argument in files where !hostFailed {
@@ -112,6 +133,10 @@ struct CheckCommand: ParsableCommand {
                 all.append(IOMessages.read(file, "\(error)"))
                 continue
             }
+            if skipNonManifests && !Self.hasTopLevelKVMPlanKey(bytes) {
+                skipped += 1
+                continue
+            }
             var (_, diagnostics) = pipeline.check(bytes: bytes, file: file)
             diagnostics = waivers.apply(diagnostics, file: file, inline: Waivers.inlineComments(in: bytes))
             if format == .text && Console.stdoutIsTerminal && !diagnostics.isEmpty { sources.remember(file, bytes) }
@@ -129,8 +154,10 @@ struct CheckCommand: ParsableCommand {
             toolVersion: KVMPlanVersion.number, sourceLine: sources.sourceLine)
         Console.out(renderer.render(format == .text ? findings : all, catalogue: RuleCatalogue.byID))
         if format == .text {
-            let checked = files.count == 1 ? "1 manifest" : "\(files.count) manifests"
-            Console.error("kvmplan: checked \(checked): \(all.errorCount) error(s), \(all.warningCount) warning(s)")
+            let count = files.count - skipped
+            let checked = count == 1 ? "1 manifest" : "\(count) manifests"
+            let skippedText = skipped == 0 ? "" : " (\(skipped) other YAML file\(skipped == 1 ? "" : "s") skipped)"
+            Console.error("kvmplan: checked \(checked)\(skippedText): \(all.errorCount) error(s), \(all.warningCount) warning(s)")
         }
         if !failures.isEmpty { throw ExitCode(2) }
         if all.hasErrors { throw ExitCode(1) }
