@@ -50,7 +50,10 @@ struct CheckCommand: ParsableCommand {
         help: "Skip YAML files with no top-level 'kvmplan:' line (for hooks that pass every staged YAML file).")
     var skipNonManifests = false
 
+    @OptionGroup var colour: ColourOption
+
     func run() throws {
+        colour.apply()
         var ignored = Set<DiagnosticID>()
         for id in ignore.flatMap({ $0.split(separator: ",") }).map({ String($0).trimmingCharacters(in: " ") }) where !id.isEmpty {
             if let problem = Waivers.waiverProblem(for: id) {
@@ -150,7 +153,7 @@ struct CheckCommand: ParsableCommand {
             for failure in failures { Console.error("kvmplan: \(failure.message)") }
         }
         let renderer = DiagnosticRenderer(
-            format: format, showSource: Console.stdoutIsTerminal, colour: Console.stdoutIsTerminal,
+            format: format, showSource: Console.stdoutIsTerminal, colour: Console.colourStdout,
             toolVersion: KVMPlanVersion.number, sourceLine: sources.sourceLine)
         Console.out(renderer.render(format == .text ? findings : all, catalogue: RuleCatalogue.byID))
         if format == .text {
@@ -187,7 +190,7 @@ extension Console {
         var sources = SourceCache()
         sources.remember(file, bytes)
         let renderer = DiagnosticRenderer(
-            format: .text, showSource: stderrIsTerminal, colour: stderrIsTerminal, sourceLine: sources.sourceLine)
+            format: .text, showSource: stderrIsTerminal, colour: colourStderr, sourceLine: sources.sourceLine)
         error(renderer.render(diagnostics))
     }
 }

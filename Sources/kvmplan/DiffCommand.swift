@@ -37,7 +37,10 @@ struct DiffCommand: ParsableCommand {
         help: "Comma-separated risk classes (exposure, measurement, compatibility, layout): exit 1 only when one is found.")
     var failOn: String?
 
+    @OptionGroup var colour: ColourOption
+
     func run() throws {
+        colour.apply()
         var gate: Set<RiskClass>? = nil
         if let failOn {
             var classes = Set<RiskClass>()
@@ -56,7 +59,7 @@ struct DiffCommand: ParsableCommand {
         let diff = PlanDiffer.diff(a, b)
         switch format {
         case .text:
-            Console.out(PlanDiffRenderer(style: Console.stdoutIsTerminal ? .ansi : .plain).text(diff, left: old, right: new))
+            Console.out(PlanDiffRenderer(style: Console.colourStdout ? .ansi : .plain).text(diff, left: old, right: new))
         case .json:
             Console.out(PlanDiffRenderer().json(diff, left: old, right: new).serialized(pretty: true) + "\n")
         }

@@ -75,6 +75,8 @@ struct LaunchCommand: ParsableCommand {
         help: ArgumentHelp("Load this payload file instead of the one the plan names (its sha256 must still match).", valueName: "path"))
     var payloadPath: String?
 
+    @OptionGroup var colour: ColourOption
+
     func validate() throws {
         if let timeout, !(timeout > 0) || !timeout.isFinite {
             throw ValidationError("--timeout must be a positive number of seconds")
@@ -82,6 +84,7 @@ struct LaunchCommand: ParsableCommand {
     }
 
     func run() throws {
+        colour.apply()
         try Self.execute(file: file, timeout: timeout, trace: trace, dryRun: dryRun, payloadPath: payloadPath)
     }
 

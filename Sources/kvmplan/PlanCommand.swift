@@ -31,7 +31,10 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the plan to this file instead of stdout.")
     var output: String?
 
+    @OptionGroup var colour: ColourOption
+
     func run() throws {
+        colour.apply()
         let plan = try ManifestLoading.plan(from: file)
         let text: String
         switch format {
