@@ -14,14 +14,14 @@ public enum ManifestFinder {
     public static let extensions = [".yaml", ".yml"]
 
     /// The manifest files an argument names.
-    public static func expand(_ argument: String) -> [String] {
+    public static func expand(_ argument: String, extensions: [String] = extensions) -> [String] {
         guard argument != "-", isDirectory(argument, followLinks: true) else { return [argument] }
         var found: [String] = []
-        walk(argument.hasSuffix("/") && argument.count > 1 ? String(argument.dropLast()) : argument, into: &found)
+        walk(argument.hasSuffix("/") && argument.count > 1 ? String(argument.dropLast()) : argument, extensions, into: &found)
         return found
     }
 
-    private static func walk(_ directory: String, into found: inout [String]) {
+    private static func walk(_ directory: String, _ extensions: [String], into found: inout [String]) {
         guard let dir = opendir(directory) else { return }
         var names: [String] = []
         while let entry = readdir(dir) {
@@ -37,7 +37,7 @@ public enum ManifestFinder {
         for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
             let path = directory == "/" ? "/" + name : directory + "/" + name
             if isDirectory(path, followLinks: false) {
-                walk(path, into: &found)
+                walk(path, extensions, into: &found)
             } else if extensions.contains(where: { name.hasSuffix($0) }) {
                 found.append(path)
             }

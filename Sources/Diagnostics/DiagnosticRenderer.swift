@@ -100,6 +100,10 @@ public struct DiagnosticRenderer: Sendable {
         return .object(object)
     }
 
+    /// The `--format json` document, `{"diagnostics": [...], "errors": N, "warnings": N}`, as a value (a
+    /// command may add keys of its own before printing it).
+    public static func jsonDocument(_ diagnostics: Diagnostics) -> JSONValue { json(diagnostics.sorted, diagnostics) }
+
     static func json(_ sorted: [Diagnostic], _ all: Diagnostics) -> JSONValue {
         .object([
             "diagnostics": .array(sorted.map(jsonObject)),

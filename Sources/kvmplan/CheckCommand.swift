@@ -37,8 +37,10 @@ struct CheckCommand: ParsableCommand {
 
     @Option(
         name: .customLong("host"),
-        help: "Also check against a host profile: a JSON file from 'kvmplan probe --format json', or 'local' to probe this host.")
-    var hostProfile: String?
+        help: ArgumentHelp(
+            "Also check against a host profile: a JSON file from 'kvmplan probe --format json', a directory of them, or 'local' to probe this host. Repeatable: every profile is checked, and with two or more a manifest × host matrix follows.",
+            valueName: "profile"))
+    var hostProfiles: [String] = []
 
     @Option(
         name: .customLong("ignore"),
@@ -63,7 +65,7 @@ struct CheckCommand: ParsableCommand {
             ignored.insert(DiagnosticID(id))
         }
         try Self.execute(
-            files: files, format: format, strict: strict, hostProfile: hostProfile, waivers: Waivers(ignored: ignored),
+            files: files, format: format, strict: strict, hostProfiles: hostProfiles, waivers: Waivers(ignored: ignored),
             skipNonManifests: skipNonManifests)
     }
 
@@ -86,20 +88,16 @@ struct CheckCommand: ParsableCommand {
     /// ArgumentParser's bookkeeping grows quadratically with the number of positional arguments (about 25 ms
     /// for 1000 files, a third of the check itself; Benchmarks/check).
     static func execute(
-        files arguments: [String], format: DiagnosticFormat, strict: Bool, hostProfile: String?, waivers: Waivers = Waivers(),
+        files arguments: [String], format: DiagnosticFormat, strict: Bool, hostProfiles: [String] = [], waivers: Waivers = Waivers(),
         skipNonManifests: Bool = false
     ) throws {
         var all = Diagnostics()
-        var host: HostProfile? = nil
-        var hostFailed = false
-        if let hostProfile {
-            switch try HostProfileLoader.load(hostProfile) {
-            case .profile(let profile): host = profile
-            case .failure(let diagnostic):
-                all.append(diagnostic)
-                hostFailed = true
-            }
-        }
+        let (hosts, hostFailures) = try HostProfileLoader.loadAll(hostProfiles)
+        all.append(contentsOf: hostFailures)
+        // When no profile given could be loaded, no manifest is checked: a pass without the hosts would be
+        // read as a pass on them.
+        let hostFailed = !hostProfiles.isEmpty && hosts.isEmpty
+        var matrix = FleetMatrix(hosts: hosts.map(\.name))
         var files: [String] = []
         for argument in arguments {
             let found = ManifestFinder.expand(argument)
@@ -108,13 +106,11 @@ struct CheckCommand: ParsableCommand {
             }
             files += found
         }
-        let pipeline = CompilerPipeline(host: host)
+        let fleet = FleetCheck(hosts: hosts)
         let reader = LocalFileAccess()
         var sources = SourceCache()
         var stdinRead = false
         var skipped = 0
-        // With a host profile that cannot be loaded, no manifest is checked: a pass without the host
-        // would be read as a pass on it.
         for argument in files where !hostFailed {
             let file = argument == "-" ? standardInputName : argument
             let bytes: [UInt8]
@@ -131,17 +127,24 @@ struct CheckCommand: ParsableCommand {
                 }
             } catch let error as LocalFileAccess.ReadError {
                 all.append(IOMessages.read(file, error.reason))
+                matrix.add(file, hosts.map { _ in .unreadable })
                 continue
             } catch {
                 all.append(IOMessages.read(file, "\(error)"))
+                matrix.add(file, hosts.map { _ in .unreadable })
                 continue
             }
             if skipNonManifests && !Self.hasTopLevelKVMPlanKey(bytes) {
                 skipped += 1
                 continue
             }
-            var (_, diagnostics) = pipeline.check(bytes: bytes, file: file)
-            diagnostics = waivers.apply(diagnostics, file: file, inline: Waivers.inlineComments(in: bytes))
+            let inline = Waivers.inlineComments(in: bytes)
+            let result = fleet.check(bytes: bytes, file: file) { diagnostics in
+                let kept = waivers.apply(diagnostics, file: file, inline: inline)
+                return strict ? kept.promotingWarnings() : kept
+            }
+            let diagnostics = result.diagnostics
+            matrix.add(file, result.verdicts)
             if format == .text && Console.stdoutIsTerminal && !diagnostics.isEmpty { sources.remember(file, bytes) }
             all.append(contentsOf: diagnostics)
         }
@@ -155,7 +158,19 @@ struct CheckCommand: ParsableCommand {
         let renderer = DiagnosticRenderer(
             format: format, showSource: Console.stdoutIsTerminal, colour: Console.colourStdout,
             toolVersion: KVMPlanVersion.number, sourceLine: sources.sourceLine)
-        Console.out(renderer.render(format == .text ? findings : all, catalogue: RuleCatalogue.byID))
+        if format == .json && !hosts.isEmpty {
+            var document = DiagnosticRenderer.jsonDocument(all)
+            if case .object(var keys) = document {
+                keys["fleet"] = matrix.json()
+                document = .object(keys)
+            }
+            Console.out(document.serialized(pretty: true) + "\n")
+        } else {
+            Console.out(renderer.render(format == .text ? findings : all, catalogue: RuleCatalogue.byID))
+        }
+        if format == .text && hosts.count >= 2 {
+            Console.out("\n" + matrix.text())
+        }
         if format == .text {
             let count = files.count - skipped
             let checked = count == 1 ? "1 manifest" : "\(count) manifests"

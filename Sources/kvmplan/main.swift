@@ -30,7 +30,7 @@ do {
         try LaunchCommand.execute(file: arguments[2], timeout: nil, trace: false, dryRun: false, payloadPath: nil)
     } else if arguments.count >= 3, arguments[1] == "check", arguments.dropFirst(2).allSatisfy({ !$0.hasPrefix("-") }) {
         // Fast path for CI's call: plain files, default options (see CheckCommand.execute).
-        try CheckCommand.execute(files: Array(arguments.dropFirst(2)), format: .text, strict: false, hostProfile: nil)
+        try CheckCommand.execute(files: Array(arguments.dropFirst(2)), format: .text, strict: false)
     } else {
         var command = try KVMPlan.parseAsRoot()
         try command.run()
