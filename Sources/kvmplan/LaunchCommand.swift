@@ -15,9 +15,9 @@ struct LaunchCommand: ParsableCommand {
         discussion: """
             The input is a manifest, or a plan file from 'kvmplan plan --format json' (recognised by a .json \
             name or a leading '{'; it can only express kvmplan's closed set of typed steps and is validated \
-            when read). A plan file's payload is the path recorded in the plan (relative to the directory \
-            kvmplan ran in), else that path relative to the manifest named in the plan, else relative to the \
-            plan file; --payload names another file. Every payload's sha256 must match the plan, and every \
+            when read). A plan file's payload is the path recorded in the plan (relative to the manifest's \
+            directory) taken relative to the plan file — so a plan written beside its manifest finds it — \
+            else relative to the current directory; --payload names another file. Every payload's sha256 must match the plan, and every \
             'load' step checks the sha256 of the bytes it copies.
 
             Before creating anything, the plan's requirements are compared with this host: the KVM API \
@@ -158,11 +158,10 @@ struct LaunchInput {
         }
         if let payloadOverride { return LaunchInput(plan: plan, payload: try readPayload(payloadOverride), payloadFile: payloadOverride) }
         guard let info = plan.payload else { return LaunchInput(plan: plan, payload: nil, payloadFile: nil) }
-        // The plan records the payload path as the compiler resolved it: relative to the directory kvmplan ran
-        // in, or to the manifest's directory.
-        var candidates = [info.path]
+        // `kvmplan plan` records the payload path relative to the manifest's directory: it is found next to a
+        // plan written beside its manifest; older plans recorded it relative to the directory kvmplan ran in.
+        var candidates = [resolvePath(info.path, relativeTo: file), info.path]
         if let manifest = info.source?.file { candidates.append(resolvePath(info.path, relativeTo: manifest)) }
-        candidates.append(resolvePath(info.path, relativeTo: file))
         candidates = candidates.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
         for candidate in candidates {
             if let payload = try? LocalFileAccess().read(candidate) {
