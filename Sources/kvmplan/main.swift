@@ -22,6 +22,15 @@ struct KVMPlan: ParsableCommand {
     )
 }
 
+// On Linux the Swift runtime reads the command line from /proc/self/cmdline. Without /proc (a minimal
+// container, a chroot) it sees no arguments at all, not even the program's name: fail loudly rather than
+// run as if none were given (which printed the help and exited 0, so a CI step passed having checked nothing).
+if CommandLine.arguments.isEmpty {
+    Console.error(
+        "kvmplan: cannot read the command line: /proc/self/cmdline is not readable (is /proc mounted?); nothing was done")
+    exit(2)
+}
+
 // Usage errors exit 2 (DESIGN §3), not ArgumentParser's default 64.
 do {
     let arguments = CommandLine.arguments
