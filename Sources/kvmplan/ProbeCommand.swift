@@ -142,7 +142,7 @@ extension HostProfile {
         var notes = [
             "Captured by `kvmplan probe --format json` on this host.",
             "caps: KVM_CHECK_EXTENSION on /dev/kvm; perVMType: KVM_CHECK_EXTENSION on a VM fd of each type "
-                + "(KVM_UAPI.md §1.3, §7).",
+                + "(docs/kernel-facts.md, VM types).",
             "KVM_CAP_VM_TYPES bitmap = 0x\(String(info.vmTypesBitmap, radix: 16)).",
         ]
         for (type, error) in info.vmTypeFailures.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
