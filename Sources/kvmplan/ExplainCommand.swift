@@ -1,5 +1,6 @@
 import ArgumentParser
 import Diagnostics
+import Manifest
 import Rules
 
 struct ExplainCommand: ParsableCommand {
@@ -24,7 +25,9 @@ struct ExplainCommand: ParsableCommand {
             return
         }
         guard let rule, let doc = RuleCatalogue.byID[DiagnosticID(rule)] else {
-            Console.error("kvmplan: unknown rule id '\(rule ?? "")'; 'kvmplan explain --list' lists them")
+            let suggestion = ManifestMessages.closest(rule ?? "", in: RuleCatalogue.all.map(\.id.rawValue))
+                .map { "; did you mean '\($0)'?" } ?? ""
+            Console.error("kvmplan: unknown rule id '\(rule ?? "")'\(suggestion) ('kvmplan explain --list' lists them)")
             throw ExitCode(2)
         }
         Console.out(

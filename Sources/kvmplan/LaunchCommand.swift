@@ -80,7 +80,8 @@ struct LaunchCommand: ParsableCommand {
 
     func validate() throws {
         if let timeout, !(timeout > 0) || !timeout.isFinite {
-            throw ValidationError("--timeout must be a positive number of seconds")
+            let shown = timeout.isFinite && timeout.rounded() == timeout && abs(timeout) < 1e15 ? String(Int64(timeout)) : String(timeout)
+            throw ValidationError("--timeout must be a positive number of seconds, not \(shown)")
         }
     }
 

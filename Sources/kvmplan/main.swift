@@ -1,4 +1,5 @@
 import ArgumentParser
+import Manifest
 
 #if canImport(Glibc)
     import Glibc
@@ -7,15 +8,28 @@ import ArgumentParser
 #endif
 
 /// kvmplan: compile YAML guest manifests into KVM ioctl plans, check, diff and launch them.
-/// This target only wires the pipeline's stages and picks exit codes (DESIGN §1, §3).
+/// This target only wires the pipeline's stages and picks exit codes.
 struct KVMPlan: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kvmplan",
         abstract: "Compile confidential-VM manifests into /dev/kvm ioctl plans; check, diff and launch them.",
+        // One item a line, each short enough for an 80-column terminal: ArgumentParser re-wraps long lines.
         discussion: """
-            Exit codes: check/plan 0 ok, 1 invalid manifest, 2 usage or I/O error.
-            diff 0 same, 1 different, 2 error. launch: the guest's exit status; 124 timeout;
-            125 kvmplan's own failure; 126 host lacks a capability the plan needs.
+            Exit status:
+              check, plan  0 ok; 1 invalid manifest; 2 usage or I/O error
+              diff         0 same; 1 different; 2 error (as diff(1))
+              launch       the guest's exit status (0 when every vCPU halted);
+                           124 --timeout; 125 kvmplan's own failure;
+                           126 the host lacks a VM type or capability;
+                           128 + signal when stopped: 130 SIGINT, 143 SIGTERM,
+                           129 SIGHUP (the guest is stopped, every step undone)
+              probe        0 ok; 125 a KVM call failed; 126 no usable /dev/kvm
+              explain      0 ok; 2 unknown rule id
+              any          2 usage error
+
+            Documentation: docs/manifest.md (the manifest format) and
+            docs/kernel-facts.md (the kernel rules behind each check) in the
+            kvmplan repository; 'kvmplan explain ID' for one diagnostic.
             """,
         version: KVMPlanVersion.number,
         subcommands: KVMPlan.allSubcommands
@@ -31,9 +45,19 @@ if CommandLine.arguments.isEmpty {
     exit(2)
 }
 
-// Usage errors exit 2 (DESIGN §3), not ArgumentParser's default 64.
+// A misspelt subcommand gets a suggestion (ArgumentParser would only print the usage).
+if let word = CommandLine.arguments.dropFirst().first, !word.hasPrefix("-"),
+    !KVMPlan.allSubcommands.contains(where: { $0.configuration.commandName == word }), word != "help"
+{
+    let names: [String] = KVMPlan.allSubcommands.compactMap { command in command.configuration.commandName }
+    let suggestion = ManifestMessages.closest(word, in: names).map { "; did you mean '\($0)'?" } ?? ""
+    Console.error("kvmplan: unknown command '\(word)'\(suggestion) (commands: \(names.joined(separator: ", ")))")
+    exit(2)
+}
+
+// Usage errors exit 2, not ArgumentParser's default 64.
 do {
-    let arguments = CommandLine.arguments
+    let arguments = CommandLine.arguments.normalisingNegativeOptionValues()
     if arguments.count == 3, arguments[1] == "launch", !arguments[2].hasPrefix("-") {
         // Fast path for the most common call; every other form goes through ArgumentParser.
         try LaunchCommand.execute(file: arguments[2], timeout: nil, trace: false, dryRun: false, payloadPath: nil)
@@ -41,7 +65,7 @@ do {
         // Fast path for CI's call: plain files, default options (see CheckCommand.execute).
         try CheckCommand.execute(files: Array(arguments.dropFirst(2)), format: .text, strict: false)
     } else {
-        var command = try KVMPlan.parseAsRoot()
+        var command = try KVMPlan.parseAsRoot(Array(arguments.dropFirst()))
         try command.run()
     }
 } catch let code as ExitCode {
@@ -54,4 +78,24 @@ do {
     let message = KVMPlan.fullMessage(for: error)
     if !message.isEmpty { Console.error(message) }
     exit(exitCode == .validationFailure || exitCode.rawValue == 64 ? 2 : exitCode.rawValue)
+}
+
+extension Array where Element == String {
+    /// `--timeout -1` as `--timeout=-1`: ArgumentParser reads a value that starts with '-' as the next option
+    /// and said "missing value"; joined, the command's own validation explains what is wrong with it.
+    func normalisingNegativeOptionValues() -> [String] {
+        var out: [String] = []
+        var index = startIndex
+        while index < endIndex {
+            let word = self[index]
+            if word == "--timeout", index + 1 < endIndex, self[index + 1].hasPrefix("-"), Double(self[index + 1]) != nil {
+                out.append(word + "=" + self[index + 1])
+                index += 2
+            } else {
+                out.append(word)
+                index += 1
+            }
+        }
+        return out
+    }
 }
