@@ -157,7 +157,7 @@ struct CheckCommand: ParsableCommand {
         }
         let renderer = DiagnosticRenderer(
             format: format, showSource: Console.stdoutIsTerminal, colour: Console.colourStdout,
-            toolVersion: KVMPlanVersion.number, sourceLine: sources.sourceLine)
+            toolVersion: KVMPlanVersion.full, sourceLine: sources.sourceLine)
         if format == .json && !hosts.isEmpty {
             var document = DiagnosticRenderer.jsonDocument(all)
             if case .object(var keys) = document {

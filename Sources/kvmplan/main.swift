@@ -31,7 +31,7 @@ struct KVMPlan: ParsableCommand {
             docs/kernel-facts.md (the kernel rules behind each check) in the
             kvmplan repository; 'kvmplan explain ID' for one diagnostic.
             """,
-        version: KVMPlanVersion.number,
+        version: KVMPlanVersion.full,
         subcommands: KVMPlan.allSubcommands
     )
 }

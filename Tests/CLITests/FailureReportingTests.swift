@@ -66,8 +66,9 @@ struct FailureReportingTests {
         let log = try #require(try parseJSON(result.stdout) as? [String: Any])
         let run = try #require((log["runs"] as? [[String: Any]])?.first)
         let driver = try #require((run["tool"] as? [String: Any])?["driver"] as? [String: Any])
-        let version = try kvmplan("--version").stdout.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let version = try kvmplan("--version").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(driver["version"] as? String == version)
+        #expect(version.hasPrefix("0."), "\(version)")
         let invocation = try #require((run["invocations"] as? [[String: Any]])?.first)
         #expect(invocation["executionSuccessful"] as? Bool == false)
         let notifications = try #require(invocation["toolExecutionNotifications"] as? [[String: Any]])
