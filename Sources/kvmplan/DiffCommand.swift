@@ -70,8 +70,9 @@ struct DiffCommand: ParsableCommand {
         if !diff.isEmpty { throw ExitCode(1) }
     }
 
-    /// A manifest (compiled) or a plan JSON file (decoded and validated); every failure is exit 2.
-    static func load(_ file: String) throws -> Plan {
+    /// A manifest (compiled) or a plan JSON file (decoded and validated); every failure is exit 2 unless
+    /// `invalidExit` says otherwise for an invalid manifest (`map` exits 1, as `plan` does).
+    static func load(_ file: String, invalidExit: Int32 = 2) throws -> Plan {
         let bytes: [UInt8]
         do {
             bytes = try LocalFileAccess().read(file)
@@ -87,7 +88,7 @@ struct DiffCommand: ParsableCommand {
                 throw ExitCode(2)
             }
         }
-        return try ManifestLoading.plan(from: file, invalidExit: 2, ioExit: 2)
+        return try ManifestLoading.plan(from: file, invalidExit: invalidExit, ioExit: 2)
     }
 }
 

@@ -83,7 +83,7 @@ struct DocsTests {
         for id in named.sorted() { #expect(ids.contains(id), "docs/ names '\(id)', which is no rule id") }
     }
 
-    @Test("help text cites no document outside the repository", arguments: ["", "check", "plan", "diff", "launch", "probe", "explain", "schema"])
+    @Test("help text cites no document outside the repository", arguments: ["", "check", "plan", "diff", "map", "launch", "probe", "explain", "schema"])
     func help(_ command: String) throws {
         let binary = try #require(KVMPlanBinary.path)
         let result = try run(binary, (command.isEmpty ? [] : [command]) + ["--help"])

@@ -39,7 +39,7 @@ struct UsabilityTests {
     func unknownSubcommand() throws {
         let result = try Self.kvmplan(["frobnicate"])
         #expect(result.status == 2)
-        #expect(result.stderr.contains("(commands: check, plan, diff, explain, schema, probe, launch)"), "\(result)")
+        #expect(result.stderr.contains("(commands: check, plan, diff, map, explain, schema, probe, launch)"), "\(result)")
         #expect(!result.stderr.contains("did you mean"))
     }
 
