@@ -96,6 +96,22 @@ struct FleetTests {
         #expect((object["fleet"] as? [String: Any])?["hosts"] as? [String] == ["linux-6.16-tdx"])
     }
 
+    @Test("an inline waiver of a host finding: used on one host, not stale on the other; unused on all, reported once")
+    func inlineWaiverAcrossHosts() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kvmplan-fleet-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let text = try String(contentsOfFile: Repo.path("Manifests/sw-protected.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "platform: sw-protected", with: "platform: sw-protected  # kvmplan: ignore[host.vm-type, platform.testing-only]")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: scratch + "/g.yaml"))
+        let both = try kvmplan("check", "--host", Self.tdx, "--host", Self.swProtected, scratch + "/g.yaml")
+        #expect(both.status == 0, "\(both)")
+        #expect(!both.stdout.contains("ignore.unused"), "used on the tdx host: \(both)")
+        let one = try kvmplan(
+            "check", "--host", Self.swProtected, "--host", "Manifests/hosts/../hosts/linux-6.18-x86-sw-protected.json", scratch + "/g.yaml")
+        #expect(one.stdout.components(separatedBy: "warning[ignore.unused]").count == 2, "unused everywhere: once \(one)")
+    }
+
     @Test("a waived host finding makes the host's cell ok")
     func waivedCell() throws {
         let result = try kvmplan(
