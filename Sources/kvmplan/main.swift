@@ -45,16 +45,6 @@ if CommandLine.arguments.isEmpty {
     exit(2)
 }
 
-// A misspelt subcommand gets a suggestion (ArgumentParser would only print the usage).
-if let word = CommandLine.arguments.dropFirst().first, !word.hasPrefix("-"),
-    !KVMPlan.allSubcommands.contains(where: { $0.configuration.commandName == word }), word != "help"
-{
-    let names: [String] = KVMPlan.allSubcommands.compactMap { command in command.configuration.commandName }
-    let suggestion = ManifestMessages.closest(word, in: names).map { "; did you mean '\($0)'?" } ?? ""
-    Console.error("kvmplan: unknown command '\(word)'\(suggestion) (commands: \(names.joined(separator: ", ")))")
-    exit(2)
-}
-
 // Usage errors exit 2, not ArgumentParser's default 64.
 do {
     let arguments = CommandLine.arguments.normalisingNegativeOptionValues()
@@ -65,6 +55,7 @@ do {
         // Fast path for CI's call: plain files, default options (see CheckCommand.execute).
         try CheckCommand.execute(files: Array(arguments.dropFirst(2)), format: .text, strict: false)
     } else {
+        try KVMPlan.refuseUnknownSubcommand(arguments)
         var command = try KVMPlan.parseAsRoot(Array(arguments.dropFirst()))
         try command.run()
     }
@@ -97,5 +88,18 @@ extension Array where Element == String {
             }
         }
         return out
+    }
+}
+
+extension KVMPlan {
+    /// A misspelt subcommand gets a suggestion (ArgumentParser would only print the usage) and exit 2.
+    /// Checked after the fast paths, which never need it.
+    static func refuseUnknownSubcommand(_ arguments: [String]) throws {
+        guard let word = arguments.dropFirst().first, !word.hasPrefix("-"), word != "help" else { return }
+        let names: [String] = allSubcommands.compactMap { command in command.configuration.commandName }
+        guard !names.contains(word) else { return }
+        let suggestion = ManifestMessages.closest(word, in: names).map { "; did you mean '\($0)'?" } ?? ""
+        Console.error("kvmplan: unknown command '\(word)'\(suggestion) (commands: \(names.joined(separator: ", ")))")
+        throw ExitCode(2)
     }
 }
