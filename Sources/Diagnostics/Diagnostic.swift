@@ -65,6 +65,11 @@ public struct Diagnostic: Hashable, Sendable {
         Diagnostic(id: id, severity: .error, message: message, at: location, path: path, notes: notes)
     }
 
+    /// A failure of kvmplan to do its work rather than a finding about a manifest: an `io.*` id (a file
+    /// that cannot be read, a host profile that cannot be loaded). It exits 2, and SARIF reports it as a
+    /// tool execution notification as well as a result.
+    public var isToolFailure: Bool { id.rawValue.hasPrefix("io.") }
+
     public static func warning(
         _ id: DiagnosticID, _ message: String, at location: SourceLocation, path: DataPath = .root,
         notes: [DiagnosticNote] = []

@@ -70,7 +70,7 @@ public enum LaunchPreview {
             lines.append(("run \(runSteps.count) vCPU\(runSteps.count == 1 ? "" : "s"), one thread each: \(runSteps.map(\.id).joined(separator: ", ")); handlers: \(handlers)", nil))
             let limit = timeout.map { "timeout after \(Launcher.seconds($0)) of running (exit 124)" } ?? "no timeout"
             lines.append((limit, nil))
-            lines.append(("exit status: the guest's exit-port byte, 0 when every vCPU halted, 125 on a fault, 130 on SIGINT", nil))
+            lines.append(("exit status: the guest's exit-port byte, 0 when every vCPU halted, 125 on a fault, 128 + signal on SIGINT (130), SIGTERM (143) or SIGHUP (129)", nil))
         }
 
         let width = min(72, lines.filter { $0.1 != nil }.map(\.0.count).max() ?? 0)

@@ -152,7 +152,8 @@ final class PlanExecutor {
 
     /// Executes `step`; on failure nothing of this step is left acquired (the caller undoes the earlier ones).
     func execute(_ step: Step) throws(StepFailure) {
-        if interrupted() { throw StepFailure(step, detail: "interrupted (SIGINT) before the step", status: 130) }
+        if interrupted() { throw StepFailure(
+                step, detail: "interrupted (\(InterruptSignal.name)) before the step", status: InterruptSignal.exitStatus) }
         if let injected, injected.stepID == step.id {
             throw StepFailure(step, kernel: KVMError(operation: step.operation.op, errno: injected.errno))
         }
@@ -181,7 +182,8 @@ final class PlanExecutor {
     /// The checks of a `KVM_RUN` step before the run phase starts its vCPU (SIGINT, an injected failure, the
     /// vCPU exists); its result is recorded when the vCPU stops.
     func prepareRun(_ step: Step) throws(StepFailure) {
-        if interrupted() { throw StepFailure(step, detail: "interrupted (SIGINT) before the step", status: 130) }
+        if interrupted() { throw StepFailure(
+                step, detail: "interrupted (\(InterruptSignal.name)) before the step", status: InterruptSignal.exitStatus) }
         if let injected, injected.stepID == step.id {
             throw StepFailure(step, kernel: KVMError(operation: step.operation.op, errno: injected.errno))
         }

@@ -121,7 +121,7 @@ public enum ManifestMessages {
     }
 
     /// The closest allowed word by edit distance, when it is close enough to be a likely typo.
-    static func closest(_ word: String, in candidates: [String]) -> String? {
+    public static func closest(_ word: String, in candidates: [String]) -> String? {
         guard word.count <= 40 else { return nil }
         let w = Array(word.lowercased())
         var best: (String, Int)? = nil

@@ -80,9 +80,10 @@ public struct Plan: Hashable, Sendable {
         self.payload = payload
     }
 
-    /// `sha256:` + hex of the SHA-256 of the compact canonical JSON of the plan without its `sha256` key.
-    /// Same plan, same digest; any change to a step, handler, requirement or the payload changes it.
-    public var digest: String { PlanFormatting.sha256(of: jsonBody.serialized(pretty: false)) }
+    /// `sha256:` + hex of the SHA-256 of the compact canonical JSON of what the plan executes (`digestBody`:
+    /// no sources, comments, manifest digest or payload path). Any change to a step, handler, requirement or
+    /// the payload's content changes it; where the manifest lies and how it was named do not.
+    public var digest: String { PlanFormatting.sha256(of: digestBody.serialized(pretty: false)) }
 
     /// The step with `id`.
     public func step(id: String) -> Step? { steps.first { $0.id == id } }

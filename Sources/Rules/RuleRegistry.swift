@@ -43,7 +43,7 @@ public enum RuleRegistry {
 public enum RuleCatalogue {
     public static let all: [RuleDocumentation] = {
         var docs = ManifestMessages.documentation + RuleRegistry.rules.map { $0.documentation }
-        docs += HostRules.documentation
+        docs += HostRules.documentation + IOMessages.documentation + WaiverMessages.documentation
         return docs.sorted { $0.id < $1.id }
     }()
 

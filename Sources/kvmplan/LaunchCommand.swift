@@ -36,14 +36,15 @@ struct LaunchCommand: ParsableCommand {
             kvmplan's own failure (unreadable or invalid manifest or plan, no payload, payload mismatch, a \
             failed step, a step this launcher cannot execute, guest shutdown/triple fault, KVM internal \
             error); 126 /dev/kvm is missing or not accessible, or this host lacks the architecture, VM type \
-            or a capability the plan needs; 130 SIGINT (the VM is torn down first); 2 usage error.
+            or a capability the plan needs; 128 + signal when stopped by SIGINT (130), SIGTERM (143) or SIGHUP \
+            (129): the guest is stopped and every step undone first, with one line on stderr; 2 usage error.
 
             stderr: manifest diagnostics as 'file:line:col: error[rule]: …'; each host shortfall as \
             'file:line:col: error: this host's KVM cannot create KVM_X86_TDX_VM (KVM_CAP_VM_TYPES = 0x1)'; a \
             failed step as 'kvmplan: step slot.ram (KVM_SET_USER_MEMORY_REGION, file:line:col) failed: \
             EINVAL (Invalid argument)', after which the steps before it are undone in reverse (munmap, \
             close); a dead guest as 'kvmplan: vcpu N: <decoded exit reason>' and a register dump; \
-            'kvmplan: timeout: …' and 'kvmplan: interrupted (SIGINT); …'.
+            'kvmplan: timeout: …' and 'kvmplan: interrupted (SIGTERM); stopped the guest'.
 
             --trace prints each executed step on stderr in the plan's one-line text syntax followed by \
             ' = result  # step-id'; ioctls made by exit handlers (sharing conversions) are indented; teardown \
@@ -75,13 +76,17 @@ struct LaunchCommand: ParsableCommand {
         help: ArgumentHelp("Load this payload file instead of the one the plan names (its sha256 must still match).", valueName: "path"))
     var payloadPath: String?
 
+    @OptionGroup var colour: ColourOption
+
     func validate() throws {
         if let timeout, !(timeout > 0) || !timeout.isFinite {
-            throw ValidationError("--timeout must be a positive number of seconds")
+            let shown = timeout.isFinite && timeout.rounded() == timeout && abs(timeout) < 1e15 ? String(Int64(timeout)) : String(timeout)
+            throw ValidationError("--timeout must be a positive number of seconds, not \(shown)")
         }
     }
 
     func run() throws {
+        colour.apply()
         try Self.execute(file: file, timeout: timeout, trace: trace, dryRun: dryRun, payloadPath: payloadPath)
     }
 
