@@ -45,7 +45,10 @@ struct FleetTests {
         let fleet = try #require(object["fleet"] as? [String: Any])
         let hosts = try #require(fleet["hosts"] as? [String])
         #expect(
-            hosts == ["linux-6.11-sev-snp", "linux-6.16-tdx", "linux-6.18-x86-sw-protected", "linux-7.1-arm64-pkvm", "this-machine-kind"])
+            hosts == [
+                "lab-linux-6.12-sw-protected", "linux-6.11-sev-snp", "linux-6.16-tdx", "linux-6.18-x86-sw-protected",
+                "linux-7.1-arm64-pkvm", "this-machine-kind",
+            ])
         let manifests = try #require(fleet["manifests"] as? [[String: Any]])
         #expect(manifests.compactMap { $0["file"] as? String } == ["Manifests/tdx.yaml", "Manifests/hello-long.yaml"])
         let tdx = try #require(manifests.first?["hosts"] as? [String: [String: Any]])

@@ -88,15 +88,39 @@ struct PlanLocationTests {
         #expect(try Self.digest(try Self.plan(bigger + "/Manifests/hello-long.yaml")) != base)
     }
 
+    /// A plan file's payload is followed only inside the plan's directory (the Security section: a plan from
+    /// elsewhere must not be a file oracle), so a plan written beside a manifest whose payload lies in or below
+    /// the manifest's directory finds it; the samples' `../Examples/...` payload needs `--payload`.
     @Test("a plan written beside its manifest finds its payload when launched (dry run)")
     func planBesideManifest() throws {
+        let root = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let original = try String(contentsOfFile: Repo.path("Manifests/hello-long.yaml"), encoding: .utf8)
+        let manifest = original.replacingOccurrences(of: "path: ../Examples/guests/hello-long.bin", with: "path: guests/hello-long.bin")
+        #expect(manifest != original)
+        try FileManager.default.createDirectory(atPath: root + "/guests", withIntermediateDirectories: true)
+        try Data(manifest.utf8).write(to: URL(fileURLWithPath: root + "/hello-long.yaml"))
+        try FileManager.default.copyItem(atPath: Repo.path("Examples/guests/hello-long.bin"), toPath: root + "/guests/hello-long.bin")
+        let binary = try #require(KVMPlanBinary.path)
+        let written = try run(binary, ["plan", "--format", "json", "-o", root + "/hello-long.plan.json", root + "/hello-long.yaml"])
+        #expect(written.status == 0, "\(written)")
+        let launch = try run(binary, ["launch", "--dry-run", root + "/hello-long.plan.json"], directory: "/")
+        #expect(launch.status == 0, "\(launch)")
+        #expect(launch.stdout.contains("hello-long.bin"), "\(launch)")
+    }
+
+    @Test("a plan whose payload lies outside its directory needs --payload")
+    func planPayloadOutsideItsDirectory() throws {
         let copy = try Self.copyOfHelloLong()
         defer { try? FileManager.default.removeItem(atPath: copy) }
         let binary = try #require(KVMPlanBinary.path)
-        let written = try run(binary, ["plan", "--format", "json", "-o", copy + "/Manifests/hello-long.plan.json", copy + "/Manifests/hello-long.yaml"])
+        let plan = copy + "/Manifests/hello-long.plan.json"
+        let written = try run(binary, ["plan", "--format", "json", "-o", plan, copy + "/Manifests/hello-long.yaml"])
         #expect(written.status == 0, "\(written)")
-        let launch = try run(binary, ["launch", "--dry-run", copy + "/Manifests/hello-long.plan.json"], directory: "/")
-        #expect(launch.status == 0, "\(launch)")
-        #expect(launch.stdout.contains("hello-long.bin"), "\(launch)")
+        let refused = try run(binary, ["launch", "--dry-run", plan], directory: "/")
+        #expect(refused.status == 125, "\(refused)")
+        #expect(refused.stderr.contains("--payload"), "\(refused)")
+        let named = try run(binary, ["launch", "--dry-run", "--payload", copy + "/Examples/guests/hello-long.bin", plan], directory: "/")
+        #expect(named.status == 0, "\(named)")
     }
 }
