@@ -49,8 +49,11 @@ let package = Package(
             ],
             // A position-dependent executable: no start-up relocation of the statically linked Swift
             // runtime (about 0.6 ms of every `kvmplan launch`; see Benchmarks/launch).
-            linkerSettings: [.unsafeFlags(["-Xlinker", "-no-pie", "-Xlinker", "--no-export-dynamic"])]
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-no-pie", "-Xlinker", "--no-export-dynamic"])],
+            // `kvmplan --version` names the commit it was built from.
+            plugins: ["GitVersion"]
         ),
+        .plugin(name: "GitVersion", capability: .buildTool()),
 
         // MARK: - Tests
         .testTarget(name: "DiagnosticsTests", dependencies: ["Diagnostics"]),

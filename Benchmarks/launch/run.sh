@@ -5,14 +5,14 @@
 #
 # Usage: Benchmarks/launch/run.sh        RUNS=N (default 200) runs per command; KVMPLAN=path to use
 #                                        another kvmplan binary (default .build/release/kvmplan, built
-#                                        with `swift build -c release --static-swift-stdlib` if missing).
+#                                        with `swift build -c release --static-swift-stdlib --disable-local-rpath` if missing).
 # Needs /dev/kvm (root). Installs hyperfine with apt-get when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
 KVMPLAN=${KVMPLAN:-.build/release/kvmplan}
 if [ ! -x "$KVMPLAN" ]; then
-    swift build -c release --static-swift-stdlib
+    swift build -c release --static-swift-stdlib --disable-local-rpath
 fi
 make -s -C Benchmarks/c-launch
 

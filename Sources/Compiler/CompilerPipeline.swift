@@ -36,9 +36,14 @@ public struct CompilerPipeline: Sendable {
                 initrdFile = files.payload(at: path)
             }
         }
-        let context = RuleContext(
+        var context = RuleContext(
             manifest: manifest, payloadPath: payloadPath, payloadFile: payloadFile, initrdPath: initrdPath,
             initrdFile: initrdFile, host: host)
+        for (key, value) in [("id-block", manifest.sevSnp?.idBlock), ("id-auth", manifest.sevSnp?.idAuth)] {
+            guard let value else { continue }
+            let path = resolvePath(value.value, relativeTo: manifest.file)
+            context.launchFiles[key] = RuleContext.LaunchFile(path: path, file: files.payload(at: path))
+        }
         var diagnostics = RuleRegistry.check(context)
         if let host {
             diagnostics.append(contentsOf: HostRules.check(context, host: host))
@@ -47,12 +52,15 @@ public struct CompilerPipeline: Sendable {
         return (ok ? CheckedManifest(context: context) : nil, diagnostics)
     }
 
-    /// parse + check of one file's bytes, collecting every diagnostic of both stages.
+    /// parse + check of one file's bytes, collecting every diagnostic of both stages; at most
+    /// `Diagnostics.limitPerID` of each id, then one `format.more-diagnostics` note with the number left out.
     public func check(bytes: [UInt8], file: String) -> (CheckedManifest?, Diagnostics) {
         var (manifest, diagnostics) = parse(bytes: bytes, file: file)
-        guard let manifest else { return (nil, diagnostics) }
+        guard let manifest else { return (nil, Self.limited(diagnostics)) }
         let (checked, more) = check(manifest)
         diagnostics.append(contentsOf: more)
-        return (diagnostics.hasErrors ? nil : checked, diagnostics)
+        return (diagnostics.hasErrors ? nil : checked, Self.limited(diagnostics))
     }
+
+    static func limited(_ diagnostics: Diagnostics) -> Diagnostics { ManifestParser.limited(diagnostics) }
 }

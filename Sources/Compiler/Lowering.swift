@@ -40,6 +40,11 @@ struct PlanBuilder {
     var handlers: [Handler] = []
     var layouts: [RegionLayout] = []
     var payloadInfo: PayloadInfo? = nil
+    /// SNP: launch updates wait until the vCPUs' boot state is set (it writes the boot area they measure).
+    var deferPopulates = false
+    var deferred: [Step] = []
+    /// SNP: the launch digest over the LAUNCH_UPDATE steps, in step order; nil once a page's contents are unknown.
+    var snpDigest: SNPLaunchDigest? = SNPLaunchDigest()
 
     init(_ checked: CheckedManifest) {
         self.checked = checked
@@ -54,7 +59,9 @@ struct PlanBuilder {
             name: manifest.name.value, arch: manifest.arch.value == .x86_64 ? .x86_64 : .arm64,
             platform: PlanPlatform(rawValue: manifest.platform.value.rawValue) ?? .default,
             manifestDigest: Lowering.digest(manifest.bytes), requires: requires, steps: steps, handlers: handlers,
-            payload: payloadInfo)
+            payload: payloadInfo,
+            measurement: platform == .sevSnp && manifest.payload != nil
+                ? snpDigest.map { PlanMeasurement(snpLaunchUpdates: $0.text) } : nil)
     }
 
     mutating func add(_ id: String, _ operation: Operation, at source: SourceLocation?, comment: String? = nil) {
@@ -68,6 +75,13 @@ struct PlanBuilder {
     var vcpuCount: UInt32 { UInt32(manifest.vcpus.value) }
     /// A Linux guest: in-kernel IRQ chip and PIT, the boot protocol's zero page, the i8042 reset.
     var isLinux: Bool { isX86 && manifest.payload?.format.value == .linux }
+    /// KVM_CAP_EXIT_HYPERCALL(1 << KVM_HC_MAP_GPA_RANGE): always on SNP and TDX (without it every guest
+    /// page-state change fails: sev.c:3824-3827, 4034-4036, tdx.c:1247-1257), else when the guest may convert by
+    /// hypercall.
+    var enablesHypercallExit: Bool {
+        traits.conversionNeedsHypercall
+            || (usesAttributes && context.conversion.contains(.hypercall) && !context.convertibleNames.isEmpty)
+    }
 
     // MARK: - The sequence
 
@@ -86,42 +100,67 @@ struct PlanBuilder {
         for requirement in requires.sortedCapabilities where requirement.scope == .vm {
             add("cap.\(requirement.cap.name)", .checkExtension(on: .vm, cap: requirement.cap, expect: requirement.expect), at: requirement.source)
         }
-        if usesAttributes && context.conversion.contains(.hypercall) && !context.convertibleNames.isEmpty {
+        if enablesHypercallExit {
             add(
                 "enable.KVM_CAP_EXIT_HYPERCALL", .enableCap(cap: .exitHypercall, args: [1 << 12, 0, 0, 0]),
                 at: manifest.sharing?.conversion?.location ?? manifest.platform.location,
-                comment: "KVM_HC_MAP_GPA_RANGE exits to the launcher")
+                comment: traits.conversionNeedsHypercall
+                    ? "KVM_HC_MAP_GPA_RANGE exits to the launcher; without them every guest page-state change fails (KVM_UAPI.md §8)"
+                    : "KVM_HC_MAP_GPA_RANGE exits to the launcher")
         }
+        let boots = manifest.payload != nil && manifest.payload?.format.value != .firmware
 
         if isLinux { lowerLinuxDevices() }
 
         switch platform {
         case .tdx:
-            // INIT_VM before any vCPU; vCPUs (INIT_VCPU, CPUID) before memory; INIT_MEM_REGION after the
-            // private attributes; FINALIZE before any run (KVM_UAPI.md §3.1).
+            // Split IRQ chip and INIT_VM before any vCPU; per vCPU GET_CPUID → SET_CPUID2 → INIT_VCPU, before
+            // memory; INIT_MEM_REGION after the private attributes; FINALIZE before any run (KVM_UAPI.md §3.1, §8).
             add("tdx.capabilities", .tdxCapabilities(), at: manifest.platform.location)
             add(
-                "tdx.init-vm", .tdxInitVM(attributes: 0, xfam: 0x3, gpaw: UInt8(context.gpaBits)),
-                at: manifest.gpaBits?.location ?? manifest.platform.location)
+                "enable.KVM_CAP_SPLIT_IRQCHIP", .enableCap(cap: .splitIRQChip, args: [24, 0, 0, 0]), at: manifest.platform.location,
+                comment: "a TD's vCPUs need a split IRQ chip (tdx.c:685-686); 24 IOAPIC routes, before any vCPU")
+            let tdx = manifest.tdx
+            var measurements = TDXMeasurementRegisters()
+            if let bytes = tdx?.mrconfigid.flatMap({ HexBytes.decode($0.value) }) { measurements.mrconfigid = bytes }
+            if let bytes = tdx?.mrowner.flatMap({ HexBytes.decode($0.value) }) { measurements.mrowner = bytes }
+            if let bytes = tdx?.mrownerconfig.flatMap({ HexBytes.decode($0.value) }) { measurements.mrownerconfig = bytes }
+            add(
+                "tdx.init-vm",
+                .tdxInitVM(
+                    attributes: tdx?.attributes?.value ?? 0, xfam: tdx?.xfam?.value ?? TDXXFAM.defaultXFAM, gpaw: UInt8(context.gpaBits),
+                    measurements: measurements),
+                at: tdx?.location ?? manifest.gpaBits?.location ?? manifest.platform.location)
             createVCPUs(boot: false)
             lowerMemory()
             lowerPayload()
             add("tdx.finalize", .tdxFinalizeVM(), at: manifest.platform.location)
         case .sevSnp:
-            // INIT2 and LAUNCH_START before memory; LAUNCH_UPDATE after the attributes are PRIVATE; vCPU
-            // state before LAUNCH_FINISH, which measures the VMSAs (KVM_UAPI.md §3.2).
+            // INIT2 and LAUNCH_START before memory; vCPU state (which writes the boot area) before LAUNCH_UPDATE,
+            // which needs the attributes PRIVATE and measures the payload and the boot area; LAUNCH_FINISH last,
+            // measuring the VMSAs (KVM_UAPI.md §3.2, §8).
             add("snp.init", .sevInit2(vmsaFeatures: 0, ghcbVersion: 2), at: manifest.platform.location)
+            let snp = manifest.sevSnp
+            let policy = snp?.policy?.value ?? SNPPolicy.defaultPolicy
             add(
-                "snp.launch-start", .snpLaunchStart(policy: 0x30000), at: manifest.platform.location,
-                comment: "policy: SMT allowed, reserved bit 17 set")
+                "snp.launch-start", .snpLaunchStart(policy: policy), at: snp?.policy?.location ?? manifest.platform.location,
+                comment: "policy: \(SNPPolicy.describe(policy))")
+            deferPopulates = true
             lowerMemory()
             lowerPayload()
-            createVCPUs(boot: manifest.payload != nil)
-            add("snp.launch-finish", .snpLaunchFinish(), at: manifest.platform.location)
+            createVCPUs(boot: boots)
+            steps += deferred
+            deferred = []
+            if boots { lowerSNPBootArea() }
+            var finish = SNPLaunchFinish()
+            if let bytes = snp?.hostData.flatMap({ HexBytes.decode($0.value) }) { finish.hostData = bytes }
+            finish.idBlock = context.launchFiles["id-block"]?.file?.bytes
+            finish.idAuth = context.launchFiles["id-auth"]?.file?.bytes
+            add("snp.launch-finish", .snpLaunchFinish(finish: finish), at: snp?.location ?? manifest.platform.location)
         default:
             lowerMemory()
             lowerPayload()
-            createVCPUs(boot: manifest.payload != nil)
+            createVCPUs(boot: boots)
         }
         lowerHandlers()
         if manifest.payload != nil {
@@ -157,7 +196,14 @@ struct PlanBuilder {
         if platform == .cca { requires.require(.armRMI, .atLeast(1), at: platformAt) }
         let slots = context.memslotRegions
         if !slots.isEmpty { requires.require(.nrMemslots, .atLeast(UInt64(slots.count)), at: manifest.memory.regionsLocation) }
-        if vcpuCount > 1 { requires.require(.maxVCPUs, .atLeast(UInt64(vcpuCount)), at: manifest.vcpus.location) }
+        if vcpuCount > 1 {
+            // A TD's limit is the VM's own (min(max_vcpus, present CPUs), tdx.c:665): ask the VM fd.
+            requires.require(
+                .maxVCPUs, .atLeast(UInt64(vcpuCount)), scope: traits.startsAtResetVector ? .vm : .system, at: manifest.vcpus.location)
+        }
+        if traits.startsAtResetVector { requires.require(.splitIRQChip, .atLeast(1), scope: .vm, at: platformAt) }
+        // A realm activates at its first run only with an in-kernel irqchip (posted CCA v14, patch 18/44).
+        if platform == .cca { requires.require(.irqchip, .atLeast(1), at: platformAt) }
         var gmemFlags: GuestMemfdFlags = []
         var gmemFlagsAt: SourceLocation? = nil
         for region in context.regions {
@@ -179,7 +225,7 @@ struct PlanBuilder {
             requires.require(.guestMemfdFlags, .bits(gmemFlags.rawValue), scope: .vm, at: gmemFlagsAt)
             requires.guestMemfdFlags = GuestMemfdFlagsRequirement(gmemFlags, source: gmemFlagsAt)
         }
-        if usesAttributes && context.conversion.contains(.hypercall) && !context.convertibleNames.isEmpty {
+        if enablesHypercallExit {
             requires.require(
                 .exitHypercall, .bits(1 << 12), at: manifest.sharing?.conversion?.location ?? platformAt)
         }
@@ -289,7 +335,7 @@ struct PlanBuilder {
         // The pieces to copy: one for a flat image, one per PT_LOAD segment for ELF.
         var pieces: [(gpa: UInt64, fileOffset: UInt64, fileSize: UInt64, memorySize: UInt64)] = []
         switch payload.format.value {
-        case .flat:
+        case .flat, .firmware:
             guard let gpa = context.payloadLoadGPA else { return }
             pieces = [(gpa, 0, UInt64(bytes.count), UInt64(bytes.count))]
         case .elf:
@@ -301,11 +347,21 @@ struct PlanBuilder {
         }
         let measured = context.measured && traits.measuredLaunch
         let at = payload.load?.location ?? payload.path.location
+        let format: PayloadInfo.Format
+        var mode: PlanBootMode = isX86 ? (PlanBootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1
+        switch payload.format.value {
+        case .flat: format = .flat
+        case .elf: format = .elf
+        case .firmware:
+            format = .firmware
+            // The reset state: a TD starts in 32-bit protected mode, other x86 vCPUs in real mode.
+            mode = traits.startsAtResetVector ? .protected : .real
+        case .linux:
+            return  // lowerLinux, above
+        }
         payloadInfo = PayloadInfo(
-            path: path, format: payload.format.value == .flat ? .flat : .elf, sha256: Lowering.digest(bytes),
-            size: UInt64(bytes.count), loadGPA: pieces.first?.gpa ?? 0, entry: entry,
-            mode: isX86 ? (PlanBootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1,
-            measured: measured, source: payload.location)
+            path: path, format: format, sha256: Lowering.digest(bytes), size: UInt64(bytes.count),
+            loadGPA: pieces.first?.gpa ?? 0, entry: entry, mode: mode, measured: measured, source: payload.location)
         for (n, piece) in pieces.enumerated() where piece.fileSize > 0 {
             let suffix = pieces.count == 1 ? "payload" : "payload.\(n)"
             guard let layout = layout(containing: piece.gpa) else { continue }
@@ -332,10 +388,15 @@ struct PlanBuilder {
             let pageSource = Address(source.map, offset: source.offset - (piece.gpa - pageStart))
             switch platform {
             case .sevSnp:
-                add(
-                    "snp.launch-update.\(suffix)",
-                    .snpLaunchUpdate(gpa: pageStart, size: span, pageType: measured ? .normal : .unmeasured, source: pageSource),
-                    at: payload.measured?.location ?? at)
+                // The page as the launch command reads it: zeros around the payload bytes (a fresh mapping).
+                var page = [UInt8](repeating: 0, count: Int(span))
+                page.replaceSubrange(Int(piece.gpa - pageStart)..<Int(piece.gpa - pageStart) + slice.count, with: slice)
+                snpDigest?.launchUpdate(measured ? .normal : .unmeasured, gpa: pageStart, data: page)
+                populate(
+                    Step(
+                        "snp.launch-update.\(suffix)",
+                        .snpLaunchUpdate(gpa: pageStart, size: span, pageType: measured ? .normal : .unmeasured, source: pageSource),
+                        source: payload.measured?.location ?? at, comment: Self.launchUpdateLoop))
             case .tdx:
                 add(
                     "tdx.init-mem-region.\(suffix)",
@@ -398,6 +459,36 @@ struct PlanBuilder {
         }
     }
 
+    /// A launch-command step: now, or after the vCPUs' boot state when SNP defers them.
+    mutating func populate(_ step: Step) {
+        if deferPopulates { deferred.append(step) } else { steps.append(step) }
+    }
+
+    static let launchUpdateLoop = "repeated until len == 0: KVM may do part of the range (sev.c:2483-2489)"
+
+    /// SNP: the launcher's GDT and page tables, written through the region's shared side by the first boot step,
+    /// become measured private pages (KVM_UAPI.md §8; the `payload.snp-boot-area` rule checks the layout).
+    mutating func lowerSNPBootArea() {
+        guard let payload = manifest.payload, let area = BootArea.range(payload.mode.value),
+            let layout = layout(containing: area.lowerBound), let mapping = layout.mapping
+        else { return }
+        let measured = context.measured && traits.measuredLaunch
+        let ram = context.memslotRegions.map { GPARange(gpa: $0.base.value, size: $0.size.value) }
+        let mode: PlanBootMode = PlanBootMode(rawValue: payload.mode.value.rawValue) ?? .long
+        if let image = BootAreaImage.bytes(mode: mode, ram: ram) {
+            snpDigest?.launchUpdate(measured ? .normal : .unmeasured, gpa: area.lowerBound, data: image)
+        } else {
+            snpDigest = nil  // RAM above 4 GiB: 1 GiB pages only if the host CPU has them
+        }
+        add(
+            "snp.launch-update.boot-area",
+            .snpLaunchUpdate(
+                gpa: area.lowerBound, size: area.upperBound - area.lowerBound, pageType: measured ? .normal : .unmeasured,
+                source: Address(mapping, offset: area.lowerBound - layout.region.base.value)),
+            at: payload.mode.location,
+            comment: "the launcher's GDT\(payload.mode.value == .long ? " and page tables" : ""), written by boot.0; " + Self.launchUpdateLoop)
+    }
+
     // MARK: - vCPUs
 
     mutating func createVCPUs(boot: Bool) {
@@ -409,8 +500,10 @@ struct PlanBuilder {
             add("map-run.\(index)", .mmapRun(vcpu: vcpu), at: at)
             switch platform {
             case .tdx:
-                add("tdx.init-vcpu.\(index)", .tdxInitVCPU(vcpu: vcpu), at: at)
+                // KVM_TDX_INIT_VCPU sets APIC_BASE to x2APIC, a reserved bit unless the CPUID already has x2APIC
+                // (tdx.c:3072-3078, lapic.c:2848-2852): KVM_TDX_GET_CPUID → KVM_SET_CPUID2 first.
                 add("cpuid.\(index)", .setCPUID2(vcpu: vcpu, from: .tdx), at: at)
+                add("tdx.init-vcpu.\(index)", .tdxInitVCPU(vcpu: vcpu), at: at)
             default:
                 if isX86 {
                     add("cpuid.\(index)", .setCPUID2(vcpu: vcpu, from: isLinux ? .supportedHypervisor : .supported), at: at)

@@ -65,6 +65,11 @@ public struct Diagnostic: Hashable, Sendable {
         Diagnostic(id: id, severity: .error, message: message, at: location, path: path, notes: notes)
     }
 
+    /// A failure of kvmplan to do its work rather than a finding about a manifest: an `io.*` id (a file
+    /// that cannot be read, a host profile that cannot be loaded). It exits 2, and SARIF reports it as a
+    /// tool execution notification as well as a result.
+    public var isToolFailure: Bool { id.rawValue.hasPrefix("io.") }
+
     public static func warning(
         _ id: DiagnosticID, _ message: String, at location: SourceLocation, path: DataPath = .root,
         notes: [DiagnosticNote] = []
@@ -93,6 +98,35 @@ public struct Diagnostics: Sendable, Hashable, Sequence {
             if a.element.location != b.element.location { return a.element.location < b.element.location }
             return a.offset < b.offset
         }.map(\.element)
+    }
+
+    /// The most diagnostics of one id a file reports (issue 15: a million unknown keys printed 324 MiB of JSON).
+    public static let limitPerID = 100
+
+    /// At most `limit` diagnostics of each id (the first ones, in the order found); for each id with more, one
+    /// `summary(id, left out, first left out)` in place of the rest. Apply to one file's diagnostics.
+    public func limited(
+        perID limit: Int = Diagnostics.limitPerID, summary: (DiagnosticID, Int, Diagnostic) -> Diagnostic
+    ) -> Diagnostics {
+        var counts: [DiagnosticID: Int] = [:]
+        var firstLeftOut: [DiagnosticID: Diagnostic] = [:]
+        var order: [DiagnosticID] = []
+        var kept: [Diagnostic] = []
+        for diagnostic in all {
+            let seen = counts[diagnostic.id, default: 0]
+            counts[diagnostic.id] = seen + 1
+            if seen < limit {
+                kept.append(diagnostic)
+            } else if seen == limit {
+                firstLeftOut[diagnostic.id] = diagnostic
+                order.append(diagnostic.id)
+            }
+        }
+        guard !order.isEmpty else { return self }
+        for id in order {
+            if let first = firstLeftOut[id] { kept.append(summary(id, counts[id, default: 0] - limit, first)) }
+        }
+        return Diagnostics(kept)
     }
 
     /// `--strict`: warnings become errors.

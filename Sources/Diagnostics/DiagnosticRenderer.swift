@@ -15,14 +15,17 @@ public struct DiagnosticRenderer: Sendable {
     public var colour: Bool
     /// Returns line `n` (1-based) of `file`, for the caret display.
     public var sourceLine: @Sendable (_ file: String, _ line: Int) -> String?
+    /// kvmplan's version, for SARIF's `tool.driver.version`.
+    public var toolVersion: String?
 
     public init(
-        format: DiagnosticFormat, showSource: Bool = false, colour: Bool = false,
+        format: DiagnosticFormat, showSource: Bool = false, colour: Bool = false, toolVersion: String? = nil,
         sourceLine: @escaping @Sendable (String, Int) -> String? = { _, _ in nil }
     ) {
         self.format = format
         self.showSource = showSource
         self.colour = colour
+        self.toolVersion = toolVersion
         self.sourceLine = sourceLine
     }
 
@@ -31,7 +34,7 @@ public struct DiagnosticRenderer: Sendable {
         switch format {
         case .text: return renderText(sorted, diagnostics)
         case .json: return Self.json(sorted, diagnostics).serialized(pretty: true) + "\n"
-        case .sarif: return Self.sarif(sorted, catalogue: catalogue).serialized(pretty: true) + "\n"
+        case .sarif: return Self.sarif(sorted, catalogue: catalogue, toolVersion: toolVersion).serialized(pretty: true) + "\n"
         case .github: return sorted.map(Self.github).joined()
         }
     }
@@ -71,7 +74,9 @@ public struct DiagnosticRenderer: Sendable {
 
     // MARK: - JSON
 
-    /// The diagnostic JSON object of DESIGN §3: exactly file, line, column, severity, id, message, path.
+    /// The diagnostic JSON object of DESIGN §3: file, line, column, severity, id, message, path, and (an
+    /// extension) `notes`, each `{message}` plus `file`, `line`, `column` when the note points somewhere.
+    /// A problem with a whole file (it cannot be read) has line and column 0.
     public static func jsonObject(_ d: Diagnostic) -> JSONValue {
         .object([
             "file": .string(d.location.file),
@@ -79,10 +84,25 @@ public struct DiagnosticRenderer: Sendable {
             "column": .int(Int64(d.location.column)),
             "severity": .string(d.severity.rawValue),
             "id": .string(d.id.rawValue),
-            "message": .string(d.message + d.notes.map { "; note: \($0.message)" }.joined()),
+            "message": .string(d.message),
             "path": .string(d.path.description),
+            "notes": .array(d.notes.map(jsonNote)),
         ])
     }
+
+    static func jsonNote(_ note: DiagnosticNote) -> JSONValue {
+        var object: [String: JSONValue] = ["message": .string(note.message)]
+        if let at = note.location {
+            object["file"] = .string(at.file)
+            object["line"] = .int(Int64(at.line))
+            object["column"] = .int(Int64(at.column))
+        }
+        return .object(object)
+    }
+
+    /// The `--format json` document, `{"diagnostics": [...], "errors": N, "warnings": N}`, as a value (a
+    /// command may add keys of its own before printing it).
+    public static func jsonDocument(_ diagnostics: Diagnostics) -> JSONValue { json(diagnostics.sorted, diagnostics) }
 
     static func json(_ sorted: [Diagnostic], _ all: Diagnostics) -> JSONValue {
         .object([
@@ -94,6 +114,9 @@ public struct DiagnosticRenderer: Sendable {
 
     // MARK: - GitHub workflow annotations
 
+    /// One annotation per diagnostic; notes without a place go into its message, and each note that points
+    /// at another place becomes a `::notice` there (the other region of an overlap, the first of two
+    /// duplicate keys), so the pull-request view shows both ends.
     static func github(_ d: Diagnostic) -> String {
         let level: String
         switch d.severity {
@@ -101,9 +124,23 @@ public struct DiagnosticRenderer: Sendable {
         case .warning: level = "warning"
         case .note: level = "notice"
         }
-        let message = ("[\(d.id)] " + d.message + d.notes.map { "\n" + $0.message }.joined())
-        return "::\(level) file=\(escapeProperty(d.location.file)),line=\(d.location.line),col=\(d.location.column),"
-            + "title=\(escapeProperty("kvmplan " + d.id.rawValue))::\(escapeData(message))\n"
+        let message = ("[\(d.id)] " + d.message + d.notes.map { note in
+            "\n" + note.message + (note.location.map { " (\($0))" } ?? "")
+        }.joined())
+        var out = "::\(level) \(githubPlace(d.location)),title=\(escapeProperty("kvmplan " + d.id.rawValue))::\(escapeData(message))\n"
+        for note in d.notes {
+            guard let at = note.location else { continue }
+            out += "::notice \(githubPlace(at)),title=\(escapeProperty("kvmplan " + d.id.rawValue + " (note)"))::"
+                + escapeData("note: \(note.message) (for \(d.location): \(d.message))") + "\n"
+        }
+        return out
+    }
+
+    /// `file=…,line=…,col=…`, or only `file=…` for a problem with the whole file.
+    private static func githubPlace(_ at: SourceLocation) -> String {
+        at.isWholeFile
+            ? "file=\(escapeProperty(at.file))"
+            : "file=\(escapeProperty(at.file)),line=\(at.line),col=\(at.column)"
     }
 
     private static func escapeData(_ s: String) -> String { escape(s, property: false) }
@@ -128,7 +165,48 @@ public struct DiagnosticRenderer: Sendable {
 
     // MARK: - SARIF 2.1.0
 
-    static func sarif(_ sorted: [Diagnostic], catalogue: [DiagnosticID: RuleDocumentation]) -> JSONValue {
+    private static func sarifLevel(_ severity: Severity) -> String {
+        switch severity {
+        case .error: "error"
+        case .warning: "warning"
+        case .note: "note"
+        }
+    }
+
+    /// A SARIF `physicalLocation`; a whole-file problem (line 0) points at line 1 (SARIF lines are ≥ 1).
+    private static func sarifPhysical(_ at: SourceLocation) -> JSONValue {
+        .object([
+            "artifactLocation": .object(["uri": .string(sarifURI(at.file))]),
+            "region": .object([
+                "startLine": .int(Int64(max(1, at.line))),
+                "startColumn": .int(Int64(max(1, at.column))),
+            ]),
+        ])
+    }
+
+    /// A file path as a SARIF URI reference: every byte outside RFC 3986's unreserved set and `/` is
+    /// percent-encoded (a space, `<stdin>`, a non-ASCII name).
+    static func sarifURI(_ path: String) -> String {
+        var out = ""
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".unicodeScalars)
+                out += "%"
+                out.unicodeScalars.append(hex[Int(byte >> 4)])
+                out.unicodeScalars.append(hex[Int(byte & 0xF)])
+            }
+        }
+        return out
+    }
+
+    /// The SARIF log: one run; rules from the catalogue; each result with its location, its data path as a
+    /// logical location and every located note as a related location; `invocations` says whether kvmplan
+    /// could do its work, with each `io.*` failure as a tool execution notification.
+    static func sarif(_ sorted: [Diagnostic], catalogue: [DiagnosticID: RuleDocumentation], toolVersion: String?) -> JSONValue {
         let ids = Set(sorted.map(\.id)).sorted()
         let rules: [JSONValue] = ids.map { id in
             var rule: [String: JSONValue] = ["id": .string(id.rawValue)]
@@ -136,46 +214,59 @@ public struct DiagnosticRenderer: Sendable {
                 rule["shortDescription"] = .object(["text": .string(doc.summary)])
                 rule["fullDescription"] = .object(["text": .string(doc.rationale)])
                 rule["help"] = .object(["text": .string(doc.fix)])
+                rule["defaultConfiguration"] = .object(["level": .string(sarifLevel(doc.severity))])
             }
             return .object(rule)
         }
         let results: [JSONValue] = sorted.map { d in
-            let level: String
-            switch d.severity {
-            case .error: level = "error"
-            case .warning: level = "warning"
-            case .note: level = "note"
-            }
-            return .object([
+            let unlocated = d.notes.filter { $0.location == nil }
+            var result: [String: JSONValue] = [
                 "ruleId": .string(d.id.rawValue),
-                "level": .string(level),
-                "message": .object(["text": .string(d.message + d.notes.map { " Note: \($0.message)" }.joined())]),
+                "level": .string(sarifLevel(d.severity)),
+                "message": .object(["text": .string(d.message + unlocated.map { " Note: \($0.message)" }.joined())]),
                 "locations": .array([
                     .object([
-                        "physicalLocation": .object([
-                            "artifactLocation": .object(["uri": .string(d.location.file)]),
-                            "region": .object([
-                                "startLine": .int(Int64(max(1, d.location.line))),
-                                "startColumn": .int(Int64(max(1, d.location.column))),
-                            ]),
-                        ]),
+                        "physicalLocation": sarifPhysical(d.location),
                         "logicalLocations": .array([.object(["fullyQualifiedName": .string(d.path.description)])]),
                     ])
                 ]),
+            ]
+            let related: [JSONValue] = d.notes.compactMap { note in
+                note.location.map { (note.message, $0) }
+            }.enumerated().map { index, note in
+                .object([
+                    "id": .int(Int64(index)),
+                    "message": .object(["text": .string(note.0)]),
+                    "physicalLocation": sarifPhysical(note.1),
+                ])
+            }
+            if !related.isEmpty { result["relatedLocations"] = .array(related) }
+            return .object(result)
+        }
+        let failures = sorted.filter(\.isToolFailure)
+        let notifications: [JSONValue] = failures.map { d in
+            .object([
+                "level": .string(sarifLevel(d.severity)),
+                "message": .object(["text": .string(d.message)]),
+                "descriptor": .object(["id": .string(d.id.rawValue)]),
+                "locations": .array([.object(["physicalLocation": sarifPhysical(d.location)])]),
             ])
         }
+        var invocation: [String: JSONValue] = ["executionSuccessful": .bool(failures.isEmpty)]
+        if !notifications.isEmpty { invocation["toolExecutionNotifications"] = .array(notifications) }
+        var driver: [String: JSONValue] = [
+            "name": .string("kvmplan"),
+            "informationUri": .string("https://github.com/kvmplan/kvmplan"),
+            "rules": .array(rules),
+        ]
+        if let toolVersion { driver["version"] = .string(toolVersion) }
         return .object([
             "$schema": .string("https://json.schemastore.org/sarif-2.1.0.json"),
             "version": .string("2.1.0"),
             "runs": .array([
                 .object([
-                    "tool": .object([
-                        "driver": .object([
-                            "name": .string("kvmplan"),
-                            "informationUri": .string("https://github.com/kvmplan/kvmplan"),
-                            "rules": .array(rules),
-                        ])
-                    ]),
+                    "tool": .object(["driver": .object(driver)]),
+                    "invocations": .array([.object(invocation)]),
                     "results": .array(results),
                 ])
             ]),

@@ -10,7 +10,14 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
         self.column = column
     }
 
-    public var description: String { "\(file):\(line):\(column)" }
+    /// `file:line:col`, or only `file` for a problem with the whole file (line 0, such as an unreadable file).
+    public var description: String { isWholeFile ? file : "\(file):\(line):\(column)" }
+
+    /// A location that names a file but no position in it (line 0): the file could not be read, say.
+    public var isWholeFile: Bool { line == 0 }
+
+    /// The whole of `file`.
+    public static func wholeFile(_ file: String) -> SourceLocation { SourceLocation(file: file, line: 0, column: 0) }
 
     public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
         (lhs.file, lhs.line, lhs.column) < (rhs.file, rhs.line, rhs.column)

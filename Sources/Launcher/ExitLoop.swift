@@ -355,14 +355,14 @@ public struct ExitLoop: Sendable {
                 let status = data.first ?? 0
                 control.finish(.exitPort(status: status, vcpu: port.index))
                 return "exit port \(hex(UInt64(exitPort))) ← \(status)"
-            } else if let serial = policy.serialPort, io.port > serial && io.port <= serial + 7 {
+            } else if let serial = policy.serialPort, io.port > serial && io.port - serial <= 7 {
                 // The other UART registers (IER, FCR, LCR, MCR, …): accepted and ignored.
             } else {
                 output.message("kvmplan: vcpu \(port.index): out to port \(hex(UInt64(io.port))) ignored")
             }
         case .in:
             var answer = [UInt8](repeating: 0, count: io.size * io.count)
-            if let serial = policy.serialPort, io.port == serial + 5, io.size == 1 {
+            if let serial = policy.serialPort, io.port >= serial && io.port - serial == 5, io.size == 1 {
                 for i in answer.indices { answer[i] = Self.lineStatusIdle }
             }
             port.answerIO(answer)

@@ -11,10 +11,14 @@ public struct HostShortfall: Hashable, Sendable, CustomStringConvertible {
     public var message: String
     /// The manifest location of the requirement (`file:line:col`), when the plan has one.
     public var source: String?
+    /// A KVM call of the check itself failed: not something the host lacks but a kernel (or kvmplan) failure,
+    /// exit 125 rather than 126.
+    public var isCallFailure: Bool
 
-    public init(_ message: String, source: String? = nil) {
+    public init(_ message: String, source: String? = nil, isCallFailure: Bool = false) {
         self.message = message
         self.source = source
+        self.isCallFailure = isCallFailure
     }
 
     /// `file:line:col: error: message`, or `kvmplan: error: message` without a location.
@@ -65,6 +69,12 @@ public struct KVMHostFacts: HostFacts {
 }
 
 public enum HostCheck {
+    /// kvmplan's exit status for a non-empty list of shortfalls (DESIGN §3): 126 when the host lacks
+    /// something, 125 when a KVM call of the check failed.
+    public static func status(of shortfalls: [HostShortfall]) -> Int32 {
+        shortfalls.contains(where: \.isCallFailure) ? 125 : 126
+    }
+
     /// Every shortfall of this host for `plan`, in the order: architecture, API version, VM type, then the
     /// capabilities by name. Empty means the host can try the plan.
     public static func shortfalls(of plan: Plan, on host: some HostFacts) -> [HostShortfall] {
@@ -87,13 +97,18 @@ public enum HostCheck {
                 return out
             }
         } catch {
-            return [HostShortfall("\(error)")]
+            return [HostShortfall("\(error)", isCallFailure: true)]
         }
 
         // The VM type. x86: its bit in KVM_CAP_VM_TYPES (a kernel without the capability knows only type 0).
         var typeCreatable = true
         if plan.arch == .x86_64 && type.value != 0 {
-            let bitmap = (try? host.checkExtension(Capability.vmTypes.number)) ?? 0
+            let bitmap: Int
+            do {
+                bitmap = try host.checkExtension(Capability.vmTypes.number)
+            } catch {
+                return out + [HostShortfall("\(error)", source: typeSource, isCallFailure: true)]
+            }
             if type.value >= 64 || UInt64(bitmap) & (1 << type.value) == 0 {
                 typeCreatable = false
                 out.append(
@@ -111,15 +126,16 @@ public enum HostCheck {
             do {
                 value = try host.checkExtension(requirement.cap.number)
             } catch {
-                out.append(HostShortfall("\(error)", source: requirement.source?.description))
+                out.append(HostShortfall("\(error)", source: requirement.source?.description, isCallFailure: true))
                 continue
             }
             if let shortfall = shortfall(requirement, value: value, on: "/dev/kvm") { out.append(shortfall) }
         }
 
-        // Capabilities whose answer depends on the VM type: asked on a temporary VM of the plan's type.
+        // Capabilities whose answer depends on the VM type: asked on a temporary VM of the plan's type. A type that
+        // needs more than KVM (pKVM's kvm-arm.mode=protected, CCA) is tried even when nothing is asked of it.
         let vmScoped = requires.sortedCapabilities.filter { $0.scope == .vm }
-        if !vmScoped.isEmpty && typeCreatable {
+        if (!vmScoped.isEmpty || type.hostNeeds != nil) && typeCreatable {
             do {
                 let values = try host.checkExtensionsOnVM(type: type.value, vmScoped.map(\.cap.number))
                 for requirement in vmScoped {
@@ -127,7 +143,13 @@ public enum HostCheck {
                     if let shortfall = shortfall(requirement, value: value, on: "a \(type.name) VM") { out.append(shortfall) }
                 }
             } catch {
-                out.append(HostShortfall("this host's KVM cannot create \(type.name): \(error)", source: typeSource))
+                // KVM_CREATE_VM refusing the type is something the host lacks; any other failing call is not.
+                let lacks = error.operation == "KVM_CREATE_VM"
+                let needs = type.hostNeeds.map { "; it needs \($0)" } ?? ""
+                out.append(
+                    HostShortfall(
+                        lacks ? "this host's KVM cannot create \(type.name): \(error)\(needs)" : "\(error)", source: typeSource,
+                        isCallFailure: !lacks))
             }
         }
         return out

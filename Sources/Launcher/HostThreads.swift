@@ -98,8 +98,8 @@ enum VCPUKick {
         _ = pthread_sigmask(SIG_SETMASK, &mask, nil)
     }
 
-    /// The mask of an extra vCPU thread: the kick unblocked and, when kvmplan handles SIGINT, SIGINT blocked,
-    /// so that SIGINT lands on the calling thread (the first vCPU's loop notices it).
+    /// The mask of an extra vCPU thread: the kick unblocked and, when kvmplan handles SIGINT/SIGTERM/SIGHUP,
+    /// those blocked, so that they land on the calling thread (the first vCPU's loop notices them).
     static func prepareVCPUThread(blockInterrupt: Bool) {
         var unblock = sigset_t()
         sigemptyset(&unblock)
@@ -108,7 +108,7 @@ enum VCPUKick {
         if blockInterrupt {
             var block = sigset_t()
             sigemptyset(&block)
-            sigaddset(&block, SIGINT)
+            for number in InterruptSignal.handled { sigaddset(&block, number) }
             _ = pthread_sigmask(SIG_BLOCK, &block, nil)
         }
     }
@@ -201,38 +201,86 @@ struct Deadline: Sendable {
     func remainingNanoseconds() -> Int64 { nanoseconds - Deadline.now() }
 }
 
-// MARK: - SIGINT
+// MARK: - SIGINT, SIGTERM, SIGHUP
 
-/// SIGINT during a launch (the CLI's, not the tests'): the handler records it and writes to the current
-/// launch's wake-up pipe; the launcher tears down and exits 130. The previous action is restored afterwards.
+/// SIGINT, SIGTERM or SIGHUP during a launch (the CLI's, not the tests'): systemd, Docker, Kubernetes and CI
+/// runners stop a job with SIGTERM, a closed terminal sends SIGHUP. The handler records the first signal and
+/// writes to the current launch's wake-up pipe; the launcher stops the guest, tears down and exits
+/// 128 + the signal's number (130, 143, 129). The previous actions are restored afterwards.
 enum InterruptSignal {
+    /// The signals a launch handles, in the order they are installed.
+    static let handled: [CInt] = [SIGINT, SIGTERM, SIGHUP]
+
     /// The write end of the wake-up pipe of the launch in progress, or -1.
     private static let wakeFD = Atomic<Int32>(-1)
-    private static let received = Atomic<Bool>(false)
+    /// The first handled signal received, or 0.
+    private static let received = Atomic<Int32>(0)
 
-    static var wasReceived: Bool { received.load(ordering: .acquiring) }
+    static var wasReceived: Bool { received.load(ordering: .acquiring) != 0 }
 
-    /// Installs the handler; returns the previous action for `restore`.
-    static func install(wakeFD fd: CInt) -> sigaction {
+    /// The signal that stopped the launch (SIGINT when none was recorded).
+    static var signal: CInt {
+        let number = received.load(ordering: .acquiring)
+        return number == 0 ? SIGINT : number
+    }
+
+    /// 128 + the signal's number, as shells report a process killed by it.
+    static var exitStatus: Int32 { 128 + signal }
+
+    /// `SIGINT`, `SIGTERM` or `SIGHUP`.
+    static var name: String { name(of: signal) }
+
+    static func name(of signal: CInt) -> String {
+        switch signal {
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        case SIGHUP: "SIGHUP"
+        default: "signal \(signal)"
+        }
+    }
+
+    /// What `install` replaced: each signal's action and the calling thread's signal mask.
+    struct Previous {
+        var actions: [sigaction]
+        var mask: sigset_t
+    }
+
+    /// Installs the handler for every handled signal and unblocks them on the calling thread (a parent —
+    /// a test runner, a supervisor — may have left them blocked, and a blocked SIGTERM would be ignored);
+    /// returns what it replaced for `restore`.
+    static func install(wakeFD fd: CInt) -> Previous {
         // Touch the globals first, so the handler never runs their lazy initialisation.
-        received.store(false, ordering: .releasing)
+        received.store(0, ordering: .releasing)
         wakeFD.store(fd, ordering: .releasing)
         var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in
-            InterruptSignal.received.store(true, ordering: .releasing)
+        action.__sigaction_handler.sa_handler = { number in
+            // The first signal wins: a SIGTERM after a SIGINT does not change the exit status.
+            _ = InterruptSignal.received.compareExchange(expected: 0, desired: number, ordering: .acquiringAndReleasing)
             let fd = InterruptSignal.wakeFD.load(ordering: .acquiring)
             if fd >= 0 { WakeUp.poke(fd) }
         }
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0
-        var previous = sigaction()
-        _ = sigaction(SIGINT, &action, &previous)
-        return previous
+        let actions = handled.map { number in
+            var previous = sigaction()
+            _ = sigaction(number, &action, &previous)
+            return previous
+        }
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for number in handled { sigaddset(&unblock, number) }
+        var mask = sigset_t()
+        _ = pthread_sigmask(SIG_UNBLOCK, &unblock, &mask)
+        return Previous(actions: actions, mask: mask)
     }
 
-    static func restore(_ previous: sigaction) {
-        var previous = previous
-        _ = sigaction(SIGINT, &previous, nil)
+    static func restore(_ previous: Previous) {
+        var mask = previous.mask
+        _ = pthread_sigmask(SIG_SETMASK, &mask, nil)
+        for (number, action) in zip(handled, previous.actions) {
+            var action = action
+            _ = sigaction(number, &action, nil)
+        }
         wakeFD.store(-1, ordering: .releasing)
     }
 }

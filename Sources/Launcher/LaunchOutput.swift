@@ -1,3 +1,5 @@
+import Diagnostics
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -88,8 +90,10 @@ public final class StandardStreams: LaunchOutput {
         s.held.removeAll()
     }
 
+    /// Control characters are made visible (`TerminalText`): messages carry plan strings (step ids, sources,
+    /// paths) that must not reach the terminal raw. The guest's console, above, is the guest's own and is not.
     private func writeLine(_ line: String) {
-        var text = line
+        var text = TerminalText.escaped(line)
         text.append("\n")
         text.withUTF8 { Self.writeAll(stderr, UnsafeRawBufferPointer($0)) }
     }

@@ -28,8 +28,23 @@ public enum LaunchPreview {
         lines.append(("check the host is \(plan.arch.rawValue)", nil))
         if plan.arch == .x86_64 && type.type.value != 0 {
             lines.append(("check KVM_CAP_VM_TYPES has bit \(type.type.value) (\(type.type.name))", type.source?.description))
+        } else if let needs = type.type.hostNeeds {
+            lines.append(("VM type \(type.type.name) needs \(needs)", type.source?.description))
         } else {
             lines.append(("VM type \(type.type.name) (always creatable where KVM is)", type.source?.description))
+        }
+        if type.type.armKind == .protected {
+            // pKVM pins every page donated to the guest and charges it to RLIMIT_MEMLOCK (KVM_UAPI.md §8).
+            let pinned = plan.steps.reduce(UInt64(0)) { total, step in
+                switch step.operation {
+                case .setUserMemoryRegion(_, _, _, _, _, let size, _), .setUserMemoryRegion2(_, _, _, _, _, let size, _, _):
+                    return total &+ size
+                default:
+                    return total
+                }
+            }
+            let amount = pinned % (1 << 20) == 0 ? "\(pinned >> 20) MiB" : "\(pinned) bytes"
+            lines.append(("guest memory is pinned: RLIMIT_MEMLOCK must allow \(amount) (or CAP_IPC_LOCK)", type.source?.description))
         }
         for requirement in plan.requires.sortedCapabilities {
             let expectation: String
@@ -55,7 +70,7 @@ public enum LaunchPreview {
             lines.append(("run \(runSteps.count) vCPU\(runSteps.count == 1 ? "" : "s"), one thread each: \(runSteps.map(\.id).joined(separator: ", ")); handlers: \(handlers)", nil))
             let limit = timeout.map { "timeout after \(Launcher.seconds($0)) of running (exit 124)" } ?? "no timeout"
             lines.append((limit, nil))
-            lines.append(("exit status: the guest's exit-port byte, 0 when every vCPU halted, 125 on a fault, 130 on SIGINT", nil))
+            lines.append(("exit status: the guest's exit-port byte, 0 when every vCPU halted, 125 on a fault, 128 + signal on SIGINT (130), SIGTERM (143) or SIGHUP (129)", nil))
         }
 
         let width = min(72, lines.filter { $0.1 != nil }.map(\.0.count).max() ?? 0)

@@ -36,7 +36,8 @@ public struct LaunchOptions: Sendable {
 /// What a launch did.
 public struct LaunchOutcome: Sendable {
     /// kvmplan's exit status (DESIGN §3): the guest's status, 0 after all vCPUs halted, 124 timeout,
-    /// 125 kvmplan's own failure, 126 the host lacks something the plan needs, 130 SIGINT.
+    /// 125 kvmplan's own failure, 126 the host lacks something the plan needs, 128 + signal on SIGINT (130),
+    /// SIGTERM (143) or SIGHUP (129).
     public var status: Int32
     /// How the VM ended, when it ran.
     public var termination: Termination?
@@ -60,7 +61,7 @@ public struct LaunchOutcome: Sendable {
 /// - a failed step: `kvmplan: step slot.ram (KVM_SET_USER_MEMORY_REGION2, file:line:col) failed: EINVAL (Invalid argument)`;
 /// - MMIO: `mmio write 0xfe000000 4 bytes: efbeadde`;
 /// - death of the guest: `kvmplan: vcpu 0: KVM_EXIT_SHUTDOWN: …` and a register dump;
-/// - `kvmplan: timeout: …` (124), `kvmplan: interrupted (SIGINT)` (130).
+/// - `kvmplan: timeout: …` (124), `kvmplan: interrupted (SIGINT)` (130; SIGTERM 143, SIGHUP 129).
 public struct Launcher: Sendable {
     public var options: LaunchOptions
     public var output: any LaunchOutput
@@ -84,7 +85,7 @@ public struct Launcher: Sendable {
         // 2. This host, before anything is created (the check's own /dev/kvm fd and VM are closed after it).
         let shortfalls = hostShortfalls(plan)
         if !shortfalls.isEmpty {
-            outcome.status = 126
+            outcome.status = HostCheck.status(of: shortfalls)
             outcome.shortfalls = shortfalls
             for shortfall in shortfalls { output.message(shortfall.description) }
             return outcome
@@ -103,7 +104,7 @@ public struct Launcher: Sendable {
             return outcome
         }
 
-        // 4. SIGINT, for the whole launch.
+        // 4. SIGINT, SIGTERM and SIGHUP, for the whole launch.
         let (wakeUp, pipeErrno) = WakeUp.make()
         guard let wakeUp else {
             output.message("kvmplan: cannot create the launcher's wake-up pipe: errno \(pipeErrno)")
@@ -141,7 +142,8 @@ public struct Launcher: Sendable {
             let (termination, results) = run(runSteps, plan: plan, executor: executor, wakeUp: wakeUp)
             output.consoleEnded()
             outcome.termination = termination
-            outcome.status = termination.status
+            // A stop by SIGTERM or SIGHUP ends the loop like SIGINT (`.interrupted`); the status names the signal.
+            outcome.status = termination == .interrupted ? InterruptSignal.exitStatus : termination.status
             outcome.vcpuResults = results
             for step in runSteps {
                 let index = step.operation.on?.index ?? 0
@@ -152,7 +154,7 @@ public struct Launcher: Sendable {
             case .timeout:
                 output.message("kvmplan: timeout: the guest ran longer than \(Self.seconds(options.timeout ?? 0)); stopped it")
             case .interrupted:
-                output.message("kvmplan: interrupted (SIGINT); stopped the guest")
+                output.message("kvmplan: interrupted (\(InterruptSignal.name)); stopped the guest")
             case .fatal(nil, let message):
                 output.message("kvmplan: \(message)")
             case .exitPort, .allHalted, .reset, .fatal:

@@ -155,7 +155,8 @@ final class PlanExecutor {
 
     /// Executes `step`; on failure nothing of this step is left acquired (the caller undoes the earlier ones).
     func execute(_ step: Step) throws(StepFailure) {
-        if interrupted() { throw StepFailure(step, detail: "interrupted (SIGINT) before the step", status: 130) }
+        if interrupted() { throw StepFailure(
+                step, detail: "interrupted (\(InterruptSignal.name)) before the step", status: InterruptSignal.exitStatus) }
         if let injected, injected.stepID == step.id {
             throw StepFailure(step, kernel: KVMError(operation: step.operation.op, errno: injected.errno))
         }
@@ -184,7 +185,8 @@ final class PlanExecutor {
     /// The checks of a `KVM_RUN` step before the run phase starts its vCPU (SIGINT, an injected failure, the
     /// vCPU exists); its result is recorded when the vCPU stops.
     func prepareRun(_ step: Step) throws(StepFailure) {
-        if interrupted() { throw StepFailure(step, detail: "interrupted (SIGINT) before the step", status: 130) }
+        if interrupted() { throw StepFailure(
+                step, detail: "interrupted (\(InterruptSignal.name)) before the step", status: InterruptSignal.exitStatus) }
         if let injected, injected.stepID == step.id {
             throw StepFailure(step, kernel: KVMError(operation: step.operation.op, errno: injected.errno))
         }
@@ -568,7 +570,8 @@ final class PlanExecutor {
         let bytes = payload[start..<start + count]
         let actual = PayloadDigest.sha256(bytes)
         guard actual == digest else {
-            throw StepProblem(detail: "\(what) bytes \(hex(fileOffset))+\(hex(size)) have \(actual), the plan expects \(digest); refusing to load them")
+            // Never the digest of the range: a plan chooses the range, and would read any file byte by byte.
+            throw StepProblem(detail: "\(what) bytes \(hex(fileOffset))+\(hex(size)) do not match the plan's \(digest); refusing to load them")
         }
         let (memory, _) = try userspaceAddress(into, size: size)
         // The mapping must be where the guest sees `gpa`, when it backs a slot that holds `gpa`.

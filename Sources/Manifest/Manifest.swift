@@ -116,6 +116,9 @@ public enum OnUnshare: String, Sendable, Hashable, CaseIterable {
 public enum PayloadFormat: String, Sendable, Hashable, CaseIterable {
     case flat
     case elf
+    /// x86: a flat image that ends at 4 GiB and is entered at the reset vector 0xfffffff0 with the CPU's
+    /// reset state (a TD's only start; KVM_UAPI.md §8). `load` defaults to 4 GiB − size; no `entry`, no `mode`.
+    case firmware
     /// An x86 bzImage booted through the Linux/x86 boot protocol (2.06 or newer), entered at its 64-bit entry.
     case linux
 }
@@ -146,6 +149,42 @@ public struct Manifest: Sendable {
     /// Top-level keys whose values were missing or invalid and were replaced by a fallback, so the
     /// rules that depend on them stay quiet instead of piling follow-up errors on the first one.
     public var damaged: Set<String> = []
+    /// `sev-snp:` launch parameters (DESIGN §10; platform sev-snp only).
+    public var sevSnp: SEVSNPOptions? = nil
+    /// `tdx:` launch parameters (DESIGN §10; platform tdx only).
+    public var tdx: TDXOptions? = nil
+
+    /// `sev-snp: {policy, host-data, id-block, id-auth}`: KVM_SEV_SNP_LAUNCH_START's guest policy and
+    /// KVM_SEV_SNP_LAUNCH_FINISH's host data and ID block. Hex strings and file paths are checked by the rules.
+    public struct SEVSNPOptions: Sendable {
+        public var location: SourceLocation
+        public var keyLocation: SourceLocation
+        public var policy: Located<UInt64>?
+        /// 64 hex digits (32 bytes).
+        public var hostData: Located<String>?
+        /// Paths relative to the manifest: the 96-byte ID block and its 4096-byte authentication structure.
+        public var idBlock: Located<String>?
+        public var idAuth: Located<String>?
+    }
+
+    /// `tdx: {attributes, xfam, mrconfigid, mrowner, mrownerconfig}`: KVM_TDX_INIT_VM's TD attributes, XFAM and
+    /// measurement registers (96 hex digits, 48 bytes each).
+    public struct TDXOptions: Sendable {
+        public var location: SourceLocation
+        public var keyLocation: SourceLocation
+        public var attributes: Located<UInt64>?
+        public var xfam: Located<UInt64>?
+        public var mrconfigid: Located<String>?
+        public var mrowner: Located<String>?
+        public var mrownerconfig: Located<String>?
+
+        /// The measurement registers the manifest gives, by key.
+        public var measurementRegisters: [(key: String, value: Located<String>)] {
+            [("mrconfigid", mrconfigid), ("mrowner", mrowner), ("mrownerconfig", mrownerconfig)].compactMap { key, value in
+                value.map { (key, $0) }
+            }
+        }
+    }
 
     public struct Memory: Sendable {
         public var location: SourceLocation

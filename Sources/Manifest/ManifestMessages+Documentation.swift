@@ -4,6 +4,11 @@ extension ManifestMessages {
     /// Documentation of every id the parser and decoder emit (`kvmplan explain`).
     public static let documentation: [RuleDocumentation] = [
         RuleDocumentation(
+            id: "format.control-character", severity: .error, summary: "A path contains a control character (NUL, ESC, newline, …).",
+            rationale: "The kernel reads a path up to its first NUL, so a path with an embedded NUL would open another file than the one the plan shows; ESC and BEL sequences would reach the terminal of whoever reads the output.",
+            kernel: "open(2) would open the part of the path before the NUL.",
+            fix: "Write the path without control characters (rename the file if its name has one)."),
+        RuleDocumentation(
             id: "format.empty", severity: .error, summary: "The manifest has no content.",
             rationale: "An empty file is almost always a mistake (a failed template render, a truncated checkout).",
             kernel: "Nothing reaches the kernel.",
@@ -17,6 +22,11 @@ extension ManifestMessages {
             id: "format.missing-key", severity: .error, summary: "A required key is missing.",
             rationale: "`kvmplan`, `name`, `arch`, `platform` and `memory.regions` are required; each region needs `name`, `base` and `size`; a payload needs `path`.",
             kernel: "Nothing reaches the kernel.", fix: "Add the key named in the message."),
+        RuleDocumentation(
+            id: "format.more-diagnostics", severity: .note, summary: "More diagnostics of one id than are shown.",
+            rationale: "A file with a million unknown keys would print hundreds of megabytes: each file shows at most 100 diagnostics of each id, then this note with the number left out.",
+            kernel: "Nothing reaches the kernel.",
+            fix: "Fix the diagnostics shown (often one mistake repeated, such as a wrong indentation) and check again."),
         RuleDocumentation(
             id: "format.name", severity: .error, summary: "A name does not match [a-z0-9][a-z0-9-]*.",
             rationale: "Names become step ids (`slot.ram`), fd names (`%gmem.ram`) and guest_memfd names; they must be stable, short and shell-safe.",
@@ -66,5 +76,13 @@ extension ManifestMessages {
             id: "yaml.tag", severity: .error, summary: "YAML tags (!!int, !custom) are refused.",
             rationale: "Tags change how a value is read; a manifest's types are fixed by its keys.",
             kernel: "Nothing reaches the kernel.", fix: "Remove the tag."),
+        RuleDocumentation(
+            id: "yaml.too-large", severity: .error, summary: "The document has more than 1,000,000 nodes.",
+            rationale: "No manifest needs that many (one with a region per KVM memslot has about 560,000); the bound keeps the memory of the tree small whatever the input, such as a 63 MiB flow sequence.",
+            kernel: "Nothing reaches the kernel.", fix: "Split the data out of the manifest, or remove what is not a manifest key."),
+        RuleDocumentation(
+            id: "yaml.too-many-directives", severity: .error, summary: "More than 16 YAML directives (%YAML, %TAG).",
+            rationale: "A manifest needs no directive; libyaml compares each %TAG with all earlier ones, so tens of thousands of them take seconds to minutes. The excess is refused before the YAML parser reads it.",
+            kernel: "Nothing reaches the kernel.", fix: "Remove the directives (lines that start with '%')."),
     ]
 }

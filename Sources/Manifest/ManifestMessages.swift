@@ -15,6 +15,13 @@ public enum ManifestMessages {
         .error("yaml.complex-key", "mapping keys must be plain strings", at: at, path: path)
     }
 
+    static func controlCharacter(_ key: String, _ text: String, at: SourceLocation, path: DataPath) -> Diagnostic {
+        .error(
+            "format.control-character",
+            "'\(key)' value '\(clip(text))' contains a control character; paths are printable text",
+            at: at, path: path)
+    }
+
     static func duplicateKey(_ names: String, at: SourceLocation, first: SourceLocation? = nil) -> Diagnostic {
         .error(
             "yaml.duplicate-key", "duplicate key \(names) in one mapping", at: at,
@@ -57,6 +64,26 @@ public enum ManifestMessages {
         .error("yaml.tag", "YAML tag '\(clip(tag))' is not allowed in a manifest", at: at, path: path)
     }
 
+    static func tooManyDirectives(_ limit: Int, at: SourceLocation) -> Diagnostic {
+        .error(
+            "yaml.too-many-directives", "more than \(limit) YAML directives (lines starting with '%'); a manifest needs none",
+            at: at)
+    }
+
+    static func tooManyNodes(_ limit: Int, at: SourceLocation) -> Diagnostic {
+        .error(
+            "yaml.too-large", "the document has more than \(limit) nodes; no manifest needs that many (KVM has at most 32,764 memslots)",
+            at: at)
+    }
+
+    /// The summary that replaces the diagnostics of one id beyond `Diagnostics.limitPerID` in one file.
+    public static func moreOfTheSame(_ count: Int, id: DiagnosticID, limit: Int, at: SourceLocation) -> Diagnostic {
+        Diagnostic(
+            id: "format.more-diagnostics", severity: .note,
+            message: "\(count) more \(id) diagnostic\(count == 1 ? "" : "s") like this one \(count == 1 ? "is" : "are") not shown (at most \(limit) of each id per file)",
+            at: at)
+    }
+
     static func type(_ key: String, expected: String, found: String, at: SourceLocation, path: DataPath) -> Diagnostic {
         .error("format.type", "'\(key)' must be \(expected), found \(found)", at: at, path: path)
     }
@@ -65,6 +92,11 @@ public enum ManifestMessages {
         var notes = [DiagnosticNote("allowed keys here: \(allowed.joined(separator: ", "))")]
         if let guess = closest(key, in: allowed) { notes.insert(DiagnosticNote("did you mean '\(guess)'?"), at: 0) }
         return .error("format.unknown-key", "unknown key '\(clip(key))'", at: at, path: path.appending(key), notes: notes)
+    }
+
+    /// An unknown key past the per-file limit: counted, never shown, so it carries no text worth computing.
+    static func unknownKeyBeyondLimit(at: SourceLocation) -> Diagnostic {
+        .error("format.unknown-key", "unknown key", at: at)
     }
 
     static func value(_ key: String, _ text: String, allowed: [String], at: SourceLocation, path: DataPath) -> Diagnostic {
@@ -83,12 +115,13 @@ public enum ManifestMessages {
     // MARK: - Helpers
 
     static func clip(_ s: String) -> String {
-        let oneLine = s.replacingAll("\n", "\\n")
+        // Every control character visible (ESC, BEL, NUL, newline…): a message is printed on a terminal.
+        let oneLine = TerminalText.oneLine(s)
         return oneLine.count > 60 ? String(oneLine.prefix(57)) + "..." : oneLine
     }
 
     /// The closest allowed word by edit distance, when it is close enough to be a likely typo.
-    static func closest(_ word: String, in candidates: [String]) -> String? {
+    public static func closest(_ word: String, in candidates: [String]) -> String? {
         guard word.count <= 40 else { return nil }
         let w = Array(word.lowercased())
         var best: (String, Int)? = nil

@@ -4,7 +4,11 @@ import Diagnostics
 /// Returns a manifest whenever the document is a mapping, so later stages can report more problems
 /// in the same run; keys that could not be read are listed in `Manifest.damaged`.
 public enum ManifestParser {
-    public static let topLevelKeys = ["kvmplan", "name", "arch", "platform", "vcpus", "gpa-bits", "memory", "sharing", "payload"]
+    public static let topLevelKeys = [
+        "kvmplan", "name", "arch", "platform", "vcpus", "gpa-bits", "memory", "sharing", "payload", "sev-snp", "tdx",
+    ]
+    public static let sevSnpKeys = ["policy", "host-data", "id-block", "id-auth"]
+    public static let tdxKeys = ["attributes", "xfam", "mrconfigid", "mrowner", "mrownerconfig"]
     public static let regionKeys = ["name", "base", "size", "access", "initial", "backing", "guest-memfd", "readonly", "dirty-log"]
     public static let guestMemfdKeys = ["mmap", "init-shared"]
     public static let sharingKeys = ["access-type", "shared-bit", "conversion", "convertible", "on-share", "on-unshare"]
@@ -14,9 +18,16 @@ public enum ManifestParser {
         let (tree, yamlDiagnostics) = ManifestSource.parse(bytes: bytes, file: file)
         var decoder = ManifestDecoder(file: file)
         decoder.diagnostics.append(contentsOf: yamlDiagnostics)
-        guard let tree else { return (nil, decoder.diagnostics) }
+        guard let tree else { return (nil, limited(decoder.diagnostics)) }
         let manifest = decoder.decode(tree, bytes: bytes)
-        return (manifest, decoder.diagnostics)
+        return (manifest, limited(decoder.diagnostics))
+    }
+
+    /// At most `Diagnostics.limitPerID` diagnostics of each id, then one `format.more-diagnostics` note.
+    public static func limited(_ diagnostics: Diagnostics) -> Diagnostics {
+        diagnostics.limited { id, count, first in
+            ManifestMessages.moreOfTheSame(count, id: id, limit: Diagnostics.limitPerID, at: first.location)
+        }
     }
 }
 
@@ -34,6 +45,9 @@ struct Fields {
 struct ManifestDecoder {
     let file: String
     var diagnostics = Diagnostics()
+    /// Unknown keys reported so far: beyond `Diagnostics.limitPerID` only a bare diagnostic is made (no
+    /// suggestion), since the pipeline leaves those out and counts them.
+    private var unknownKeys = 0
 
     init(file: String) { self.file = file }
 
@@ -48,8 +62,11 @@ struct ManifestDecoder {
         pairs.reserveCapacity(list.count)
         for pair in list {
             if !allowed.contains(pair.key) {
+                unknownKeys += 1
                 diagnostics.append(
-                    ManifestMessages.unknownKey(pair.key, allowed: allowed, at: pair.keyLocation, path: node.path))
+                    unknownKeys <= Diagnostics.limitPerID
+                        ? ManifestMessages.unknownKey(pair.key, allowed: allowed, at: pair.keyLocation, path: node.path)
+                        : ManifestMessages.unknownKeyBeyondLimit(at: pair.keyLocation))
                 continue
             }
             pairs[pair.key] = pair
@@ -280,6 +297,14 @@ struct ManifestDecoder {
         var manifest = Manifest(
             file: file, bytes: bytes, root: root.location, formatVersion: version, name: name, arch: arch,
             platform: platform, vcpus: vcpus, gpaBits: gpaBits, memory: memory, sharing: sharing, payload: payload)
+        if let pair = top["sev-snp"] {
+            manifest.sevSnp = decodeSEVSNP(pair)
+            if manifest.sevSnp == nil { damaged.insert("sev-snp") }
+        }
+        if let pair = top["tdx"] {
+            manifest.tdx = decodeTDX(pair)
+            if manifest.tdx == nil { damaged.insert("tdx") }
+        }
         manifest.damaged = damaged
         return manifest
     }
@@ -381,6 +406,10 @@ struct ManifestDecoder {
         if let path, path.value.isEmpty {
             diagnostics.append(ManifestMessages.range("'path' is empty", at: path.location, path: path.path))
             ok = false
+        } else if let path, TerminalText.containsControl(path.value) {
+            // A NUL would cut the path short where the kernel reads it, while the plan shows all of it.
+            diagnostics.append(ManifestMessages.controlCharacter("path", path.value, at: path.location, path: path.path))
+            ok = false
         }
         var load: Located<Manifest.LoadAddress>? = nil
         if let l = f["load"] {
@@ -401,6 +430,9 @@ struct ManifestDecoder {
         if let initrd, initrd.value.isEmpty {
             diagnostics.append(ManifestMessages.range("'initrd' is empty", at: initrd.location, path: initrd.path))
             ok = false
+        } else if let initrd, TerminalText.containsControl(initrd.value) {
+            diagnostics.append(ManifestMessages.controlCharacter("initrd", initrd.value, at: initrd.location, path: initrd.path))
+            ok = false
         }
         let cmdline = string(f, "cmdline")
         if f["cmdline"] != nil && cmdline == nil { ok = false }
@@ -408,6 +440,51 @@ struct ManifestDecoder {
         return Manifest.Payload(
             location: pair.value.location, format: format ?? fallback(.flat, f, "format"), path: path, load: load,
             entry: entry, mode: mode ?? fallback(.long, f, "mode"), measured: measured, initrd: initrd, cmdline: cmdline)
+    }
+
+    /// A string key that must be a non-empty scalar (hex strings and file paths; their content is the rules').
+    mutating func nonEmptyString(_ f: Fields, _ key: String, ok: inout Bool) -> Located<String>? {
+        guard f[key] != nil else { return nil }
+        guard let s = string(f, key) else {
+            ok = false
+            return nil
+        }
+        if s.value.isEmpty {
+            diagnostics.append(ManifestMessages.range("'\(key)' is empty", at: s.location, path: s.path))
+            ok = false
+            return nil
+        }
+        return s
+    }
+
+    mutating func decodeSEVSNP(_ pair: YAMLNode.Pair) -> Manifest.SEVSNPOptions? {
+        guard let f = fields(pair.value, "sev-snp", allowed: ManifestParser.sevSnpKeys, context: "'sev-snp'") else { return nil }
+        var ok = true
+        let policy = integer(f, "policy")
+        if f["policy"] != nil && policy == nil { ok = false }
+        let hostData = nonEmptyString(f, "host-data", ok: &ok)
+        let idBlock = nonEmptyString(f, "id-block", ok: &ok)
+        let idAuth = nonEmptyString(f, "id-auth", ok: &ok)
+        guard ok else { return nil }
+        return Manifest.SEVSNPOptions(
+            location: pair.value.location, keyLocation: pair.keyLocation, policy: policy, hostData: hostData, idBlock: idBlock,
+            idAuth: idAuth)
+    }
+
+    mutating func decodeTDX(_ pair: YAMLNode.Pair) -> Manifest.TDXOptions? {
+        guard let f = fields(pair.value, "tdx", allowed: ManifestParser.tdxKeys, context: "'tdx'") else { return nil }
+        var ok = true
+        let attributes = integer(f, "attributes")
+        if f["attributes"] != nil && attributes == nil { ok = false }
+        let xfam = integer(f, "xfam")
+        if f["xfam"] != nil && xfam == nil { ok = false }
+        let mrconfigid = nonEmptyString(f, "mrconfigid", ok: &ok)
+        let mrowner = nonEmptyString(f, "mrowner", ok: &ok)
+        let mrownerconfig = nonEmptyString(f, "mrownerconfig", ok: &ok)
+        guard ok else { return nil }
+        return Manifest.TDXOptions(
+            location: pair.value.location, keyLocation: pair.keyLocation, attributes: attributes, xfam: xfam,
+            mrconfigid: mrconfigid, mrowner: mrowner, mrownerconfig: mrownerconfig)
     }
 
     /// `region+offset`, `region`, or an absolute GPA.

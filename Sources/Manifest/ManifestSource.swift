@@ -14,6 +14,16 @@ public enum ManifestSource {
     /// inside what the recursive release of a `YAMLNode` tree can handle).
     static let maximumDepth = 1000
 
+    /// The most YAML directives (`%YAML`, `%TAG`) a manifest may have. A manifest needs none; libyaml checks
+    /// each `%TAG` against all earlier ones (80,000 of them took 10 s), so the excess is refused before libyaml
+    /// sees it.
+    public static let maximumDirectives = 16
+
+    /// The most nodes (scalars and collections) a manifest's tree may have: a manifest with as many regions as
+    /// KVM has memslots (32,764) has about 560,000. Bounds the tree's memory (about 170 bytes a node) whatever
+    /// the input, e.g. a 63 MiB flow sequence of 31 million items.
+    public static let maximumNodes = 1_000_000
+
     public static func parse(bytes input: [UInt8], file: String) -> (YAMLNode?, [Diagnostic]) {
         // A UTF-8 byte-order mark is allowed and ignored (it has no column of its own).
         let bytes = input.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(input.dropFirst(3)) : input
@@ -25,6 +35,10 @@ public enum ManifestSource {
             let at = location(ofByte: nul, in: bytes, file: file)
             return (nil, [ManifestMessages.encoding("the file contains a NUL byte (byte offset \(nul))", at: at)])
         }
+        if let excess = excessDirective(bytes) {
+            let at = location(ofByte: excess, in: bytes, file: file)
+            return (nil, [ManifestMessages.tooManyDirectives(maximumDirectives, at: at)])
+        }
         return bytes.withUnsafeBufferPointer { buffer in
             var builder = TreeBuilder(file: file)
             return builder.build(buffer, bytes: bytes)
@@ -32,6 +46,27 @@ public enum ManifestSource {
     }
 
     // MARK: - Byte-level helpers
+
+    /// The byte offset of the first directive beyond `maximumDirectives`: libyaml reads a `%` at column 0 as a
+    /// directive wherever it starts a token, so every line that starts with `%` is counted (a quoted scalar's
+    /// continuation line may too: 16 of those are never needed either).
+    static func excessDirective(_ bytes: [UInt8]) -> Int? {
+        // Lines end where libyaml's do: LF, CR, NEL (C2 85), LS (E2 80 A8) and PS (E2 80 A9).
+        var count = 0
+        var atLineStart = true
+        var previous: (UInt8, UInt8) = (0, 0)
+        for (offset, b) in bytes.enumerated() {
+            if atLineStart && b == UInt8(ascii: "%") {
+                count += 1
+                if count > maximumDirectives { return offset }
+            }
+            atLineStart =
+                b == 0x0A || b == 0x0D || (b == 0x85 && previous.1 == 0xC2)
+                || ((b == 0xA8 || b == 0xA9) && previous == (0xE2, 0x80))
+            previous = (previous.1, b)
+        }
+        return nil
+    }
 
     /// The byte offset of the first byte that is not part of a valid UTF-8 sequence.
     static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
@@ -109,6 +144,7 @@ private struct TreeBuilder {
     private var stack: [Frame] = []
     private var root: YAMLNode? = nil
     private var documents = 0
+    private var nodes = 0
     private var diagnostics: [Diagnostic] = []
 
     init(file: String) { self.file = file }
@@ -177,6 +213,15 @@ private struct TreeBuilder {
 
     private mutating func handle(_ event: yaml_event_t) throws(Stop) {
         let at = location(event.start_mark)
+        switch event.type {
+        case YAML_SCALAR_EVENT, YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+            nodes += 1
+            if nodes > ManifestSource.maximumNodes {
+                throw Stop(diagnostic: ManifestMessages.tooManyNodes(ManifestSource.maximumNodes, at: at))
+            }
+        default:
+            break
+        }
         switch event.type {
         case YAML_DOCUMENT_START_EVENT:
             documents += 1

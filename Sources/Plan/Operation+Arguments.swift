@@ -109,12 +109,13 @@ public struct ArmVCPUFeatures: NamedFlags {
     public static let ptrauthAddress = ArmVCPUFeatures(rawValue: 1 << 5)
     public static let ptrauthGeneric = ArmVCPUFeatures(rawValue: 1 << 6)
     public static let hasEL2 = ArmVCPUFeatures(rawValue: 1 << 7)
-    /// `KVM_ARM_VCPU_REC` (posted Arm CCA series, not merged): the vCPU is a realm execution context.
-    public static let rec = ArmVCPUFeatures(rawValue: 1 << 8)
+    /// `KVM_ARM_VCPU_HAS_EL2_E2H0` (merged). Bit 8 was the posted Arm CCA series' `KVM_ARM_VCPU_REC` until v11;
+    /// v12 dropped REC (a realm's vCPUs are RECs by the VM type), KVM_UAPI.md §3.4, §8.
+    public static let hasEL2E2H0 = ArmVCPUFeatures(rawValue: 1 << 8)
     public static let named: [(name: String, flag: ArmVCPUFeatures)] = [
         ("POWER_OFF", .powerOff), ("EL1_32BIT", .el1_32bit), ("PSCI_0_2", .psci0_2), ("PMU_V3", .pmuV3),
         ("SVE", .sve), ("PTRAUTH_ADDRESS", .ptrauthAddress), ("PTRAUTH_GENERIC", .ptrauthGeneric),
-        ("HAS_EL2", .hasEL2), ("REC", .rec),
+        ("HAS_EL2", .hasEL2), ("HAS_EL2_E2H0", .hasEL2E2H0),
     ]
 }
 
@@ -141,6 +142,10 @@ public enum UAPIStatus: String, CaseIterable, Hashable, Sendable, Comparable {
     case posted
 
     public static func < (lhs: UAPIStatus, rhs: UAPIStatus) -> Bool { lhs == .merged && rhs == .posted }
+
+    /// The posted series the `posted` values target (the only posted uapi kvmplan uses is Arm CCA's), shown in
+    /// every `posted uapi` mark.
+    public static let postedSeries = "Arm CCA series v14"
 }
 
 /// A `KVM_CAP_*` capability, by name and number. Use the catalogue (`Capability.guestMemfd`, `Capability.named(_:)`);
@@ -159,6 +164,8 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
     public var description: String { name }
     public static func < (lhs: Capability, rhs: Capability) -> Bool { lhs.name < rhs.name }
 
+    /// `KVM_CAP_IRQCHIP` (0): an in-kernel irqchip can be created (x86: PIC, IOAPIC, local APICs for a Linux
+    /// guest; arm64: a vGIC). A realm needs one (CCA v14 18/44).
     public static let irqchip = Capability(name: "KVM_CAP_IRQCHIP", number: 0)
     public static let userMemory = Capability(name: "KVM_CAP_USER_MEMORY", number: 3)
     public static let setTSSAddr = Capability(name: "KVM_CAP_SET_TSS_ADDR", number: 4)
@@ -185,12 +192,16 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
     public static let guestMemfdFlags = Capability(name: "KVM_CAP_GUEST_MEMFD_FLAGS", number: 244)
     /// Posted Arm CCA series v14; the number is not stable (249 is taken upstream by KVM_CAP_S390_HPAGE_2G).
     public static let armRMI = Capability(name: "KVM_CAP_ARM_RMI", number: 249, uapiStatus: .posted)
+    /// `KVM_CAP_SPLIT_IRQCHIP` (121): the local APICs in KVM, the IOAPIC/PIC in userspace. A TD's vCPUs need it
+    /// (tdx.c:685-686), enabled with args[0] = the number of IOAPIC routes (24) before any vCPU (x86.c:6763-6782).
+    public static let splitIRQChip = Capability(name: "KVM_CAP_SPLIT_IRQCHIP", number: 121)
 
     /// Every capability a plan may name.
     public static let catalogue: [Capability] = [
         .irqchip, .userMemory, .setTSSAddr, .pit2, .setIdentityMapAddr, .nrVCPUs, .nrMemslots, .syncMMU, .enableCap, .maxVCPUs, .readonlyMem, .enableCapVM,
         .checkExtensionVM, .multiAddressSpace, .maxVCPUID, .armVMIPASize, .exitHypercall, .userMemory2,
         .memoryFaultInfo, .memoryAttributes, .guestMemfd, .vmTypes, .preFaultMemory, .guestMemfdFlags, .armRMI,
+        .splitIRQChip,
     ]
 
     /// The catalogue entry named `name`.
@@ -261,7 +272,8 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
         case normal
         /// pKVM protected VM: `KVM_VM_TYPE_ARM_PROTECTED` = 1 << 31 (Linux 7.1).
         case protected
-        /// Arm CCA realm: `KVM_VM_TYPE_ARM_REALM` = 1 << 8 (posted series, not merged).
+        /// Arm CCA realm: `KVM_VM_TYPE_ARM_REALM` = 1UL << 30 (posted series v14, not merged; v5…v13 used
+        /// 1 << 8, which is EINVAL on every merged kernel and on v14: KVM_UAPI.md §8).
         case realm
     }
 
@@ -276,7 +288,24 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
         case .protected:
             return VMType(name: "KVM_VM_TYPE_ARM_PROTECTED|" + ipa, value: (1 << 31) | UInt64(ipaBits))
         case .realm:
-            return VMType(name: "KVM_VM_TYPE_ARM_REALM|" + ipa, value: (1 << 8) | UInt64(ipaBits), uapiStatus: .posted)
+            return VMType(name: "KVM_VM_TYPE_ARM_REALM|" + ipa, value: (1 << 30) | UInt64(ipaBits), uapiStatus: .posted)
+        }
+    }
+
+    /// The arm64 kind of the type word (nil for x86 types), from its flag bits.
+    public var armKind: ArmKind? {
+        if name.hasPrefix("KVM_VM_TYPE_ARM_PROTECTED|") { return .protected }
+        if name.hasPrefix("KVM_VM_TYPE_ARM_REALM|") { return .realm }
+        return name.hasPrefix("KVM_VM_TYPE_ARM_IPA_SIZE(") ? .normal : nil
+    }
+
+    /// What a host needs beyond KVM itself to create this type, for dry runs and host checks: pKVM's boot mode
+    /// (arm.c:241-252 in Linux 7.1.5) or the posted CCA series; nil when any KVM of the architecture can.
+    public var hostNeeds: String? {
+        switch armKind {
+        case .protected?: "a host booted with kvm-arm.mode=protected (otherwise KVM_CREATE_VM fails with EINVAL)"
+        case .realm?: "an Arm CCA host (RME + RMM) running a kernel with the posted \(UAPIStatus.postedSeries) (otherwise KVM_CREATE_VM fails with EINVAL)"
+        default: nil
         }
     }
 
@@ -442,4 +471,90 @@ public enum SNPPageType: String, CaseIterable, Hashable, Sendable {
     }
 
     var uapiName: String { "KVM_SEV_SNP_PAGE_TYPE_" + rawValue.uppercased() }
+}
+
+// MARK: - Launch parameters (manifest keys `sev-snp` and `tdx`, DESIGN §10)
+
+/// The arguments of `KVM_SEV_SNP_LAUNCH_FINISH` (struct kvm_sev_snp_launch_finish, KVM_UAPI.md §1.5): the
+/// 32 bytes of host data the attestation report carries, and an optional ID block (96 bytes) with its ID
+/// authentication structure (4096 bytes), given together.
+public struct SNPLaunchFinish: Hashable, Sendable {
+    public static let hostDataSize = 32
+    public static let idBlockSize = 96
+    public static let idAuthSize = 4096
+
+    public var hostData: [UInt8]
+    public var idBlock: [UInt8]?
+    public var idAuth: [UInt8]?
+
+    public init(hostData: [UInt8] = [UInt8](repeating: 0, count: 32), idBlock: [UInt8]? = nil, idAuth: [UInt8]? = nil) {
+        self.hostData = hostData
+        self.idBlock = idBlock
+        self.idAuth = idAuth
+    }
+
+    /// Whether every field has its default (zero host data, no ID block).
+    public var isDefault: Bool { self == SNPLaunchFinish() }
+}
+
+/// The measurement registers of `KVM_TDX_INIT_VM` (struct kvm_tdx_init_vm `mrconfigid`, `mrowner`,
+/// `mrownerconfig`: 48 bytes each, zero when the manifest gives none).
+public struct TDXMeasurementRegisters: Hashable, Sendable {
+    public static let size = 48
+
+    public var mrconfigid: [UInt8]
+    public var mrowner: [UInt8]
+    public var mrownerconfig: [UInt8]
+
+    public init(
+        mrconfigid: [UInt8] = [UInt8](repeating: 0, count: 48), mrowner: [UInt8] = [UInt8](repeating: 0, count: 48),
+        mrownerconfig: [UInt8] = [UInt8](repeating: 0, count: 48)
+    ) {
+        self.mrconfigid = mrconfigid
+        self.mrowner = mrowner
+        self.mrownerconfig = mrownerconfig
+    }
+
+    public var isDefault: Bool { self == TDXMeasurementRegisters() }
+
+    /// The registers by their uapi names, in struct order.
+    public var named: [(name: String, bytes: [UInt8])] {
+        [("mrconfigid", mrconfigid), ("mrowner", mrowner), ("mrownerconfig", mrownerconfig)]
+    }
+}
+
+/// Lower-case hex of bytes, and back (nil for odd lengths or non-hex characters).
+public enum HexBytes {
+    public static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func decode(_ text: String) -> [UInt8]? {
+        let u = Array(text.utf8)
+        guard u.count % 2 == 0 else { return nil }
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count / 2)
+        var i = 0
+        while i < u.count {
+            guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
 }

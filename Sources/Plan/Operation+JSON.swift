@@ -105,10 +105,21 @@ extension Operation {
                 "sev": .string(sev.description), "gpa": .number(gpa), "size": .number(size),
                 "page-type": .string(pageType.rawValue), "source": source.json,
             ]
-        case .snpLaunchFinish(_, let sev):
-            return ["sev": .string(sev.description)]
-        case .tdxInitVM(_, let attributes, let xfam, let gpaw):
-            return ["attributes": .number(attributes), "xfam": .number(xfam), "gpaw": .number(UInt64(gpaw))]
+        case .snpLaunchFinish(_, let sev, let finish):
+            // Launch parameters appear only when the manifest gives them, so plans without them keep their bytes.
+            var args: [String: JSONValue] = ["sev": .string(sev.description)]
+            if !finish.isDefault {
+                args["host-data"] = .string(HexBytes.encode(finish.hostData))
+                if let idBlock = finish.idBlock { args["id-block"] = .string(HexBytes.encode(idBlock)) }
+                if let idAuth = finish.idAuth { args["id-auth"] = .string(HexBytes.encode(idAuth)) }
+            }
+            return args
+        case .tdxInitVM(_, let attributes, let xfam, let gpaw, let measurements):
+            var args: [String: JSONValue] = ["attributes": .number(attributes), "xfam": .number(xfam), "gpaw": .number(UInt64(gpaw))]
+            if !measurements.isDefault {
+                for (name, bytes) in measurements.named { args[name] = .string(HexBytes.encode(bytes)) }
+            }
+            return args
         case .tdxInitMemRegion(_, let gpa, let nrPages, let source, let measure):
             return ["gpa": .number(gpa), "nr-pages": .number(nrPages), "source": source.json, "measure": .bool(measure)]
         case .armVCPUInit(_, let features):
@@ -292,13 +303,35 @@ extension Operation {
                 size: try args.uint64("size"), pageType: try args.choice("page-type", SNPPageType.self),
                 source: try args.address("source"))
         case .snpLaunchFinish:
-            operation = .snpLaunchFinish(on: try on(), sev: try args.fd("sev", kinds: [.sev]))
+            let sev = try args.fd("sev", kinds: [.sev])
+            var finish = SNPLaunchFinish()
+            if let hostData = try args.optionalString("host-data") {
+                finish.hostData = try hexBytes(&args, "host-data", hostData, count: SNPLaunchFinish.hostDataSize)
+                if let idBlock = try args.optionalString("id-block") {
+                    finish.idBlock = try hexBytes(&args, "id-block", idBlock, count: SNPLaunchFinish.idBlockSize)
+                }
+                if let idAuth = try args.optionalString("id-auth") {
+                    finish.idAuth = try hexBytes(&args, "id-auth", idAuth, count: SNPLaunchFinish.idAuthSize)
+                }
+                if (finish.idBlock == nil) != (finish.idAuth == nil) { throw args.error("id-auth", "id-block and id-auth come together") }
+                if finish.isDefault { throw args.error("host-data", "default launch parameters are omitted, not written") }
+            }
+            operation = .snpLaunchFinish(on: try on(), sev: sev, finish: finish)
         case .tdxCapabilities:
             operation = .tdxCapabilities(on: try on())
         case .tdxInitVM:
-            operation = .tdxInitVM(
-                on: try on(), attributes: try args.uint64("attributes"), xfam: try args.uint64("xfam"),
-                gpaw: try args.uint8("gpaw"))
+            let attributes = try args.uint64("attributes")
+            let xfam = try args.uint64("xfam")
+            let gpaw = try args.uint8("gpaw")
+            var measurements = TDXMeasurementRegisters()
+            if let text = try args.optionalString("mrconfigid") {
+                measurements.mrconfigid = try hexBytes(&args, "mrconfigid", text, count: TDXMeasurementRegisters.size)
+                measurements.mrowner = try hexBytes(&args, "mrowner", try args.string("mrowner"), count: TDXMeasurementRegisters.size)
+                measurements.mrownerconfig = try hexBytes(
+                    &args, "mrownerconfig", try args.string("mrownerconfig"), count: TDXMeasurementRegisters.size)
+                if measurements.isDefault { throw args.error("mrconfigid", "default measurement registers are omitted, not written") }
+            }
+            operation = .tdxInitVM(on: try on(), attributes: attributes, xfam: xfam, gpaw: gpaw, measurements: measurements)
         case .tdxInitVCPU:
             operation = .tdxInitVCPU(vcpu: try on())
         case .tdxInitMemRegion:
@@ -372,6 +405,16 @@ extension Operation {
             throw context.error(field, "wrong fd kind: \(operation.command ?? operation.op) needs \(kindList(use.allowed)), not \(use.ref)")
         }
         return operation
+    }
+
+    /// `count` bytes from lower-case hex (the spelling `jsonArgs` writes).
+    private static func hexBytes(_ args: inout ObjectReader, _ key: String, _ text: String, count: Int) throws(PlanDecodingError)
+        -> [UInt8]
+    {
+        guard let bytes = HexBytes.decode(text), bytes.count == count, HexBytes.encode(bytes) == text else {
+            throw args.error(key, "expected \(count) bytes as \(count * 2) lower-case hex digits")
+        }
+        return bytes
     }
 
     private static func capability(_ args: inout ObjectReader, _ key: String) throws(PlanDecodingError) -> Capability {

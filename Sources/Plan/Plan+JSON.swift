@@ -1,7 +1,8 @@
 import Diagnostics
 
 // The canonical JSON form of a plan (DESIGN §4): sorted keys (JSONValue), integers exact, and a `sha256`
-// over the compact serialisation of everything else. Same plan, same bytes.
+// over the compact serialisation of what executes (`digestBody`: everything but sources, comments, the
+// manifest digest and the payload path). Same plan, same bytes.
 //
 // {
 //   "kvmplan-plan": 1, "name": …, "arch": "x86_64", "platform": "sev-snp", "manifest": "sha256:…",
@@ -18,17 +19,66 @@ extension Plan {
     /// The canonical JSON value, with `sha256`.
     public var jsonValue: JSONValue {
         var members = jsonBodyMembers
-        members["sha256"] = .string(PlanFormatting.sha256(of: JSONValue.object(members).serialized(pretty: false)))
+        members["sha256"] = .string(digest)
         return .object(members)
     }
 
     /// The canonical JSON text; `pretty` indents by two spaces (both forms have the same digest).
     public func jsonString(pretty: Bool = true) -> String { jsonValue.serialized(pretty: pretty) }
 
-    /// The canonical JSON value without `sha256`: what the digest covers.
+    /// The canonical JSON value without `sha256`.
     var jsonBody: JSONValue { .object(jsonBodyMembers) }
 
+    /// What the digest covers: what executes — the requirements, steps and their arguments, handlers, and
+    /// the payload with its sha256 — and not where the manifest was or how it was spelt. Left out: every
+    /// `source` (manifest locations), step `comment`s, the `manifest` digest (comments and layout of the
+    /// YAML) and the payload's (and initrd's) `path`. So two copies of one manifest, or one manifest named as `x.yaml`,
+    /// `./x.yaml` or an absolute path, give one digest.
+    var digestBody: JSONValue { Plan.executablePart(of: jsonBody) }
+
+    /// The digest of a plan's canonical JSON (with or without its `sha256` key): what `sha256` must say.
+    public static func digest(ofJSON value: JSONValue) -> String {
+        PlanFormatting.sha256(of: executablePart(of: value).serialized(pretty: false))
+    }
+
+    /// The canonical JSON without `sha256` and without what does not execute (see `digestBody`). Step
+    /// arguments are kept whole: an argument may itself be called `source` (a launch update's source map).
+    static func executablePart(of value: JSONValue) -> JSONValue {
+        guard var members = value.objectValue else { return value }
+        members["sha256"] = nil
+        members["manifest"] = nil
+        func dropping(_ keys: [String], _ value: JSONValue) -> JSONValue {
+            guard var object = value.objectValue else { return value }
+            for key in keys { object[key] = nil }
+            return .object(object)
+        }
+        if var requires = members["requires"]?.objectValue {
+            if let vmType = requires["vm-type"] { requires["vm-type"] = dropping(["source"], vmType) }
+            if let flags = requires["guest-memfd-flags"] { requires["guest-memfd-flags"] = dropping(["source"], flags) }
+            if let caps = requires["capabilities"]?.objectValue {
+                requires["capabilities"] = .object(caps.mapValues { dropping(["source"], $0) })
+            }
+            members["requires"] = .object(requires)
+        }
+        if let steps = members["steps"]?.arrayValue { members["steps"] = .array(steps.map { dropping(["source", "comment"], $0) }) }
+        if let handlers = members["handlers"]?.arrayValue { members["handlers"] = .array(handlers.map { dropping(["source"], $0) }) }
+        if let payload = members["payload"], payload != .null {
+            var kept = dropping(["source", "path"], payload).objectValue ?? [:]
+            // A Linux plan's initrd: its digest and size execute (load-initrd), its path does not.
+            if let initrd = kept["initrd"], initrd != .null { kept["initrd"] = dropping(["path"], initrd) }
+            members["payload"] = .object(kept)
+        }
+        return .object(members)
+    }
+
     private var jsonBodyMembers: [String: JSONValue] {
+        var members = jsonCoreMembers
+        // Present only when computed, so plans without a measurement keep their bytes.
+        if let measurement { members["measurement"] = .object(["snp-launch-updates": .string(measurement.snpLaunchUpdates)]) }
+        return members
+    }
+
+    private var jsonCoreMembers: [String: JSONValue] {
         [
             "kvmplan-plan": .int(Int64(formatVersion)),
             "name": .string(name),
@@ -200,12 +250,22 @@ extension Plan {
         if var reader = try root.optionalObject("payload") {
             payload = try PayloadInfo.decode(&reader)
         }
+        var measurement: PlanMeasurement?
+        if let value = root.optional("measurement") {
+            var reader = try ObjectReader(value, path: "measurement", context: top)
+            let text = try reader.string("snp-launch-updates")
+            guard text.hasPrefix("sha384:"), let bytes = HexBytes.decode(String(text.dropFirst(7))), bytes.count == 48,
+                HexBytes.encode(bytes) == text.dropFirst(7)
+            else { throw reader.error("snp-launch-updates", "expected sha384: and 96 lower-case hex digits") }
+            try reader.finish()
+            measurement = PlanMeasurement(snpLaunchUpdates: text)
+        }
         let digest = try root.string("sha256")
         try root.finish()
 
         self.init(
             name: name, arch: arch, platform: platform, manifestDigest: manifest, requires: requires, steps: steps,
-            handlers: handlers, payload: payload)
+            handlers: handlers, payload: payload, measurement: measurement)
 
         // Belt and braces: whatever the field readers let through must re-encode to the very same value.
         var stated = value.objectValue ?? [:]

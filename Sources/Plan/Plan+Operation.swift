@@ -86,15 +86,17 @@ public enum Operation: Hashable, Sendable {
     case snpLaunchStart(on: FdRef = .vm, sev: FdRef = .sev, policy: UInt64)
     /// `KVM_SEV_SNP_LAUNCH_UPDATE` (101): encrypt (and measure) `[gpa, gpa+size)` from `source`.
     case snpLaunchUpdate(on: FdRef = .vm, sev: FdRef = .sev, gpa: UInt64, size: UInt64, pageType: SNPPageType, source: Address)
-    /// `KVM_SEV_SNP_LAUNCH_FINISH` (102).
-    case snpLaunchFinish(on: FdRef = .vm, sev: FdRef = .sev)
+    /// `KVM_SEV_SNP_LAUNCH_FINISH` (102), with the manifest's `sev-snp` host data and ID block.
+    case snpLaunchFinish(on: FdRef = .vm, sev: FdRef = .sev, finish: SNPLaunchFinish = SNPLaunchFinish())
 
     // MARK: Intel TDX (KVM_MEMORY_ENCRYPT_OP with struct kvm_tdx_cmd)
 
     /// `KVM_TDX_CAPABILITIES` (0) on `%vm`.
     case tdxCapabilities(on: FdRef = .vm)
     /// `KVM_TDX_INIT_VM` (1) on `%vm`; `gpaw` (48 or 52) goes into CPUID 0x80000008 EAX[23:16].
-    case tdxInitVM(on: FdRef = .vm, attributes: UInt64, xfam: UInt64, gpaw: UInt8)
+    case tdxInitVM(
+        on: FdRef = .vm, attributes: UInt64, xfam: UInt64, gpaw: UInt8,
+        measurements: TDXMeasurementRegisters = TDXMeasurementRegisters())
     /// `KVM_TDX_INIT_VCPU` (2) on a vCPU.
     case tdxInitVCPU(vcpu: FdRef)
     /// `KVM_TDX_INIT_MEM_REGION` (3) on a vCPU: add `nrPages` 4 KiB pages at `gpa` from `source`.
@@ -326,8 +328,8 @@ extension Operation {
             .createGuestMemfd(let on, _, _, _), .setUserMemoryRegion(let on, _, _, _, _, _, _),
             .setUserMemoryRegion2(let on, _, _, _, _, _, _, _), .setMemoryAttributes(let on, _, _, _),
             .createVCPU(let on, _), .sevInit2(let on, _, _, _), .snpLaunchStart(let on, _, _),
-            .snpLaunchUpdate(let on, _, _, _, _, _), .snpLaunchFinish(let on, _), .tdxCapabilities(let on),
-            .tdxInitVM(let on, _, _, _), .tdxFinalizeVM(let on), .armRMIPopulate(let on, _, _, _, _),
+            .snpLaunchUpdate(let on, _, _, _, _, _), .snpLaunchFinish(let on, _, _), .tdxCapabilities(let on),
+            .tdxInitVM(let on, _, _, _, _), .tdxFinalizeVM(let on), .armRMIPopulate(let on, _, _, _, _),
             .setTSSAddr(let on, _), .setIdentityMapAddr(let on, _), .createIRQChip(let on), .createPIT2(let on, _):
             on
         case .ftruncate(let fd, _), .fallocate(let fd, _, _, _): fd
@@ -378,7 +380,7 @@ extension Operation {
             if let guestMemfd {
                 uses.append(FdUse(field: "guest-memfd.fd", ref: guestMemfd.fd, allowed: [.guestMemfd]))
             }
-        case .sevInit2(_, let sev, _, _), .snpLaunchStart(_, let sev, _), .snpLaunchFinish(_, let sev):
+        case .sevInit2(_, let sev, _, _), .snpLaunchStart(_, let sev, _), .snpLaunchFinish(_, let sev, _):
             uses.append(FdUse(field: "sev", ref: sev, allowed: [.sev]))
         case .snpLaunchUpdate(_, let sev, _, _, _, let source):
             uses.append(FdUse(field: "sev", ref: sev, allowed: [.sev]))
@@ -397,7 +399,6 @@ extension Operation {
         case .armRMIPopulate: .posted
         case .createVM(_, let type): type.uapiStatus
         case .checkExtension(_, let cap, _), .enableCap(_, let cap, _): cap.uapiStatus
-        case .armVCPUInit(_, let features): features.contains(.rec) ? .posted : .merged
         default: .merged
         }
     }

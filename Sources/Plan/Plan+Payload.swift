@@ -5,6 +5,9 @@ public struct PayloadInfo: Hashable, Sendable {
     public enum Format: String, CaseIterable, Hashable, Sendable {
         case flat
         case elf
+        /// x86: an image that ends at 4 GiB, entered at the reset vector 0xfffffff0 from the vCPU's reset state
+        /// (the plan has no boot steps for it).
+        case firmware
         /// An x86 bzImage booted through the Linux boot protocol.
         case linux
     }

@@ -134,6 +134,8 @@ extension Plan {
         }
         validateHandlers(&issues)
         validatePrivateMemory(&issues)
+        issues += limitIssues()
+        issues += orderingIssues()  // TDX/SNP ordering and launch commands: Plan+Validation+Ordering.swift
         return issues
     }
 
@@ -239,7 +241,7 @@ extension Plan {
         case .setBootState(_, let mode, _, let count):
             if mode.arch != arch { problems.append(("mode", "boot mode \(mode.rawValue) is not a \(arch.rawValue) mode")) }
             if count == 0 { problems.append(("vcpus", "a guest has at least one vCPU")) }
-        case .tdxInitVM(_, _, _, let gpaw):
+        case .tdxInitVM(_, _, _, let gpaw, _):
             if gpaw != 48 && gpaw != 52 { problems.append(("gpaw", "TDX accepts a GPA width of 48 or 52, not \(gpaw)")) }
         case .armVCPUInit(_, let features):
             if !features.isFullyNamed {

@@ -60,11 +60,15 @@ public struct Plan: Hashable, Sendable {
     public var steps: [Step]
     public var handlers: [Handler]
     public var payload: PayloadInfo?
+    /// The expected launch measurement, as far as kvmplan computes it (SEV-SNP: the page-digest chain of the
+    /// LAUNCH_UPDATE steps); nil when the plan has none or it depends on the host.
+    public var measurement: PlanMeasurement?
 
     public init(
         name: String, arch: PlanArch, platform: PlanPlatform, manifestDigest: String, requires: Requirements,
-        steps: [Step], handlers: [Handler] = [], payload: PayloadInfo? = nil
+        steps: [Step], handlers: [Handler] = [], payload: PayloadInfo? = nil, measurement: PlanMeasurement? = nil
     ) {
+        self.measurement = measurement
         self.formatVersion = Plan.currentFormatVersion
         self.name = name
         self.arch = arch
@@ -76,13 +80,25 @@ public struct Plan: Hashable, Sendable {
         self.payload = payload
     }
 
-    /// `sha256:` + hex of the SHA-256 of the compact canonical JSON of the plan without its `sha256` key.
-    /// Same plan, same digest; any change to a step, handler, requirement or the payload changes it.
-    public var digest: String { PlanFormatting.sha256(of: jsonBody.serialized(pretty: false)) }
+    /// `sha256:` + hex of the SHA-256 of the compact canonical JSON of what the plan executes (`digestBody`:
+    /// no sources, comments, manifest digest or payload path). Any change to a step, handler, requirement or
+    /// the payload's content changes it; where the manifest lies and how it was named do not.
+    public var digest: String { PlanFormatting.sha256(of: digestBody.serialized(pretty: false)) }
 
     /// The step with `id`.
     public func step(id: String) -> Step? { steps.first { $0.id == id } }
 
     /// Whether any step relies on a uapi that is only posted, not merged.
     public var usesPostedUAPI: Bool { steps.contains { $0.uapiStatus == .posted } }
+}
+
+/// The expected launch measurement of a plan.
+public struct PlanMeasurement: Hashable, Sendable {
+    /// SEV-SNP: the launch digest (`sha384:` + 96 hex) after the plan's LAUNCH_UPDATE steps, in order — the
+    /// firmware's PAGE_INFO chain (SNPLaunchDigest). LAUNCH_FINISH then extends it with each vCPU's VMSA, which
+    /// KVM builds from the registers (sev_es_sync_vmsa); kvmplan does not model the VMSA, so this is not the final
+    /// digest of an attestation report.
+    public var snpLaunchUpdates: String
+
+    public init(snpLaunchUpdates: String) { self.snpLaunchUpdates = snpLaunchUpdates }
 }

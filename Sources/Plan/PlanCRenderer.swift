@@ -46,7 +46,7 @@ public struct PlanCRenderer: Sendable {
 
             """
         if plan.usesPostedUAPI {
-            out += " *\n * WARNING: steps marked 'posted uapi' use ioctls of a posted, unmerged kernel series; their\n"
+            out += " *\n * WARNING: steps marked 'posted uapi' use ioctls of a posted, unmerged kernel series (\(UAPIStatus.postedSeries)); their\n"
             out += " * numbers and layouts may differ in the kernel you test.\n"
         }
         out += " */\n"
@@ -635,16 +635,43 @@ public struct PlanCRenderer: Sendable {
                 "            kp_failf(\(id), \(op), \"%s (firmware error %u)\", strerror(errno), cmd.error);", "        }",
                 "        if (u.len == before) kp_failf(\(id), \(op), \"no progress\");", "    }", "}",
             ]
-        case .snpLaunchFinish(let on, let sev):
-            return sevCommand(
-                on: v(on), sev: v(sev), id: id, op: op, commandID: 102, structName: "kp_sev_snp_launch_finish", fields: [])
+        case .snpLaunchFinish(let on, let sev, let finish):
+            var fields: [String] = []
+            var arrays: [String] = []
+            if finish.hostData.contains(where: { $0 != 0 }) {
+                arrays.append("static const uint8_t host_data[32] = { \(Self.byteList(finish.hostData)) };")
+                fields.append("d.host_data, host_data, sizeof host_data)")
+            }
+            if let idBlock = finish.idBlock, let idAuth = finish.idAuth {
+                arrays.append("static const uint8_t id_block[\(idBlock.count)] = { \(Self.byteList(idBlock)) };")
+                arrays.append("static const uint8_t id_auth[\(idAuth.count)] = { \(Self.byteList(idAuth)) };")
+            }
+            var lines = sevCommand(
+                on: v(on), sev: v(sev), id: id, op: op, commandID: 102, structName: "kp_sev_snp_launch_finish",
+                fields: finish.idBlock == nil
+                    ? []
+                    : ["id_block_uaddr = (uint64_t)(uintptr_t)id_block", "id_auth_uaddr = (uint64_t)(uintptr_t)id_auth", "id_block_en = 1"])
+            // Arrays open the block; host data is copied in after the memset.
+            lines.insert(contentsOf: arrays.map { "    " + $0 }, at: 1)
+            if !fields.isEmpty, let memset = lines.firstIndex(where: { $0.contains("memset(&cmd") }) {
+                lines.insert(contentsOf: fields.map { "    memcpy(" + $0 + ";" }, at: memset + 1)
+            }
+            return lines
         case .tdxCapabilities(let on):
             return [
                 "tdx_caps = calloc(1, sizeof *tdx_caps + KP_MAX_CPUID_ENTRIES * sizeof(struct kp_cpuid_entry2));",
                 "if (tdx_caps == NULL) kp_fail(\(id), \"calloc\");", "tdx_caps->cpuid_nent = KP_MAX_CPUID_ENTRIES;",
             ] + tdxCommand(on: v(on), id: id, op: op, commandID: 0, flags: "0", data: "(uint64_t)(uintptr_t)tdx_caps")
-        case .tdxInitVM(let on, let attributes, let xfam, let gpaw):
-            return tdxInitVM(on: v(on), attributes: attributes, xfam: xfam, gpaw: gpaw, id: id, op: op)
+        case .tdxInitVM(let on, let attributes, let xfam, let gpaw, let measurements):
+            var lines = tdxInitVM(on: v(on), attributes: attributes, xfam: xfam, gpaw: gpaw, id: id, op: op)
+            if !measurements.isDefault, let xfamLine = lines.firstIndex(where: { $0.contains("init->xfam =") }) {
+                var extra: [String] = []
+                for (name, bytes) in measurements.named {
+                    extra.append("    { static const uint8_t v[48] = { \(Self.byteList(bytes)) }; memcpy(init->\(name), v, 48); }")
+                }
+                lines.insert(contentsOf: extra, at: xfamLine + 1)
+            }
+            return lines
         case .tdxInitVCPU(let vcpu):
             return tdxCommand(on: v(vcpu), id: id, op: op, commandID: 2, flags: "0", data: "0")
         case .tdxInitMemRegion(let vcpu, let gpa, let pages, let source, let measure):
@@ -760,6 +787,11 @@ public struct PlanCRenderer: Sendable {
             "        kp_failf(\(id), \(op), \"%s (firmware error %u)\", strerror(errno), cmd.error);", "}",
         ]
         return lines
+    }
+
+    /// `0x12, 0x34, …` for a C initializer.
+    static func byteList(_ bytes: [UInt8]) -> String {
+        bytes.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
     }
 
     private func tdxCommand(on: String, id: String, op: String, commandID: Int, flags: String, data: String) -> [String] {

@@ -151,6 +151,12 @@ struct PlanFindings {
                     .measurement, "measured payload content changes (\(PlanFormatting.shortDigest(pa.sha256)) → \(PlanFormatting.shortDigest(pb.sha256))): the launch digest changes",
                     before: pa.source, after: pb.source))
         }
+        if let ma = a.measurement?.snpLaunchUpdates, let mb = b.measurement?.snpLaunchUpdates, ma != mb {
+            out.append(
+                Finding(
+                    .measurement, "expected SNP launch digest changes (\(ma.prefix(19))… → \(mb.prefix(19))…)",
+                    before: a.payload?.source, after: b.payload?.source))
+        }
         out += linuxBoot
         let stepsA = Self.measuredSteps(a)
         let stepsB = Self.measuredSteps(b)

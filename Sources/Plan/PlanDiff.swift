@@ -8,6 +8,11 @@ public struct PlanDiff: Hashable, Sendable {
     public var findings: [Finding]
     public var changes: [PlanChange]
 
+    public init(findings: [Finding], changes: [PlanChange]) {
+        self.findings = findings
+        self.changes = changes
+    }
+
     public var isEmpty: Bool { changes.isEmpty && findings.isEmpty }
 
     public func findings(in classes: Set<RiskClass>) -> [Finding] { findings.filter { classes.contains($0.risk) } }
@@ -56,8 +61,20 @@ public struct PlanChange: Hashable, Sendable {
 
     public struct Field: Hashable, Sendable {
         public var name: String
+        /// The value as the text diff shows it (sizes as `4MiB`, addresses in hex); nil when absent.
         public var before: String?
         public var after: String?
+        /// The value as the plan's JSON has it (numbers, booleans, lists, null); nil when absent.
+        public var beforeValue: JSONValue?
+        public var afterValue: JSONValue?
+
+        public init(name: String, before: JSONValue?, after: JSONValue?) {
+            self.name = name
+            self.beforeValue = before
+            self.afterValue = after
+            self.before = before.map { PlanDiffer.display($0, key: name) }
+            self.after = after.map { PlanDiffer.display($0, key: name) }
+        }
     }
 
     public var action: Action
@@ -134,7 +151,7 @@ public enum PlanDiffer {
     struct Entry {
         var id: String
         var op: String
-        var fields: [String: String]
+        var fields: [String: JSONValue]
         var source: SourceLocation?
         var isStep: Bool
     }
@@ -144,11 +161,11 @@ public enum PlanDiffer {
         // Requirements.
         out.append(
             Entry(
-                id: "requires.vm-type", op: "KVM_CREATE_VM", fields: ["type": plan.requires.vmType.type.name],
+                id: "requires.vm-type", op: "KVM_CREATE_VM", fields: ["type": .string(plan.requires.vmType.type.name)],
                 source: plan.requires.vmType.source, isStep: false))
         for requirement in plan.requires.sortedCapabilities {
             var fields = flatten(.object(requirement.expect.jsonMembers), prefix: "")
-            fields["scope"] = requirement.scope.rawValue
+            fields["scope"] = .string(requirement.scope.rawValue)
             out.append(
                 Entry(id: "requires.\(requirement.cap.name)", op: "KVM_CHECK_EXTENSION", fields: fields, source: requirement.source, isStep: false))
         }
@@ -176,23 +193,27 @@ public enum PlanDiffer {
         return out
     }
 
-    /// `{"args": {"gpa": 4096}}` → `["args.gpa": "0x1000"]`.
-    static func flatten(_ value: JSONValue, prefix: String) -> [String: String] {
+    /// `{"args": {"gpa": 4096}}` → `["args.gpa": 4096]`: objects (and lists of objects) flattened to
+    /// dotted names, every other value kept as it is.
+    static func flatten(_ value: JSONValue, prefix: String) -> [String: JSONValue] {
         switch value {
         case .object(let members):
-            var out: [String: String] = [:]
+            var out: [String: JSONValue] = [:]
             for (key, member) in members {
                 for (k, v) in flatten(member, prefix: prefix.isEmpty ? key : prefix + "." + key) { out[k] = v }
             }
             return out
         case .array(let items) where !items.isEmpty && items.allSatisfy({ $0.objectValue != nil }):
-            var out: [String: String] = [:]
+            var out: [String: JSONValue] = [:]
             for (n, item) in items.enumerated() {
                 for (k, v) in flatten(item, prefix: "\(prefix)[\(n)]") { out[k] = v }
             }
             return out
+        case .int(let n) where n >= 0:
+            // One spelling per number, whether the plan was compiled (`uint`) or read from JSON (`int`).
+            return [prefix: .uint(UInt64(n))]
         default:
-            return [prefix: display(value, key: prefix)]
+            return [prefix: value]
         }
     }
 
@@ -209,7 +230,7 @@ public enum PlanDiffer {
         return value.serialized()
     }
 
-    static func fieldChanges(_ a: [String: String], _ b: [String: String]) -> [PlanChange.Field] {
+    static func fieldChanges(_ a: [String: JSONValue], _ b: [String: JSONValue]) -> [PlanChange.Field] {
         Set(a.keys).union(b.keys).sorted().compactMap { key in
             a[key] == b[key] ? nil : PlanChange.Field(name: key, before: a[key], after: b[key])
         }

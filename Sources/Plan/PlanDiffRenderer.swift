@@ -9,8 +9,11 @@ public struct PlanDiffRenderer: Sendable {
 
     public init(style: Style = .plain) { self.style = style }
 
-    enum Token { case added, removed, changed, risk, dim }
+    enum Token { case added, removed, changed, risk(RiskClass), dim, summary }
 
+    /// Each risk class has a colour of its own, so a glance tells an exposure from a layout change:
+    /// exposure red, measurement magenta, compatibility yellow, layout cyan (all bold). Step actions use
+    /// the plain colours of diff(1): + green, - red, ~ and ± yellow.
     func paint(_ s: String, _ token: Token) -> String {
         switch style {
         case .plain: return s
@@ -20,8 +23,12 @@ public struct PlanDiffRenderer: Sendable {
             case .added: code = "32"
             case .removed: code = "31"
             case .changed: code = "33"
-            case .risk: code = "1;35"
+            case .risk(.exposure): code = "1;31"
+            case .risk(.measurement): code = "1;35"
+            case .risk(.compatibility): code = "1;33"
+            case .risk(.layout): code = "1;36"
             case .dim: code = "2"
+            case .summary: code = "1"
             }
             return "\u{1B}[\(code)m\(s)\u{1B}[0m"
         case .markup:
@@ -30,11 +37,35 @@ public struct PlanDiffRenderer: Sendable {
             case .added: name = "green"
             case .removed: name = "red"
             case .changed: name = "yellow"
-            case .risk: name = "magenta"
+            case .risk(.exposure): name = "bold-red"
+            case .risk(.measurement): name = "bold-magenta"
+            case .risk(.compatibility): name = "bold-yellow"
+            case .risk(.layout): name = "bold-cyan"
             case .dim: name = "dim"
+            case .summary: name = "bold"
             }
             return "[\(name)]\(s)[reset]"
         }
+    }
+
+    /// `2 findings: 1 exposure, 1 layout; 5 changes: 2 added, 3 removed` (classes and actions in a fixed
+    /// order, zero counts left out).
+    public static func summary(_ diff: PlanDiff) -> String {
+        let findings = RiskClass.allCases.compactMap { risk -> String? in
+            let n = diff.findings.count { $0.risk == risk }
+            return n == 0 ? nil : "\(n) \(risk.rawValue)"
+        }
+        let actions: [(PlanChange.Action, String)] = [(.added, "added"), (.removed, "removed"), (.changed, "changed"), (.moved, "moved")]
+        let changes = actions.compactMap { action, word -> String? in
+            let n = diff.changes.count { $0.action == action }
+            return n == 0 ? nil : "\(n) \(word)"
+        }
+        func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
+        var out = plural(diff.findings.count, "finding")
+        if !findings.isEmpty { out += ": " + findings.joined(separator: ", ") }
+        out += "; " + plural(diff.changes.count, "change")
+        if !changes.isEmpty { out += ": " + changes.joined(separator: ", ") }
+        return out
     }
 
     static func place(_ before: SourceLocation?, _ after: SourceLocation?) -> String {
@@ -54,7 +85,7 @@ public struct PlanDiffRenderer: Sendable {
             let width = RiskClass.allCases.map(\.rawValue.count).max() ?? 0
             for f in diff.findings {
                 let pad = String(repeating: " ", count: width - f.risk.rawValue.count)
-                out += "  \(paint(f.risk.rawValue, .risk))\(pad)  \(f.message)"
+                out += "  \(paint(f.risk.rawValue, .risk(f.risk)))\(pad)  \(f.message)"
                 let place = Self.place(f.before, f.after)
                 out += place.isEmpty ? "\n" : "  \(paint(place, .dim))\n"
             }
@@ -71,6 +102,7 @@ public struct PlanDiffRenderer: Sendable {
                 }
             }
         }
+        out += paint(Self.summary(diff), .summary) + "\n"
         return out
     }
 
@@ -80,6 +112,19 @@ public struct PlanDiffRenderer: Sendable {
             "left": .string(left),
             "right": .string(right),
             "same": .bool(diff.isEmpty),
+            "summary": .object([
+                "text": .string(Self.summary(diff)),
+                "findings": .object(
+                    Dictionary(uniqueKeysWithValues: RiskClass.allCases.map { risk in
+                        (risk.rawValue, JSONValue.int(Int64(diff.findings.count { $0.risk == risk })))
+                    })),
+                "changes": .object([
+                    "added": .int(Int64(diff.changes.count { $0.action == .added })),
+                    "removed": .int(Int64(diff.changes.count { $0.action == .removed })),
+                    "changed": .int(Int64(diff.changes.count { $0.action == .changed })),
+                    "moved": .int(Int64(diff.changes.count { $0.action == .moved })),
+                ]),
+            ]),
             "findings": .array(
                 diff.findings.map { f in
                     .object([
@@ -92,12 +137,14 @@ public struct PlanDiffRenderer: Sendable {
                     .object([
                         "action": .string(c.action.rawValue), "id": .string(c.id), "op": .string(c.op),
                         "before": loc(c.before), "after": loc(c.after),
+                        // Values as the plans' JSON has them (numbers, booleans, lists, null); a side where
+                        // the field does not exist has no "before" / "after" key.
                         "fields": .array(
                             c.fields.map { f in
-                                .object([
-                                    "field": .string(f.name), "before": f.before.map { .string($0) } ?? .null,
-                                    "after": f.after.map { .string($0) } ?? .null,
-                                ])
+                                var field: [String: JSONValue] = ["field": .string(f.name)]
+                                if let before = f.beforeValue { field["before"] = before }
+                                if let after = f.afterValue { field["after"] = after }
+                                return .object(field)
                             }),
                     ])
                 }),

@@ -59,6 +59,10 @@ public struct PlanTextRenderer: Sendable {
             if showSources, let source = payload.source { out += "  (\(source))" }
             out += "\n"
         }
+        if let measurement = plan.measurement {
+            out += "# measurement: SNP launch digest after the LAUNCH_UPDATEs \(measurement.snpLaunchUpdates)\n"
+            out += "#   (LAUNCH_FINISH then adds each vCPU's VMSA, which kvmplan does not model)\n"
+        }
         out += "\n"
         // Each step's cells once: they size the columns, then fill them.
         let cells = plan.steps.map { Self.cells($0.operation) }
@@ -92,7 +96,7 @@ public struct PlanTextRenderer: Sendable {
         for requirement in requires.sortedCapabilities {
             var text = "\(requirement.cap.name) \(Self.expectationText(requirement.cap, requirement.expect))"
             if requirement.scope == .vm { text += " (on the VM fd)" }
-            if requirement.cap.uapiStatus == .posted { text += " · posted uapi" }
+            if requirement.cap.uapiStatus == .posted { text += " · posted uapi (\(UAPIStatus.postedSeries))" }
             rows.append((text, requirement.source))
         }
         if let flags = requires.guestMemfdFlags {
@@ -182,7 +186,7 @@ public struct PlanTextRenderer: Sendable {
         }
 
         var notes: [String] = []
-        if step.uapiStatus == .posted { notes.append("posted uapi") }
+        if step.uapiStatus == .posted { notes.append("posted uapi (\(UAPIStatus.postedSeries))") }
         if let comment = step.comment { notes.append(comment) }
         if showSource, let source = step.source { notes.append(source.description) }
         if showComment && !notes.isEmpty {
@@ -276,12 +280,20 @@ public struct PlanTextRenderer: Sendable {
             return ["policy=\(hex(policy))", "sev=\(sev)"]
         case .snpLaunchUpdate(_, let sev, let gpa, let bytes, let type, let source):
             return ["gpa=\(hex(gpa))", "size=\(size(bytes))", "type=\(type.rawValue.uppercased())", "source=\(source)", "sev=\(sev)"]
-        case .snpLaunchFinish(_, let sev):
-            return ["sev=\(sev)"]
+        case .snpLaunchFinish(_, let sev, let finish):
+            var out: [String] = []
+            if finish.hostData.contains(where: { $0 != 0 }) { out.append("host-data=\(HexBytes.encode(finish.hostData))") }
+            if let idBlock = finish.idBlock { out.append("id-block=\(PlanFormatting.shortDigest(PayloadDigest.sha256(idBlock)))") }
+            if let idAuth = finish.idAuth { out.append("id-auth=\(PlanFormatting.shortDigest(PayloadDigest.sha256(idAuth)))") }
+            return out + ["sev=\(sev)"]
         case .tdxCapabilities, .tdxInitVCPU, .tdxFinalizeVM, .run:
             return []
-        case .tdxInitVM(_, let attributes, let xfam, let gpaw):
-            return ["attributes=\(hex(attributes))", "xfam=\(hex(xfam))", "gpaw=\(gpaw)"]
+        case .tdxInitVM(_, let attributes, let xfam, let gpaw, let measurements):
+            var out = ["attributes=\(hex(attributes))", "xfam=\(hex(xfam))", "gpaw=\(gpaw)"]
+            for (name, bytes) in measurements.named where bytes.contains(where: { $0 != 0 }) {
+                out.append("\(name)=\(HexBytes.encode(bytes).prefix(16))…")
+            }
+            return out
         case .tdxInitMemRegion(_, let gpa, let pages, let source, let measure):
             return ["gpa=\(hex(gpa))", "pages=\(pages)", "source=\(source)", "flags=\(measure ? "MEASURE_MEMORY_REGION" : "0")"]
         case .armVCPUInit(_, let features):

@@ -60,6 +60,11 @@ public struct HostProfile: Sendable, Hashable {
     public var maxVCPUs: Int
     /// Free text: where the values come from.
     public var notes: [String]
+    /// TDX hosts: `KVM_TDX_CAPABILITIES.supported_attrs` and `supported_xfam`; nil when unknown.
+    public var tdxSupportedAttributes: UInt64? = nil
+    public var tdxSupportedXFAM: UInt64? = nil
+    /// SEV-SNP hosts: the guest policy bits KVM accepts in KVM_SEV_SNP_LAUNCH_START; nil when unknown.
+    public var snpSupportedPolicyBits: UInt64? = nil
 
     public init(
         kernel: String, arch: String, apiVersion: Int = 12, vmTypes: [String], caps: [String: UInt64],
@@ -104,7 +109,8 @@ extension HostProfile {
 
     private static let knownKeys: Set<String> = [
         formatKey, "kernel", "arch", "apiVersion", "vmTypes", "caps", "perVMType", "pageSize", "cpuVendor",
-        "physAddrBits", "sevCBit", "maxMemslots", "maxVCPUs", "notes",
+        "physAddrBits", "sevCBit", "maxMemslots", "maxVCPUs", "notes", "tdxSupportedAttributes", "tdxSupportedXFAM",
+        "snpSupportedPolicyBits",
     ]
 
     /// Architectures a profile may name (the manifest's `arch` values).
@@ -128,6 +134,12 @@ extension HostProfile {
             "notes": .array(notes.map(JSONValue.string)),
         ]
         if let sevCBit { object["sevCBit"] = .int(Int64(sevCBit)) }
+        for (key, value) in [
+            ("tdxSupportedAttributes", tdxSupportedAttributes), ("tdxSupportedXFAM", tdxSupportedXFAM),
+            ("snpSupportedPolicyBits", snpSupportedPolicyBits),
+        ] {
+            if let value { object[key] = value <= UInt64(Int64.max) ? .int(Int64(value)) : .uint(value) }
+        }
         return .object(object)
     }
 
@@ -180,6 +192,14 @@ extension HostProfile {
         maxMemslots = try Self.integer(object, "maxMemslots")
         maxVCPUs = try Self.integer(object, "maxVCPUs")
         notes = try Self.strings(object, "notes")
+        func mask(_ key: String) throws(DecodingError) -> UInt64? {
+            guard let value = object[key], value != .null else { return nil }
+            guard let v = value.uint64Value else { throw DecodingError(field: key, message: "expected a non-negative integer or null") }
+            return v
+        }
+        tdxSupportedAttributes = try mask("tdxSupportedAttributes")
+        tdxSupportedXFAM = try mask("tdxSupportedXFAM")
+        snpSupportedPolicyBits = try mask("snpSupportedPolicyBits")
     }
 
     /// Parses JSON text and reads the profile from it.

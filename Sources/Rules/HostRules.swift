@@ -20,6 +20,12 @@ public enum HostRules {
             kernel: "The ioctl that needs the capability fails: ENOTTY for unknown ioctls, EINVAL for unsupported flags or attributes.",
             fix: "Run on a newer or differently configured host, or drop the feature from the manifest."),
         RuleDocumentation(
+            id: "host.launch-parameters", severity: .error,
+            summary: "The host does not support a TD attribute, XFAM bit or SEV-SNP policy bit the manifest asks for.",
+            rationale: "KVM_TDX_CAPABILITIES reports the TD attributes and XFAM bits the host's KVM and TDX module accept (`tdxSupportedAttributes`, `tdxSupportedXFAM` in a host profile); KVM accepts only the SNP policy bits the firmware supports (`snpSupportedPolicyBits`). The defaults (attributes 0, XFAM 0x3, policy 0x30000) are checked too.",
+            kernel: "KVM_TDX_INIT_VM fails with EINVAL for attributes or XFAM outside the supported sets; KVM_SEV_SNP_LAUNCH_START fails with EINVAL for unsupported policy bits.",
+            fix: "Drop the bits the message lists, or run on a host that supports them."),
+        RuleDocumentation(
             id: "host.gmem-flags", severity: .error, summary: "The host's KVM does not accept a guest_memfd flag the manifest needs.",
             rationale: "KVM_CAP_GUEST_MEMFD_FLAGS (Linux 6.18+), queried on a VM of the manifest's type, lists the accepted GUEST_MEMFD_FLAG_* bits (MMAP = 1, INIT_SHARED = 2).",
             kernel: "KVM_CREATE_GUEST_MEMFD fails with EINVAL for flags outside that mask.",
@@ -101,11 +107,40 @@ public enum HostRules {
                     "host.capability", "hypercall conversions need KVM_CAP_EXIT_HYPERCALL with KVM_HC_MAP_GPA_RANGE (bit 12), which this host lacks",
                     at: at?.location ?? m.platform.location, path: at?.path ?? m.platform.path, notes: [hostNote]))
         }
+        out += launchParameters(context, host: host, note: hostNote)
         if let ro = context.regions.first(where: { $0.readonly.value }), cap("KVM_CAP_READONLY_MEM") == 0 {
             out.append(
                 issue(
                     "host.capability", "region '\(ro.name.value)' is read-only, but this host lacks KVM_CAP_READONLY_MEM",
                     at: ro.readonly.location, path: ro.readonly.path, notes: [hostNote]))
+        }
+        return out
+    }
+
+    /// TD attributes and XFAM against KVM_TDX_CAPABILITIES, the SNP policy against the bits KVM accepts.
+    static func launchParameters(_ context: RuleContext, host: HostProfile, note: DiagnosticNote) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        let m = context.manifest
+        func check(_ what: String, _ value: UInt64, supported: UInt64?, at located: Located<UInt64>?) {
+            guard let supported, value & ~supported != 0 else { return }
+            let extra = value & ~supported
+            let bits = (0..<64).filter { extra & (1 << UInt64($0)) != 0 }.map(String.init).joined(separator: ", ")
+            out.append(
+                issue(
+                    "host.launch-parameters",
+                    "\(what) \(ManifestInteger.formatHex(value)) has bit(s) \(bits) this host does not support (supported: \(ManifestInteger.formatHex(supported)))",
+                    at: located?.location ?? m.platform.location, path: located?.path ?? m.platform.path, notes: [note]))
+        }
+        switch m.platform.value {
+        case .tdx:
+            check("TD attributes", m.tdx?.attributes?.value ?? 0, supported: host.tdxSupportedAttributes, at: m.tdx?.attributes)
+            check("XFAM", m.tdx?.xfam?.value ?? TDXXFAM.defaultXFAM, supported: host.tdxSupportedXFAM, at: m.tdx?.xfam)
+        case .sevSnp:
+            check(
+                "SNP policy", m.sevSnp?.policy?.value ?? SNPPolicy.defaultPolicy, supported: host.snpSupportedPolicyBits,
+                at: m.sevSnp?.policy)
+        default:
+            break
         }
         return out
     }

@@ -29,6 +29,14 @@ public struct PlatformTraits: Sendable, Hashable {
     public var gmemNeedsMmap: Bool
     /// The launch is measured (SNP, TDX, CCA).
     public var measuredLaunch: Bool
+    /// Guest page-state changes reach the launcher only as KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE), and fail
+    /// back to the guest without KVM_CAP_EXIT_HYPERCALL (SNP PSC, TDX MapGPA; KVM_UAPI.md §8).
+    public var conversionNeedsHypercall = false
+    /// vCPUs start at the reset vector chosen by the hardware; the VMM cannot set registers (TDX).
+    public var startsAtResetVector = false
+    /// What a vCPU reads before it validates memory must be measured private pages, so the launcher's boot
+    /// area is populated by the launch command (SNP: KVM_SEV_SNP_LAUNCH_UPDATE; KVM_UAPI.md §8).
+    public var measuresBootArea = false
     /// Its uapi is merged upstream (false: only in a posted series).
     public var uapiMerged: Bool
     public var testingOnly: Bool
@@ -110,6 +118,8 @@ public struct PlatformTraits: Sendable, Hashable {
         t.readonlySlots = false
         t.gmemInitShared = false
         t.measuredLaunch = true
+        t.conversionNeedsHypercall = true
+        t.measuresBootArea = true
         return t
     }()
 
@@ -129,6 +139,8 @@ public struct PlatformTraits: Sendable, Hashable {
         t.measuredLaunch = true
         t.allowedGPABits = 48...52
         t.discreteGPABits = [48, 52]
+        t.conversionNeedsHypercall = true
+        t.startsAtResetVector = true
         return t
     }()
 
@@ -158,7 +170,7 @@ public struct PlatformTraits: Sendable, Hashable {
         var t = arm64Base
         t.platform = .cca
         t.vmTypeName = "KVM_VM_TYPE_ARM_REALM"
-        t.vmTypeValue = 1 << 8
+        t.vmTypeValue = 1 << 30  // posted series v14; 1 << 8 in v5…v13 (KVM_UAPI.md §8)
         t.hasPrivateMemory = true
         t.privateBackings = [.guestMemfd]
         t.defaultAccessType = .ipaBit

@@ -58,6 +58,19 @@ public struct RuleContext: Sendable {
     public var initrdFile: PayloadFile?
     public var host: HostProfile?
 
+    /// Files other manifest keys name (`sev-snp.id-block`, `sev-snp.id-auth`), by key, as resolved and read.
+    public var launchFiles: [String: LaunchFile] = [:]
+
+    /// A file a launch parameter names: the path resolved against the manifest's directory, and what was read.
+    public struct LaunchFile: Sendable {
+        public var path: String
+        public var file: PayloadFile?
+        public init(path: String, file: PayloadFile?) {
+            self.path = path
+            self.file = file
+        }
+    }
+
     public init(
         manifest: Manifest, payloadPath: String? = nil, payloadFile: PayloadFile? = nil, initrdPath: String? = nil,
         initrdFile: PayloadFile? = nil, host: HostProfile? = nil

@@ -17,13 +17,18 @@ public enum RuleRegistry {
         ExperimentalPlatform.self, VCPULimit.self,
         // sharing
         SharingWithoutPrivateMemory.self, SharingAccessType.self, SharingSharedBit.self, SharingConversionExits.self,
-        SharingConvertibleNames.self, SharingConvertibleOmitted.self, SharingNoExits.self, SharingFaultNeverRequests.self,
+        SharingConvertibleNames.self, SharingConvertibleOmitted.self, SharingNoExits.self, SharingHypercallRequired.self,
+        SharingFaultNeverRequests.self,
         // payload
         PayloadFileRule.self, PayloadLoad.self, PayloadFits.self, PayloadEntry.self, PayloadMode.self,
-        PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self,
+        PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self, PayloadFirmware.self, PayloadTDXResetVector.self,
+        PayloadSNPBootArea.self,
         // payload: linux
         LinuxKeys.self, LinuxArch.self, LinuxPlatform.self, LinuxImage.self, LinuxPlacement.self, LinuxMemory.self,
         LinuxInitrd.self, LinuxCmdline.self, LinuxVCPUs.self,
+        // launch parameters
+        SNPBlockPlatform.self, SNPPolicyBits.self, SNPPolicyDebug.self, SNPHostData.self, SNPIDBlock.self, TDXBlockPlatform.self,
+        TDXAttributeBits.self, TDXDebug.self, TDXXFAMBits.self, TDXMeasurementRegisterBytes.self,
     ]
 
     /// Runs every rule that applies to the manifest's architecture.
@@ -41,7 +46,7 @@ public enum RuleRegistry {
 public enum RuleCatalogue {
     public static let all: [RuleDocumentation] = {
         var docs = ManifestMessages.documentation + RuleRegistry.rules.map { $0.documentation }
-        docs += HostRules.documentation
+        docs += HostRules.documentation + IOMessages.documentation + WaiverMessages.documentation
         return docs.sorted { $0.id < $1.id }
     }()
 

@@ -7,6 +7,24 @@ import Manifest
 public enum BootArea {
     public static let start: UInt64 = 0x1000
     public static let end: UInt64 = 0x8000
+
+    /// The part of the boot area the launcher writes in `mode`: the GDT page (protected), GDT and page tables
+    /// (long), nothing (real).
+    public static func range(_ mode: BootMode) -> Range<UInt64>? {
+        switch mode {
+        case .real: nil
+        case .protected: start..<0x2000
+        case .long: start..<end
+        }
+    }
+}
+
+/// A firmware payload (`format: firmware`): a flat image that ends at 4 GiB, entered at the x86 reset vector.
+public enum Firmware {
+    /// One past the image's last byte.
+    public static let end: UInt64 = 1 << 32
+    /// Where an x86 vCPU starts after reset (CS base 0xffff0000 + IP 0xfff0; a TD's only start).
+    public static let resetVector: UInt64 = 0xffff_fff0
 }
 
 extension RuleContext {
@@ -25,7 +43,7 @@ extension RuleContext {
     public var payloadRanges: [(gpa: UInt64, size: UInt64)]? {
         guard let payload = manifest.payload, let file = payloadFile, file.kind == .regular else { return nil }
         switch payload.format.value {
-        case .flat:
+        case .flat, .firmware:
             guard let gpa = payloadLoadGPA else { return nil }
             return [(gpa, file.size)]
         case .elf:
@@ -39,9 +57,14 @@ extension RuleContext {
         }
     }
 
-    /// The flat payload's load GPA (`region+offset` resolved).
+    /// The flat payload's load GPA (`region+offset` resolved); a firmware image's default is 4 GiB − its size.
     public var payloadLoadGPA: UInt64? {
-        guard let load = manifest.payload?.load else { return nil }
+        guard let payload = manifest.payload else { return nil }
+        guard let load = payload.load else {
+            guard payload.format.value == .firmware, let file = payloadFile, file.kind == .regular, file.size <= Firmware.end
+            else { return nil }
+            return Firmware.end - file.size
+        }
         switch load.value {
         case .absolute(let gpa): return gpa
         case .region(let name, let offset):
@@ -56,6 +79,7 @@ extension RuleContext {
         guard let payload = manifest.payload else { return nil }
         switch payload.format.value {
         case .flat: return payload.entry?.value ?? payloadLoadGPA
+        case .firmware: return Firmware.resetVector
         case .elf:
             guard let bytes = payloadFile?.bytes, case .success(let image) = ELFImage.parse(bytes) else { return nil }
             return image.entry
@@ -129,10 +153,12 @@ public enum PayloadLoad: Rule {
             if let entry = payload.entry {
                 diagnostics.append(emit("'entry' is not used by ELF payloads (the entry is e_entry)", at: entry))
             }
-        case .flat:
+        case .flat, .firmware:
             guard let load = payload.load else {
-                diagnostics.append(
-                    error("flat payloads need 'load' (REGION+OFFSET or a GPA)", at: payload.location, path: DataPath([.key("payload")])))
+                if payload.format.value == .flat {
+                    diagnostics.append(
+                        error("flat payloads need 'load' (REGION+OFFSET or a GPA)", at: payload.location, path: DataPath([.key("payload")])))
+                }
                 return
             }
             if case .region(let name, let offset) = load.value {
@@ -211,6 +237,7 @@ public enum PayloadMode: Rule {
             }
             return
         }
+        guard payload.format.value != .firmware else { return }  // the reset state, not a mode (payload.firmware)
         let limit: UInt64
         switch payload.mode.value {
         case .real: limit = 1 << 20
@@ -240,7 +267,8 @@ public enum PayloadBootArea: Rule {
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
         guard let payload = context.manifest.payload, !context.isDamaged("memory", "arch", "platform"),
-            context.manifest.arch.value == .x86_64, payload.mode.value != .real, !context.traits.measuredLaunch
+            context.manifest.arch.value == .x86_64, payload.mode.value != .real, !context.traits.measuredLaunch,
+            payload.format.value != .firmware
         else { return }
         let linux = payload.format.value == .linux
         let area = BootArea.start..<(linux ? LinuxBootLayout.areaEnd : BootArea.end)

@@ -73,7 +73,7 @@ public enum ReadonlyProtectedState: Rule {
     public static let documentation = RuleDocumentation(
         id: "platform.readonly", severity: .error,
         summary: "A read-only region on a platform that has no read-only memslots.",
-        rationale: "kvm_arch_has_readonly_mem() is false for VMs with protected state (SEV-ES, SEV-SNP, TDX): KVM cannot emulate the faulting write. pKVM and CCA refuse read-only slots too. The classic case is a read-only pflash (OVMF code) slot copied from a non-confidential VM configuration.",
+        rationale: "kvm_arch_has_readonly_mem() is false for VMs with protected state (SEV-ES, SEV-SNP, TDX): KVM cannot emulate the faulting write. pKVM (arm64 mmu.c:2597-2607 in Linux 7.1.5: EPERM) and CCA refuse read-only slots too. The classic case is a read-only pflash (OVMF code) slot copied from a non-confidential VM configuration.",
         kernel: "KVM_SET_USER_MEMORY_REGION(2) with KVM_MEM_READONLY fails with EINVAL in SNP and TDX VMs — late, at slot creation.",
         fix: "Drop `readonly`; for firmware, load it as the measured payload instead of a read-only pflash slot.")
 
@@ -93,7 +93,7 @@ public enum DirtyLogPlatform: Rule {
     public static let documentation = RuleDocumentation(
         id: "platform.dirty-log", severity: .error, summary: "Dirty logging on a platform that does not support it.",
         rationale: "Protected arm64 VMs (pKVM, CCA realms) do not support dirty logging: the host cannot observe guest writes.",
-        kernel: "KVM_SET_USER_MEMORY_REGION(2) with KVM_MEM_LOG_DIRTY_PAGES is refused for protected VMs.",
+        kernel: "KVM_SET_USER_MEMORY_REGION(2) with KVM_MEM_LOG_DIRTY_PAGES fails with EPERM for pKVM protected VMs (arm64 mmu.c:2597-2607 in Linux 7.1.5) and is refused for realms.",
         fix: "Drop `dirty-log`.")
 
     public static let appliesTo: Set<Architecture> = [.arm64]
@@ -182,7 +182,7 @@ public enum TestingOnlyPlatform: Rule {
 public enum UnmergedUAPI: Rule {
     public static let documentation = RuleDocumentation(
         id: "platform.unmerged-uapi", severity: .warning, summary: "The platform's KVM uapi is not merged upstream.",
-        rationale: "Arm CCA realm support is a posted series (v14, 2026-05): its VM type, capability number and KVM_ARM_RMI_POPULATE ioctl may still change. Plans mark these steps `posted`.",
+        rationale: "Arm CCA realm support is a posted series (v14, 2026-05-13): its VM type (KVM_VM_TYPE_ARM_REALM = 1UL << 30 since v14, 1 << 8 before), capability number (KVM_CAP_ARM_RMI = 249) and KVM_ARM_RMI_POPULATE ioctl may still change; v14 removed KVM_ARM_VCPU_REC (bit 8 of the vCPU features is now the merged KVM_ARM_VCPU_HAS_EL2_E2H0) and activates a realm at its first run only with an in-kernel irqchip (a userspace irqchip is EOPNOTSUPP, v14 patch 18/44). Plans mark these steps `posted uapi (Arm CCA series v14)` and require KVM_CAP_IRQCHIP.",
         kernel: "An upstream kernel (7.2) rejects KVM_CREATE_VM(KVM_VM_TYPE_ARM_REALM) with EINVAL.",
         fix: "Run on a kernel carrying the CCA series, and re-check the plan when the series is merged.")
 
@@ -192,26 +192,28 @@ public enum UnmergedUAPI: Rule {
         guard !context.isDamaged("platform"), !context.traits.uapiMerged else { return }
         diagnostics.append(
             emit(
-                "platform '\(context.manifest.platform.value.rawValue)' uses KVM uapi that is posted but not merged upstream (Arm CCA series v14); numbers may change",
+                "platform '\(context.manifest.platform.value.rawValue)' uses KVM uapi that is posted but not merged upstream (Arm CCA series v14: KVM_VM_TYPE_ARM_REALM = 1UL << 30, KVM_CAP_ARM_RMI = 249); numbers may change, and a realm needs an in-kernel irqchip",
                 at: context.manifest.platform))
     }
 }
 
-/// pKVM protected VMs taint the kernel and need kvm-arm.mode=protected.
+/// pKVM protected VMs need kvm-arm.mode=protected and pin their memory against RLIMIT_MEMLOCK.
 public enum ExperimentalPlatform: Rule {
     public static let documentation = RuleDocumentation(
-        id: "platform.pkvm-host", severity: .warning, summary: "pKVM protected VMs need a host booted with kvm-arm.mode=protected.",
-        rationale: "Upstream protected VMs (Linux 7.1) exist only when the host runs pKVM; creating one taints the kernel (\"protected VMs are experimental and for development only\"). Guest memory is pinned: the launcher needs CAP_IPC_LOCK or a large RLIMIT_MEMLOCK.",
-        kernel: "KVM_CREATE_VM(KVM_VM_TYPE_ARM_PROTECTED) fails with EINVAL on a host not booted with kvm-arm.mode=protected.",
-        fix: "Boot the host with kvm-arm.mode=protected.")
+        id: "platform.pkvm-host", severity: .warning,
+        summary: "pKVM protected VMs need a host booted with kvm-arm.mode=protected, and pin guest memory against RLIMIT_MEMLOCK.",
+        rationale: "Upstream protected VMs (Linux 7.1) exist only when the host runs pKVM (KVM_VM_TYPE_ARM_PROTECTED = 1UL << 31, include/uapi/linux/kvm.h:708); creating one taints the kernel (\"protected VMs are experimental and for development only\"). Every page donated to the guest is pinned and charged to the launcher's RLIMIT_MEMLOCK, so the limit must cover all guest memory (or the launcher needs CAP_IPC_LOCK). Read-only and dirty-logging slots are refused (platform.readonly, platform.dirty-log).",
+        kernel: "KVM_CREATE_VM(KVM_VM_TYPE_ARM_PROTECTED) fails with EINVAL on a host not booted with kvm-arm.mode=protected (arm.c:241-252 in Linux 7.1.5); pinning beyond RLIMIT_MEMLOCK fails the guest's first faults with ENOMEM.",
+        fix: "Boot the host with kvm-arm.mode=protected and raise RLIMIT_MEMLOCK (`ulimit -l`, systemd LimitMEMLOCK=) to at least the guest's memory.")
 
     public static let appliesTo: Set<Architecture> = [.arm64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
         guard !context.isDamaged("platform"), context.manifest.platform.value == .pkvm else { return }
+        let pinned = context.memslotRegions.reduce(UInt64(0)) { $0 &+ $1.size.value }
         diagnostics.append(
             emit(
-                "platform 'pkvm' needs a host booted with kvm-arm.mode=protected; protected VMs taint the kernel and pin guest memory",
+                "platform 'pkvm' needs a host booted with kvm-arm.mode=protected (else KVM_CREATE_VM fails with EINVAL); protected VMs taint the kernel and pin their memory: RLIMIT_MEMLOCK must allow \(ManifestInteger.formatSize(pinned)) (or CAP_IPC_LOCK)",
                 at: context.manifest.platform))
     }
 }

@@ -170,9 +170,34 @@ public enum SharingNoExits: Rule {
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
         guard !context.isDamaged("platform"), !context.traits.possibleConversion.isEmpty,
+            !context.traits.conversionNeedsHypercall,  // an error there: sharing.hypercall-required
             let conversion = context.manifest.sharing?.conversion, conversion.value.isEmpty,
             context.regions.contains(where: { $0.access.value == .convertible })
         else { return }
         diagnostics.append(emit("convertible regions exist but conversion is [], so no page can ever convert", at: conversion))
+    }
+}
+
+/// SEV-SNP and TDX guests convert pages only through hypercall exits.
+public enum SharingHypercallRequired: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "sharing.hypercall-required", severity: .error,
+        summary: "`conversion` on SEV-SNP or TDX without `hypercall`.",
+        rationale: "An SNP guest's page-state changes (GHCB PSC) and a TD's MapGPA reach the launcher only as KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE), which KVM delivers only after KVM_ENABLE_CAP(KVM_CAP_EXIT_HYPERCALL, 1 << 12). Without it every conversion the guest asks for fails inside KVM (sev.c:3824-3827 and 4034-4036, tdx.c:1247-1257 in Linux 7.1.5; KVM_UAPI.md §8), so the guest cannot share anything — not even its GHCB or bounce buffers.",
+        kernel: "SNP: the PSC request returns GHCB_MSR_PSC_RESP_ERROR / VMGEXIT_PSC_ERROR_GENERIC to the guest; TDX: MapGPA returns TDVMCALL_STATUS_SUBFUNC_UNSUPPORTED.",
+        fix: "Add `hypercall` to `conversion`, or omit `conversion` to take the platform's exits.")
+
+    public static let appliesTo: Set<Architecture> = [.x86_64]
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard !context.isDamaged("platform", "sharing"), context.traits.conversionNeedsHypercall,
+            let conversion = context.manifest.sharing?.conversion,
+            !conversion.value.contains(where: { $0.value == .hypercall })
+        else { return }
+        diagnostics.append(
+            emit(
+                "conversion on \(context.manifest.platform.value.rawValue) needs 'hypercall': the guest's page-state changes arrive only as KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE), and without KVM_CAP_EXIT_HYPERCALL each one fails in KVM",
+                at: conversion,
+                notes: [DiagnosticNote("platform declared here", at: context.manifest.platform.location)]))
     }
 }

@@ -37,7 +37,10 @@ struct DiffCommand: ParsableCommand {
         help: "Comma-separated risk classes (exposure, measurement, compatibility, layout): exit 1 only when one is found.")
     var failOn: String?
 
+    @OptionGroup var colour: ColourOption
+
     func run() throws {
+        colour.apply()
         var gate: Set<RiskClass>? = nil
         if let failOn {
             var classes = Set<RiskClass>()
@@ -49,6 +52,12 @@ struct DiffCommand: ParsableCommand {
                 }
                 classes.insert(risk)
             }
+            // An empty list (`--fail-on ''`, `,,,`) would turn the gate off without a word: a usage error.
+            guard !classes.isEmpty else {
+                Console.error(
+                    "kvmplan: --fail-on: no risk class given; use one or more of \(RiskClass.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ExitCode(2)
+            }
             gate = classes
         }
         let a = try Self.load(old)
@@ -56,9 +65,9 @@ struct DiffCommand: ParsableCommand {
         let diff = PlanDiffer.diff(a, b)
         switch format {
         case .text:
-            Console.out(PlanDiffRenderer(style: Console.stdoutIsTerminal ? .ansi : .plain).text(diff, left: old, right: new))
+            Console.out(PlanDiffRenderer(style: Console.colourStdout ? .ansi : .plain).text(diff, left: old, right: new))
         case .json:
-            Console.out(PlanDiffRenderer().json(diff, left: old, right: new).serialized(pretty: true) + "\n")
+            Console.outData(PlanDiffRenderer().json(diff, left: old, right: new).serialized(pretty: true) + "\n")
         }
         if let gate {
             if !diff.findings(in: gate).isEmpty { throw ExitCode(1) }
@@ -67,8 +76,9 @@ struct DiffCommand: ParsableCommand {
         if !diff.isEmpty { throw ExitCode(1) }
     }
 
-    /// A manifest (compiled) or a plan JSON file (decoded and validated); every failure is exit 2.
-    static func load(_ file: String) throws -> Plan {
+    /// A manifest (compiled) or a plan JSON file (decoded and validated); every failure is exit 2 unless
+    /// `invalidExit` says otherwise for an invalid manifest (`map` exits 1, as `plan` does).
+    static func load(_ file: String, invalidExit: Int32 = 2) throws -> Plan {
         let bytes: [UInt8]
         do {
             bytes = try LocalFileAccess().read(file)
@@ -84,7 +94,7 @@ struct DiffCommand: ParsableCommand {
                 throw ExitCode(2)
             }
         }
-        return try ManifestLoading.plan(from: file, invalidExit: 2, ioExit: 2)
+        return try ManifestLoading.plan(from: file, invalidExit: invalidExit, ioExit: 2)
     }
 }
 

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Diagnostics
+import Plan
+import Manifest
 import Rules
 
 struct ExplainCommand: ParsableCommand {
@@ -15,16 +17,24 @@ struct ExplainCommand: ParsableCommand {
     var list = false
 
     func run() throws {
-        if list || rule == nil {
-            let width = RuleCatalogue.all.map(\.id.rawValue.count).max() ?? 0
-            for doc in RuleCatalogue.all {
+        if rule == nil && !list {
+            Console.error("kvmplan: explain needs a rule id (such as memory.overlap); 'kvmplan explain --list' lists them")
+            throw ExitCode(2)
+        }
+        // The manifest rules, and the plan-file ids documented so far.
+        let all = (RuleCatalogue.all + PlanIssue.documentation).sorted { $0.id < $1.id }
+        if list {
+            let width = all.map(\.id.rawValue.count).max() ?? 0
+            for doc in all {
                 let pad = String(repeating: " ", count: width - doc.id.rawValue.count)
                 Console.out("\(doc.id)\(pad)  \(doc.severity.rawValue.padding(7))  \(doc.summary)\n")
             }
             return
         }
-        guard let rule, let doc = RuleCatalogue.byID[DiagnosticID(rule)] else {
-            Console.error("kvmplan: unknown rule id '\(rule ?? "")'; 'kvmplan explain --list' lists them")
+        guard let rule, let doc = all.first(where: { $0.id == DiagnosticID(rule) }) else {
+            let suggestion = ManifestMessages.closest(rule ?? "", in: all.map(\.id.rawValue))
+                .map { "; did you mean '\($0)'?" } ?? ""
+            Console.error("kvmplan: unknown rule id '\(rule ?? "")'\(suggestion) ('kvmplan explain --list' lists them)")
             throw ExitCode(2)
         }
         Console.out(

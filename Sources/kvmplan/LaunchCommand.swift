@@ -15,9 +15,9 @@ struct LaunchCommand: ParsableCommand {
         discussion: """
             The input is a manifest, or a plan file from 'kvmplan plan --format json' (recognised by a .json \
             name or a leading '{'; it can only express kvmplan's closed set of typed steps and is validated \
-            when read). A plan file's payload is the path recorded in the plan (relative to the directory \
-            kvmplan ran in), else that path relative to the manifest named in the plan, else relative to the \
-            plan file; --payload names another file. Every payload's sha256 must match the plan, and every \
+            when read). A plan file's payload (and a Linux plan's initrd) is the path recorded in the plan, followed \
+            only inside the plan file's directory: a regular file there or below it once '..' and symbolic links are resolved; \
+            --payload names any other file explicitly. Every payload's sha256 must match the plan, and every \
             'load' step checks the sha256 of the bytes it copies.
 
             Before creating anything, the plan's requirements are compared with this host: the KVM API \
@@ -36,14 +36,15 @@ struct LaunchCommand: ParsableCommand {
             kvmplan's own failure (unreadable or invalid manifest or plan, no payload, payload mismatch, a \
             failed step, a step this launcher cannot execute, guest shutdown/triple fault, KVM internal \
             error); 126 /dev/kvm is missing or not accessible, or this host lacks the architecture, VM type \
-            or a capability the plan needs; 130 SIGINT (the VM is torn down first); 2 usage error.
+            or a capability the plan needs; 128 + signal when stopped by SIGINT (130), SIGTERM (143) or SIGHUP \
+            (129): the guest is stopped and every step undone first, with one line on stderr; 2 usage error.
 
             stderr: manifest diagnostics as 'file:line:col: error[rule]: …'; each host shortfall as \
             'file:line:col: error: this host's KVM cannot create KVM_X86_TDX_VM (KVM_CAP_VM_TYPES = 0x1)'; a \
             failed step as 'kvmplan: step slot.ram (KVM_SET_USER_MEMORY_REGION, file:line:col) failed: \
             EINVAL (Invalid argument)', after which the steps before it are undone in reverse (munmap, \
             close); a dead guest as 'kvmplan: vcpu N: <decoded exit reason>' and a register dump; \
-            'kvmplan: timeout: …' and 'kvmplan: interrupted (SIGINT); …'.
+            'kvmplan: timeout: …' and 'kvmplan: interrupted (SIGTERM); stopped the guest'.
 
             --trace prints each executed step on stderr in the plan's one-line text syntax followed by \
             ' = result  # step-id'; ioctls made by exit handlers (sharing conversions) are indented; teardown \
@@ -75,13 +76,17 @@ struct LaunchCommand: ParsableCommand {
         help: ArgumentHelp("Load this payload file instead of the one the plan names (its sha256 must still match).", valueName: "path"))
     var payloadPath: String?
 
+    @OptionGroup var colour: ColourOption
+
     func validate() throws {
         if let timeout, !(timeout > 0) || !timeout.isFinite {
-            throw ValidationError("--timeout must be a positive number of seconds")
+            let shown = timeout.isFinite && timeout.rounded() == timeout && abs(timeout) < 1e15 ? String(Int64(timeout)) : String(timeout)
+            throw ValidationError("--timeout must be a positive number of seconds, not \(shown)")
         }
     }
 
     func run() throws {
+        colour.apply()
         try Self.execute(file: file, timeout: timeout, trace: trace, dryRun: dryRun, payloadPath: payloadPath)
     }
 
@@ -159,36 +164,32 @@ struct LaunchInput {
             Console.error("kvmplan: \(file): not a valid plan: \(error)")
             throw ExitCode(125)
         }
-        // The initrd, like the payload, at the path the compiler resolved (relative to where it ran, the
-        // manifest or the plan file).
+        // A plan file may come from elsewhere: its payload and initrd paths are only followed inside the plan's
+        // directory (PlanPayloadFile); any other payload must be named with --payload.
         var initrd: [UInt8]? = nil
-        if let path = plan.payload?.initrd?.path {
-            let places = [path, resolvePath(path, relativeTo: plan.payload?.source?.file ?? file), resolvePath(path, relativeTo: file)]
-            initrd = places.lazy.compactMap { try? LocalFileAccess().read($0) }.first
+        do {
+            initrd = try PlanPayloadFile.readInitrd(for: plan, planFile: file)?.bytes
+        } catch {
+            Console.error("kvmplan: \(file): \(error)")
+            throw ExitCode(125)
         }
         if let payloadOverride {
             return LaunchInput(plan: plan, payload: try readPayload(payloadOverride), payloadFile: payloadOverride, initrd: initrd)
         }
-        guard let info = plan.payload else { return LaunchInput(plan: plan, payload: nil, payloadFile: nil) }
-        // The plan records the payload path as the compiler resolved it: relative to the directory kvmplan ran
-        // in, or to the manifest's directory.
-        var candidates = [info.path]
-        if let manifest = info.source?.file { candidates.append(resolvePath(info.path, relativeTo: manifest)) }
-        candidates.append(resolvePath(info.path, relativeTo: file))
-        candidates = candidates.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
-        for candidate in candidates {
-            if let payload = try? LocalFileAccess().read(candidate) {
-                return LaunchInput(plan: plan, payload: payload, payloadFile: candidate, initrd: initrd)
+        do {
+            guard let (payload, path) = try PlanPayloadFile.read(for: plan, planFile: file) else {
+                return LaunchInput(plan: plan, payload: nil, payloadFile: nil)
             }
+            return LaunchInput(plan: plan, payload: payload, payloadFile: path, initrd: initrd)
+        } catch {
+            Console.error("kvmplan: \(file): \(error); name the payload with --payload")
+            throw ExitCode(125)
         }
-        Console.error(
-            "kvmplan: \(file): cannot find the payload \(info.path) (tried \(candidates.joined(separator: ", "))); name it with --payload")
-        throw ExitCode(125)
     }
 
     private static func readPayload(_ path: String) throws -> [UInt8] {
         do {
-            return try LocalFileAccess().read(path)
+            return try LocalFileAccess().readPayload(path)
         } catch {
             Console.error("kvmplan: payload: \(error)")
             throw ExitCode(125)

@@ -15,8 +15,11 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Compile a manifest into its ordered, typed plan of /dev/kvm steps.",
         discussion: """
-            text: the aligned plan (DESIGN §4). json: the canonical plan (sorted keys, sha256 digest; \
-            the same manifest always gives the same bytes); `kvmplan launch` and `kvmplan diff` accept it. \
+            text: the aligned plan. json: the canonical plan (sorted keys, sha256 digest; the same \
+            manifest always gives the same bytes, wherever it lies and however it is named: sources and the \
+            payload path are relative to the manifest's directory, and the digest covers what executes — \
+            steps, arguments, requirements, handlers, the payload's sha256 — not sources, comments or \
+            paths); `kvmplan launch` and `kvmplan diff` accept it. \
             c: a standalone C program performing the same ioctls, a reproducer for kernel bug reports.
             Exit status: 0 ok, 1 invalid manifest (its diagnostics on stderr, no plan), 2 usage or I/O error.
             """
@@ -31,8 +34,13 @@ struct PlanCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the plan to this file instead of stdout.")
     var output: String?
 
+    @OptionGroup var colour: ColourOption
+
     func run() throws {
-        let plan = try ManifestLoading.plan(from: file)
+        colour.apply()
+        // Written the same wherever the manifest lies and however it was named (sources and the payload
+        // path relative to the manifest's directory; the digest never covers them).
+        let plan = try ManifestLoading.plan(from: file).relativeToManifestDirectory()
         let text: String
         switch format {
         case .text: text = PlanTextRenderer().render(plan)
@@ -46,8 +54,10 @@ struct PlanCommand: ParsableCommand {
                 Console.error("kvmplan: \(error)")
                 throw ExitCode(2)
             }
-        } else {
+        } else if format == .text {
             Console.out(text)
+        } else {
+            Console.outData(text)
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Compiler
 import KVM
 import Rules
 
@@ -10,7 +11,10 @@ struct ProbeCommand: ParsableCommand {
         abstract: "Show what this host's /dev/kvm supports.",
         discussion: """
             Reads the KVM API version, the VM types, capabilities on /dev/kvm and on a VM of each \
-            type, the host page size and the CPU's address width. `--format json` prints a host \
+            type, the host page size and the CPU's address width. Flag-valued capabilities are decoded \
+            (KVM_CAP_GUEST_MEMFD_FLAGS 3 (MMAP|INIT_SHARED)); the table ends with a verdict: the platforms \
+            whose minimal guest passes the host checks of 'kvmplan check --host' here ("this host can run: \
+            default, sw-protected"), and why each other one does not. `--format json` prints a host \
             profile for `kvmplan check --host FILE`.
             Exit codes: 0 ok; 126 /dev/kvm is missing or not accessible; 125 a KVM call failed.
             """
@@ -26,7 +30,7 @@ struct ProbeCommand: ParsableCommand {
     func run() throws {
         let info = try probeLocalHost()
         switch format {
-        case .json: Console.out(HostProfile(hostInfo: info).serialized())
+        case .json: Console.outData(HostProfile(hostInfo: info).serialized())
         case .text: Console.out(ProbeCommand.table(info))
         }
     }
@@ -61,13 +65,30 @@ struct ProbeCommand: ParsableCommand {
         }
         var rows: [[String]] = [["capability", "/dev/kvm"] + types.map { "VM \($0.name)" }]
         for capability in capabilities.sorted(by: { $0.rawValue < $1.rawValue }) {
-            var row = ["\(capability.name) (\(capability.rawValue))", info.capabilities[capability].map(String.init) ?? "-"]
+            // Flag-valued capabilities are decoded: `3 (MMAP|INIT_SHARED)`.
+            func cell(_ value: Int?) -> String {
+                guard let value else { return "-" }
+                let words = HostProfile.decode(capability: capability.name, value: UInt64(clamping: value))
+                return words.map { "\(value) (\($0))" } ?? String(value)
+            }
+            var row = ["\(capability.name) (\(capability.rawValue))", cell(info.capabilities[capability])]
             for type in types {
-                row.append(info.perVMType[type]?[capability].map(String.init) ?? "-")
+                row.append(cell(info.perVMType[type]?[capability]))
             }
             rows.append(row)
         }
         out += alignedRows(rows)
+        out += "\n" + verdict(HostProfile(hostInfo: info))
+        return out
+    }
+
+    /// The closing verdict: which platforms this host can run, and why each other one cannot.
+    static func verdict(_ profile: HostProfile) -> String {
+        let entries = HostVerdict.platforms(on: profile)
+        var out = HostVerdict.summary(entries) + "\n"
+        for entry in entries where !entry.runs {
+            out += "  not \(entry.platform.rawValue): \(entry.problems.first ?? "")\n"
+        }
         return out
     }
 
@@ -142,7 +163,7 @@ extension HostProfile {
         var notes = [
             "Captured by `kvmplan probe --format json` on this host.",
             "caps: KVM_CHECK_EXTENSION on /dev/kvm; perVMType: KVM_CHECK_EXTENSION on a VM fd of each type "
-                + "(KVM_UAPI.md §1.3, §7).",
+                + "(docs/kernel-facts.md, VM types).",
             "KVM_CAP_VM_TYPES bitmap = 0x\(String(info.vmTypesBitmap, radix: 16)).",
         ]
         for (type, error) in info.vmTypeFailures.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {

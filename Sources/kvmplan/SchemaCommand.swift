@@ -8,6 +8,6 @@ struct SchemaCommand: ParsableCommand {
     )
 
     func run() throws {
-        Console.out(ManifestSchema.json.serialized(pretty: true) + "\n")
+        Console.outData(ManifestSchema.json.serialized(pretty: true) + "\n")
     }
 }

@@ -116,6 +116,46 @@ struct CIExampleTests {
         #expect(try repo.commit("warning").status == 0)
     }
 
+    @Test("the pre-commit framework hook: its entry skips other YAML files and fails on an invalid manifest")
+    func preCommitFramework() throws {
+        let text = try String(contentsOfFile: Repo.path(".pre-commit-hooks.yaml"), encoding: .utf8)
+        #expect(text.contains("entry: kvmplan check --skip-non-manifests"))
+        #expect(text.contains("language: swift"))
+        if Python.works("import yaml") {
+            let result = try run(
+                "/usr/bin/env",
+                [
+                    "python3", "-c",
+                    """
+                    import sys, yaml
+                    hooks = yaml.safe_load(open(sys.argv[1]))
+                    assert isinstance(hooks, list) and len(hooks) == 1, hooks
+                    h = hooks[0]
+                    assert {"id", "name", "entry", "language"} <= set(h), h
+                    assert h["id"] == "kvmplan-check" and h["language"] == "swift" and h["types"] == ["yaml"], h
+                    print(h["entry"])
+                    """,
+                    Repo.path(".pre-commit-hooks.yaml"),
+                ])
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdout == "kvmplan check --skip-non-manifests\n")
+        }
+        // What pre-commit runs: the entry with the staged YAML files appended.
+        let repo = try Scratch()
+        try repo.write("ci.yaml", "jobs: {build: {runs-on: ubuntu}}\n")
+        try repo.write("guest.yaml", Self.valid)
+        try repo.write("bad.yaml", Self.invalid)
+        let binary = try #require(KVMPlanBinary.path)
+        let ok = try run(binary, ["check", "--skip-non-manifests", "ci.yaml", "guest.yaml"], directory: repo.root.path)
+        #expect(ok.status == 0, "\(ok)")
+        #expect(ok.stderr.contains("checked 1 manifest (1 other YAML file skipped): 0 error(s)"), "\(ok)")
+        let bad = try run(binary, ["check", "--skip-non-manifests", "ci.yaml", "guest.yaml", "bad.yaml"], directory: repo.root.path)
+        #expect(bad.status == 1, "\(bad)")
+        #expect(bad.stdout.contains("bad.yaml:7:36: error[memory.alignment]"))
+        let unskipped = try run(binary, ["check", "ci.yaml"], directory: repo.root.path)
+        #expect(unskipped.status == 1, "without the flag, any YAML file is a manifest: \(unskipped)")
+    }
+
     @Test("the workflow builds kvmplan and checks Manifests/*.yaml with --format github")
     func workflow() throws {
         let text = try String(contentsOfFile: Repo.path("Examples/ci/github-actions.yml"), encoding: .utf8)

@@ -39,12 +39,12 @@ struct ExplainAndSchemaTests {
         }
     }
 
-    @Test("explain without an id lists too")
+    @Test("explain without an id is a usage error (exit 2) that points to --list")
     func bareExplain() throws {
         let bare = try kvmplan("explain")
-        let list = try kvmplan("explain", "--list")
-        #expect(bare.status == 0)
-        #expect(bare.stdout == list.stdout)
+        #expect(bare.status == 2, "\(bare)")
+        #expect(bare.stdout.isEmpty)
+        #expect(bare.stderr.contains("explain --list"), "\(bare)")
     }
 
     @Test("explain memory.overlap prints what, why, the kernel's behaviour and the fix")
@@ -87,7 +87,7 @@ struct ExplainAndSchemaTests {
         #expect(schema["additionalProperties"] as? Bool == false)
         #expect(Set(schema["required"] as? [String] ?? []) == ["kvmplan", "name", "arch", "platform", "memory"])
         let properties = try #require(schema["properties"] as? [String: Any])
-        #expect(Set(properties.keys) == ["kvmplan", "name", "arch", "platform", "vcpus", "gpa-bits", "memory", "sharing", "payload"])
+        #expect(Set(properties.keys) == ["kvmplan", "name", "arch", "platform", "vcpus", "gpa-bits", "memory", "sharing", "payload", "sev-snp", "tdx"])
         #expect(try kvmplan("schema").stdout == result.stdout, "the schema is deterministic")
     }
 }

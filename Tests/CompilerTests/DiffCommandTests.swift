@@ -88,6 +88,15 @@ struct DiffCommandTests {
         #expect(result.stderr.contains("bogus"), "stderr: \(result.stderr)")
     }
 
+    @Test("--fail-on with no class at all exits 2 instead of turning the gate off", arguments: ["", ",,,", " , "])
+    func failOnEmpty(list: String) throws {
+        let (a, b) = Self.pair("layout-region-grows")
+        let result = try Self.kvmplan(["diff", "--fail-on", list, a, b])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("no risk class"), "stderr: \(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test("a manifest against its own plan JSON (from kvmplan plan) is the same; against another's, as manifest vs manifest")
     func manifestAgainstPlanFile() throws {
         let directory = try Run.temporaryDirectory("kvmplan-diff-plans")
@@ -101,7 +110,11 @@ struct DiffCommandTests {
         let viaManifest = try Self.kvmplan(["diff", "--format", "json", a, b])
         let viaPlan = try Self.kvmplan(["diff", "--format", "json", a, bJSON])
         #expect(viaPlan.status == 1)
-        #expect(viaPlan.stdout.replacingOccurrences(of: bJSON, with: b) == viaManifest.stdout)
+        // A plan file's sources are relative to its manifest's directory (`kvmplan plan`).
+        let bName = String(b.split(separator: "/").last ?? "")
+        #expect(
+            viaPlan.stdout.replacingOccurrences(of: bJSON, with: b)
+                == viaManifest.stdout.replacingOccurrences(of: "\"\(b):", with: "\"\(bName):"))
     }
 
     @Test("a tampered plan file exits 2 and names the field")

@@ -117,9 +117,74 @@ struct DiffTests {
     func markup() throws {
         let pair = try #require(Self.pairs.first { $0.name == "layout-region-grows" })
         let text = PlanDiffRenderer(style: .markup).text(try Self.diff(pair), left: pair.a, right: pair.b)
-        #expect(text.contains("[magenta]layout[reset]"))
+        #expect(text.contains("[bold-cyan]layout[reset]"))
         #expect(text.contains("[yellow]  ~ slot.data"))
+        #expect(text.hasSuffix("[bold]1 finding: 1 layout; 3 changes: 3 changed[reset]\n"))
         #expect(!text.contains("\u{1B}["))
+    }
+
+    @Test("every risk class has a colour of its own, in markup and in ANSI")
+    func riskColours() throws {
+        let diff = PlanDiff(
+            findings: RiskClass.allCases.map { Finding($0, "a \($0.rawValue) finding") }, changes: [])
+        let markup = PlanDiffRenderer(style: .markup).text(diff, left: "a", right: "b")
+        let names = ["bold-red", "bold-magenta", "bold-yellow", "bold-cyan"]
+        for (risk, name) in zip(RiskClass.allCases, names) {
+            #expect(markup.contains("[\(name)]\(risk.rawValue)[reset]"), "\(risk)")
+        }
+        let ansi = PlanDiffRenderer(style: .ansi).text(diff, left: "a", right: "b")
+        let codes = RiskClass.allCases.compactMap { risk in
+            ansi.split(separator: "\n").first { $0.contains("\(risk.rawValue)\u{1B}[0m") }.flatMap { line in
+                line.split(separator: "m").first.map(String.init)
+            }
+        }
+        #expect(codes.count == 4)
+        #expect(Set(codes).count == 4, "four classes, four colours: \(codes)")
+    }
+
+    @Test(
+        "the summary line counts findings by class and changes by action, leaving out zeros",
+        arguments: [
+            ("layout-region-grows", "1 finding: 1 layout; 3 changes: 3 changed"),
+            ("exposure-region-shared", "1 finding: 1 exposure; 5 changes: 1 added, 3 removed, 1 changed"),
+            ("same-comments", nil),
+        ] as [(String, String?)])
+    func summaryLine(_ name: String, _ expected: String?) throws {
+        let pair = try #require(Self.pairs.first { $0.name == name })
+        let diff = try Self.diff(pair)
+        let text = PlanDiffRenderer().text(diff, left: pair.a, right: pair.b)
+        if let expected {
+            #expect(text.hasSuffix("\n" + expected + "\n"))
+            #expect(PlanDiffRenderer().json(diff, left: pair.a, right: pair.b)["summary"]?["text"] == .string(expected))
+        } else {
+            #expect(text == "plans are the same\n")
+            #expect(PlanDiffer.diff(try Compile.file(pair.a).plan, try Compile.file(pair.b).plan).isEmpty)
+        }
+    }
+
+    @Test("JSON field values are typed as in the plan (numbers, null, lists), and an absent side has no key")
+    func typedJSONValues() throws {
+        let grows = try #require(Self.pairs.first { $0.name == "layout-region-grows" })
+        let json = PlanDiffRenderer().json(try Self.diff(grows), left: grows.a, right: grows.b)
+        let slot = try #require(json["changes"]?.arrayValue?.first { $0["id"] == .string("slot.data") })
+        let size = try #require(slot["fields"]?.arrayValue?.first)
+        #expect(size == .object(["field": .string("args.size"), "before": .uint(4 << 20), "after": .uint(8 << 20)]))
+        #expect(json["summary"]?["changes"]?["changed"] == .int(3))
+        #expect(json["summary"]?["findings"]?["layout"] == .int(1))
+        #expect(json["summary"]?["findings"]?["exposure"] == .int(0))
+
+        let shared = try #require(Self.pairs.first { $0.name == "exposure-region-shared" })
+        let sharedJSON = PlanDiffRenderer().json(try Self.diff(shared), left: shared.a, right: shared.b)
+        let secret = try #require(sharedJSON["changes"]?.arrayValue?.first { $0["id"] == .string("slot.secret") })
+        let fields = try #require(secret["fields"]?.arrayValue)
+        #expect(fields.first == .object(["field": .string("args.userspace"), "before": .null]), "a JSON null, not \"null\"")
+        #expect(fields.last == .object(["field": .string("args.userspace.offset"), "after": .uint(0)]))
+
+        let readonly = try #require(Self.pairs.first { $0.name == "compatibility-readonly" })
+        let readonlyJSON = PlanDiffRenderer().json(try Self.diff(readonly), left: readonly.a, right: readonly.b)
+        let rom = try #require(readonlyJSON["changes"]?.arrayValue?.first { $0["id"] == .string("slot.rom") })
+        let flags = try #require(rom["fields"]?.arrayValue?.first { $0["field"] == .string("args.flags") })
+        #expect(flags["after"] == .array([.string("READONLY")]), "a list, not a string")
     }
 
     // MARK: - Measurement order

@@ -44,7 +44,7 @@ struct InvariantTests {
         "KVM_CAP_NR_MEMSLOTS": ["regions", "- name"], "KVM_CAP_MAX_VCPUS": ["vcpus"], "KVM_CAP_GUEST_MEMFD": ["backing"],
         "KVM_CAP_USER_MEMORY2": ["backing"], "KVM_CAP_READONLY_MEM": ["readonly"],
         "KVM_CAP_MEMORY_ATTRIBUTES": ["access"], "KVM_CAP_GUEST_MEMFD_FLAGS": ["guest-memfd", "mmap", "init-shared"],
-        "KVM_CAP_EXIT_HYPERCALL": ["conversion", "platform"],
+        "KVM_CAP_EXIT_HYPERCALL": ["conversion", "platform"], "KVM_CAP_SPLIT_IRQCHIP": ["platform"], "KVM_CAP_IRQCHIP": ["platform"],
     ]
 
     /// Requirement sources (and step, handler and payload sources) point at real lines of the manifest:

@@ -14,20 +14,29 @@ struct KnownBugTests {
     // MARK: - Launch-command source is a guest_memfd mmap
 
     /// A convertible, initially private region whose guest_memfd is mmap'able (allowed: only init-shared is
-    /// refused on these platforms) receiving the measured payload.
+    /// refused on these platforms) receiving the measured payload. TDX takes a firmware image ending at 4 GiB (a TD
+    /// starts at the reset vector); SNP a real-mode image (no launcher boot area, which would need a host-writable
+    /// shared side: payload.snp-boot-area).
     static func mmapConvertible(_ platform: String) -> String {
         let arm = platform == "cca"
+        let tdx = platform == "tdx"
+        let payload =
+            tdx
+            ? "  format: firmware\n  path: ../Examples/guests/tdx-hello.bin\n"
+            : arm
+                ? "  path: ../Examples/guests/hello-long.bin\n  load: ram+0x100000\n"
+                : "  path: ../Examples/guests/hello-real.bin\n  load: ram+0x8000\n  mode: real\n"
         return """
             kvmplan: 1
             name: repro
             arch: \(arm ? "arm64" : "x86_64")
             platform: \(platform)
-            \(platform == "tdx" ? "gpa-bits: 48" : arm ? "gpa-bits: 40" : "vcpus: 1")
+            \(tdx ? "gpa-bits: 48" : arm ? "gpa-bits: 40" : "vcpus: 1")
             memory:
               regions:
                 - name: ram
-                  base: \(arm ? "0x80000000" : "0x0")
-                  size: 64MiB
+                  base: \(arm ? "0x80000000" : tdx ? "0xffc00000" : "0x0")
+                  size: \(tdx ? "4MiB" : "64MiB")
                   access: convertible
                   initial: private
                   backing: guest-memfd
@@ -35,9 +44,7 @@ struct KnownBugTests {
             sharing:
               convertible: [ram]
             payload:
-              path: ../Examples/guests/hello-long.bin
-              load: ram+0x100000
-            \(arm ? "" : "  mode: long\n")  measured: true
+            \(payload)  measured: true
 
             """
     }
@@ -89,8 +96,9 @@ struct KnownBugTests {
     }()
 
     @Test(
-        "SNP/TDX: ELF segments that share a 4 KiB page populate it once (unmeasured: a measured one must be page-aligned)",
-        arguments: [("sev-snp", "convertible"), ("sev-snp", "private"), ("tdx", "convertible"), ("tdx", "private")])
+        "SNP: ELF segments that share a 4 KiB page populate it once (unmeasured: a measured one must be page-aligned)",
+        // TDX takes no ELF payload (a TD starts at the reset vector: payload.tdx-reset-vector).
+        arguments: [("sev-snp", "convertible"), ("sev-snp", "private")])
     func sharedPagePopulatedOnce(platform: String, access: String) throws {
         let yaml = """
             kvmplan: 1
@@ -99,9 +107,15 @@ struct KnownBugTests {
             platform: \(platform)
             memory:
               regions:
-                - name: ram
+                - name: boot         # the launcher's boot area, LAUNCH_UPDATE'd from its shared side
                   base: 0x0
-                  size: 64MiB
+                  size: 1MiB
+                  access: convertible
+                  initial: private
+                  backing: guest-memfd
+                - name: ram
+                  base: 0x100000
+                  size: 63MiB
                   access: \(access)\(access == "convertible" ? "\n      initial: private" : "")
                   backing: guest-memfd
             payload:

@@ -65,7 +65,7 @@ struct OrderingTests {
         text = text.replacingOccurrences(of: "gpa-bits: 48", with: "gpa-bits: \(bits)")
         let plan = try Compile.bytes(Array(text.utf8), file: "Manifests/tdx.yaml").plan
         let step = try #require(plan.steps.first { $0.operation.kind == .tdxInitVM })
-        guard case .tdxInitVM(_, _, _, let gpaw) = step.operation else { return }
+        guard case .tdxInitVM(_, _, _, let gpaw, _) = step.operation else { return }
         #expect(Int(gpaw) == bits)
         #expect(PlanRules.tdx(plan, gpaBits: bits) == [])
     }
@@ -74,6 +74,78 @@ struct OrderingTests {
     func tdxAll() throws {
         let plan = try Compile.sample("tdx").plan
         #expect(PlanRules.tdx(plan, gpaBits: 48) == [])
+    }
+
+    @Test("TDX: KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP, 24) before any vCPU (tdx.c:685-686; x86.c:6763-6782)")
+    func tdxSplitIRQChip() throws {
+        let plan = try Compile.sample("tdx").plan
+        let enable = try #require(plan.steps.firstIndex { $0.id == "enable.KVM_CAP_SPLIT_IRQCHIP" })
+        guard case .enableCap(.vm, let cap, let args) = plan.steps[enable].operation else {
+            Issue.record("enable.KVM_CAP_SPLIT_IRQCHIP is \(plan.steps[enable].operation)")
+            return
+        }
+        #expect(cap == .splitIRQChip && cap.number == 121)
+        #expect(args == [24, 0, 0, 0])
+        let vcpus = PlanRules.indices(plan, .createVCPU)
+        #expect(!vcpus.isEmpty)
+        for index in vcpus { #expect(enable < index) }
+        #expect(try #require(PlanRules.first(plan, .tdxInitVM)) > enable)
+        #expect(plan.requires.capabilities["KVM_CAP_SPLIT_IRQCHIP"]?.scope == .vm)
+    }
+
+    @Test("TDX: per vCPU KVM_TDX_GET_CPUID → KVM_SET_CPUID2 → KVM_TDX_INIT_VCPU (tdx.c:3072-3078, lapic.c:2848-2852)")
+    func tdxCPUIDBeforeInitVCPU() throws {
+        let plan = try Compile.sample("tdx").plan
+        for index in 0..<2 {
+            let cpuid = try #require(plan.steps.firstIndex { $0.id == "cpuid.\(index)" })
+            let initVCPU = try #require(plan.steps.firstIndex { $0.id == "tdx.init-vcpu.\(index)" })
+            #expect(plan.steps[cpuid].operation == .setCPUID2(vcpu: .vcpu(UInt32(index)), from: .tdx))
+            #expect(plan.steps[cpuid].operation.ioctls(arch: .x86_64) == [.memoryEncryptOp, .setCPUID2], "KVM_TDX_GET_CPUID, then KVM_SET_CPUID2")
+            #expect(cpuid < initVCPU)
+        }
+    }
+
+    @Test("TDX: KVM_CAP_MAX_VCPUS is the TD's own limit, asked on the VM fd (tdx.c:665)")
+    func tdxMaxVCPUsOnVM() throws {
+        let plan = try Compile.sample("tdx").plan
+        #expect(plan.requires.capabilities["KVM_CAP_MAX_VCPUS"]?.scope == .vm)
+        let check = try #require(plan.steps.first { $0.id == "cap.KVM_CAP_MAX_VCPUS" })
+        #expect(check.operation == .checkExtension(on: .vm, cap: .maxVCPUs, expect: .atLeast(2)))
+        // Elsewhere it stays a /dev/kvm question.
+        #expect(try Compile.sample("smp").plan.requires.capabilities["KVM_CAP_MAX_VCPUS"]?.scope == .system)
+    }
+
+    @Test(
+        "SNP and TDX always enable KVM_CAP_EXIT_HYPERCALL(1 << KVM_HC_MAP_GPA_RANGE) (sev.c:3824-3827, 4034-4036; tdx.c:1247-1257)",
+        arguments: ["sev-snp", "tdx"])
+    func hypercallExitAlwaysEnabled(platform: String) throws {
+        // No sharing section and no convertible region: the exit is still enabled, before any vCPU runs.
+        let yaml = """
+            kvmplan: 1
+            name: plain
+            arch: x86_64
+            platform: \(platform)
+            memory:
+              regions:
+                - {name: ram, base: 0x0, size: 2MiB, access: private}
+
+            """
+        let plan = try Compile.bytes(Array(yaml.utf8), file: "Manifests/plain.yaml").plan
+        let step = try #require(plan.steps.first { $0.id == "enable.KVM_CAP_EXIT_HYPERCALL" })
+        #expect(step.operation == .enableCap(cap: .exitHypercall, args: [1 << 12, 0, 0, 0]))
+        #expect(plan.requires.capabilities["KVM_CAP_EXIT_HYPERCALL"]?.expect == .bits(1 << 12))
+    }
+
+    @Test("TDX: the sample's payload is firmware at the reset vector, in private memory, measured")
+    func tdxFirmware() throws {
+        let plan = try Compile.sample("tdx").plan
+        let payload = try #require(plan.payload)
+        #expect(payload.format == .firmware)
+        #expect(payload.entry == 0xffff_fff0)
+        #expect(payload.loadGPA + payload.size == 1 << 32)
+        #expect(PlanRules.indices(plan, .setBootState).isEmpty, "a TD's registers are the TDX module's")
+        let populate = try #require(plan.steps.first { $0.operation.kind == .tdxInitMemRegion })
+        #expect(populate.operation == .tdxInitMemRegion(vcpu: .vcpu(0), gpa: payload.loadGPA, nrPages: payload.size / 4096, source: Address(.mapping("staging-payload")), measure: true))
     }
 
     // MARK: - SEV-SNP
@@ -118,6 +190,25 @@ struct OrderingTests {
         let runs = PlanRules.indices(plan, .run)
         #expect(runs.count == 2)
         for index in runs { #expect(finish < index) }
+    }
+
+    @Test("SNP: LAUNCH_UPDATE is described as a loop until len == 0 (sev.c:2483-2489), in the text and the C reproducer")
+    func snpLaunchUpdateLoops() throws {
+        let plan = try Compile.sample("sev-snp").plan
+        let updates = plan.steps.filter { $0.operation.kind == .snpLaunchUpdate }
+        #expect(updates.count == 2)
+        for step in updates { #expect(step.comment?.contains("repeated until len == 0") == true, "\(step.id)") }
+        let c = PlanCRenderer().render(plan)
+        #expect(c.contains("while (u.len > 0)"))
+    }
+
+    @Test("SNP: the long-mode boot area (GDT, page tables) is LAUNCH_UPDATE'd as measured pages after the boot steps wrote it")
+    func snpBootAreaMeasured() throws {
+        let plan = try Compile.sample("sev-snp").plan
+        let area = try #require(plan.steps.firstIndex { $0.id == "snp.launch-update.boot-area" })
+        #expect(plan.steps[area].operation == .snpLaunchUpdate(gpa: 0x1000, size: 0x7000, pageType: .normal, source: Address(.mapping("ram"), offset: 0x1000)))
+        for index in PlanRules.indices(plan, .setBootState) { #expect(index < area) }
+        #expect(area < (try #require(PlanRules.first(plan, .snpLaunchFinish))))
     }
 
     @Test("SNP: every rule of §3.2 at once")

@@ -84,7 +84,7 @@ struct RendererTests {
 
     // MARK: JSON
 
-    @Test("json: exactly {diagnostics, errors, warnings}, each diagnostic exactly the seven contract keys")
+    @Test("json: exactly {diagnostics, errors, warnings}, each diagnostic the seven contract keys and its notes")
     func jsonShape() throws {
         let output = DiagnosticRenderer(format: .json).render(Self.diagnostics)
         #expect(output.hasSuffix("}\n"))
@@ -95,7 +95,7 @@ struct RendererTests {
         let items = try #require(json["diagnostics"]?.arrayValue)
         #expect(items.count == 4)
         for item in items {
-            #expect(item.objectValue.map { Set($0.keys) } == ["file", "line", "column", "severity", "id", "message", "path"])
+            #expect(item.objectValue.map { Set($0.keys) } == ["file", "line", "column", "severity", "id", "message", "path", "notes"])
             #expect(["error", "warning", "note"].contains(item["severity"]?.stringValue ?? ""))
             #expect((item["line"]?.uint64Value ?? 0) >= 1)
             #expect((item["column"]?.uint64Value ?? 0) >= 1)
@@ -106,11 +106,34 @@ struct RendererTests {
                 == .object([
                     "file": .string("guest.yaml"), "line": .int(14), "column": .int(11), "severity": .string("error"),
                     "id": .string("memory.overlap"),
-                    "message": .string("region 'dma' overlaps 'ram' (0x1000_0000..0x1fff_ffff); note: 'ram' is declared here"),
+                    "message": .string("region 'dma' overlaps 'ram' (0x1000_0000..0x1fff_ffff)"),
                     "path": .string("memory.regions[1].base"),
+                    "notes": .array([
+                        .object([
+                            "message": .string("'ram' is declared here"), "file": .string("guest.yaml"), "line": .int(9),
+                            "column": .int(11),
+                        ])
+                    ]),
                 ]))
         #expect(items.map { $0["file"]?.stringValue ?? "" } == ["empty.yaml", "guest.yaml", "guest.yaml", "guest.yaml"])
         #expect(items.first?["path"] == .string(""))
+        #expect(items.first?["notes"] == .array([]))
+    }
+
+    @Test("json: a note without a place has only its message; an unreadable file has line and column 0")
+    func jsonNotesAndWholeFile() throws {
+        let diagnostics = Diagnostics([
+            .error("format.value", "bad", at: Self.at(2, 3), notes: [DiagnosticNote("use one of a, b")]),
+            .error("io.read", "cannot read 'gone.yaml': no such file", at: .wholeFile("gone.yaml")),
+        ])
+        let json = try JSONValue.parse(DiagnosticRenderer(format: .json).render(diagnostics))
+        let items = try #require(json["diagnostics"]?.arrayValue)
+        #expect(items.map { $0["id"]?.stringValue ?? "" } == ["io.read", "format.value"])
+        #expect(items[0]["line"] == .int(0))
+        #expect(items[0]["column"] == .int(0))
+        #expect(items[1]["notes"] == .array([.object(["message": .string("use one of a, b")])]))
+        #expect(json["errors"] == .int(2))
+        #expect(SourceLocation.wholeFile("gone.yaml").description == "gone.yaml")
     }
 
     @Test("json: messages with quotes, backslashes and newlines stay valid JSON")
@@ -135,7 +158,7 @@ struct RendererTests {
 
     // MARK: GitHub
 
-    @Test("github: one workflow command per diagnostic")
+    @Test("github: one workflow command per diagnostic, and a notice at each note that points somewhere")
     func github() {
         let output = DiagnosticRenderer(format: .github).render(Self.diagnostics)
         #expect(
@@ -143,9 +166,18 @@ struct RendererTests {
                 ::error file=empty.yaml,line=1,col=1,title=kvmplan format.empty::[format.empty] the manifest is empty
                 ::warning file=guest.yaml,line=5,col=11,title=kvmplan platform.testing-only::[platform.testing-only] platform 'sw-protected' is for development and testing only
                 ::notice file=guest.yaml,line=14,col=3,title=kvmplan memory.initial::[memory.initial] a note-level finding
-                ::error file=guest.yaml,line=14,col=11,title=kvmplan memory.overlap::[memory.overlap] region 'dma' overlaps 'ram' (0x1000_0000..0x1fff_ffff)%0A'ram' is declared here
+                ::error file=guest.yaml,line=14,col=11,title=kvmplan memory.overlap::[memory.overlap] region 'dma' overlaps 'ram' (0x1000_0000..0x1fff_ffff)%0A'ram' is declared here (guest.yaml:9:11)
+                ::notice file=guest.yaml,line=9,col=11,title=kvmplan memory.overlap (note)::note: 'ram' is declared here (for guest.yaml:14:11: region 'dma' overlaps 'ram' (0x1000_0000..0x1fff_ffff))
 
                 """)
+    }
+
+    @Test("github: an unreadable file is an error annotation on the file, without line or column")
+    func githubWholeFile() {
+        let d = Diagnostic.error("io.read", "cannot read 'gone.yaml': no such file", at: .wholeFile("gone.yaml"))
+        #expect(
+            DiagnosticRenderer(format: .github).render(Diagnostics([d]))
+                == "::error file=gone.yaml,title=kvmplan io.read::[io.read] cannot read 'gone.yaml': no such file\n")
     }
 
     @Test("github: properties escape % CR LF : and ,; messages escape % CR LF")
@@ -179,7 +211,7 @@ struct RendererTests {
                 id: "memory.overlap", severity: .error, summary: "Two regions overlap.", rationale: "Each GPA has one region.",
                 kernel: "EEXIST", fix: "Move a region.")
         ]
-        let output = DiagnosticRenderer(format: .sarif).render(Self.diagnostics, catalogue: catalogue)
+        let output = DiagnosticRenderer(format: .sarif, toolVersion: "9.8.7").render(Self.diagnostics, catalogue: catalogue)
         let log = try JSONValue.parse(output)
         #expect(log["version"] == .string("2.1.0"))
         #expect(log["$schema"]?.stringValue?.contains("sarif") == true)
@@ -187,12 +219,15 @@ struct RendererTests {
         #expect(runs.count == 1)
         let driver = try #require(runs[0]["tool"]?["driver"])
         #expect(driver["name"] == .string("kvmplan"))
+        #expect(driver["version"] == .string("9.8.7"))
+        #expect(runs[0]["invocations"] == .array([.object(["executionSuccessful": .bool(true)])]))
         let rules = try #require(driver["rules"]?.arrayValue)
         #expect(rules.map { $0["id"]?.stringValue ?? "" } == ["format.empty", "memory.initial", "memory.overlap", "platform.testing-only"])
         let overlapRule = try #require(rules.first { $0["id"] == .string("memory.overlap") })
         #expect(overlapRule["shortDescription"]?["text"] == .string("Two regions overlap."))
         #expect(overlapRule["fullDescription"]?["text"] == .string("Each GPA has one region."))
         #expect(overlapRule["help"]?["text"] == .string("Move a region."))
+        #expect(overlapRule["defaultConfiguration"]?["level"] == .string("error"))
 
         let results = try #require(runs[0]["results"]?.arrayValue)
         #expect(results.count == 4)
@@ -206,6 +241,14 @@ struct RendererTests {
         #expect(physical["region"]?["startLine"] == .int(14))
         #expect(physical["region"]?["startColumn"] == .int(11))
         #expect(location["logicalLocations"]?.arrayValue?.first?["fullyQualifiedName"] == .string("memory.regions[1].base"))
+        #expect(overlap["message"]?["text"] == .string("region 'dma' overlaps 'ram' (0x1000_0000..0x1fff_ffff)"))
+        let related = try #require(overlap["relatedLocations"]?.arrayValue)
+        #expect(related.count == 1)
+        #expect(related.first?["id"] == .int(0))
+        #expect(related.first?["message"]?["text"] == .string("'ram' is declared here"))
+        #expect(related.first?["physicalLocation"]?["region"]?["startLine"] == .int(9))
+        #expect(related.first?["physicalLocation"]?["artifactLocation"]?["uri"] == .string("guest.yaml"))
+        #expect(results[0]["relatedLocations"] == nil, "no notes, no related locations")
         for result in results {
             let levels: Set<String> = ["error", "warning", "note", "none"]
             #expect(levels.contains(result["level"]?.stringValue ?? ""))
@@ -219,6 +262,28 @@ struct RendererTests {
         let region = log["runs"]?.arrayValue?.first?["results"]?.arrayValue?.first?["locations"]?.arrayValue?.first?["physicalLocation"]?["region"]
         #expect(region?["startLine"] == .int(1))
         #expect(region?["startColumn"] == .int(1))
+    }
+
+    @Test("sarif: an io.* failure is a result and a tool execution notification; the invocation failed")
+    func sarifToolFailure() throws {
+        let diagnostics = Diagnostics([
+            .error("io.read", "cannot read 'a b/<x>.yaml': no such file", at: .wholeFile("a b/<x>.yaml")),
+            .error("format.value", "bad", at: Self.at(2, 3), notes: [DiagnosticNote("use one of a, b")]),
+        ])
+        let log = try JSONValue.parse(DiagnosticRenderer(format: .sarif).render(diagnostics))
+        let run = try #require(log["runs"]?.arrayValue?.first)
+        #expect(run["tool"]?["driver"]?["version"] == nil, "no version unless given")
+        let invocation = try #require(run["invocations"]?.arrayValue?.first)
+        #expect(invocation["executionSuccessful"] == .bool(false))
+        let notification = try #require(invocation["toolExecutionNotifications"]?.arrayValue?.first)
+        #expect(notification["level"] == .string("error"))
+        #expect(notification["descriptor"]?["id"] == .string("io.read"))
+        #expect(
+            notification["locations"]?.arrayValue?.first?["physicalLocation"]?["artifactLocation"]?["uri"]
+                == .string("a%20b/%3Cx%3E.yaml"))
+        let results = try #require(run["results"]?.arrayValue)
+        #expect(results.map { $0["ruleId"]?.stringValue ?? "" } == ["io.read", "format.value"])
+        #expect(results[1]["message"]?["text"] == .string("bad Note: use one of a, b"), "notes without a place stay in the text")
     }
 
     // MARK: Values

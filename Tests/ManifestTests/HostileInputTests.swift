@@ -253,7 +253,9 @@ struct HostileInputTests {
         let start = ContinuousClock.now
         let (_, diagnostics) = ManifestParser.parse(bytes: Array(text.utf8), file: MarkedSnippet.file)
         let elapsed = ContinuousClock.now - start
-        #expect(diagnostics.all.filter { $0.id == "yaml.duplicate-key" }.count == 201, "\(render(diagnostics))")
+        // All 201 are found; 100 are shown and the rest counted in one note (issue 15, item 11).
+        #expect(diagnostics.all.filter { $0.id == "yaml.duplicate-key" }.count == Diagnostics.limitPerID, "\(render(diagnostics))")
+        #expect(diagnostics.all.contains { $0.id == "format.more-diagnostics" && $0.message.hasPrefix("101 more yaml.duplicate-key") })
         #expect(elapsed < .seconds(2), "200 repeated keys took \(elapsed)")
     }
 
@@ -374,5 +376,54 @@ struct HostileInputTests {
                 DiagnosticSpec("format.integer", at: "1️⃣"), DiagnosticSpec("format.integer", at: "2️⃣"),
                 DiagnosticSpec("format.name", at: "3️⃣"),
             ], in: snippet)
+    }
+
+    // MARK: Amplification (issue 15, items 2 and 11)
+
+    @Test("80,000 %TAG directives are refused at the 17th at once (libyaml's check of them is quadratic)")
+    func manyDirectives() {
+        let text = (1...80_000).map { "%TAG !t\($0)! tag:example.com,\($0):\n" }.joined() + "---\n" + validManifest
+        let start = ContinuousClock.now
+        let (manifest, diagnostics) = ManifestParser.parse(bytes: Array(text.utf8), file: "tags.yaml")
+        let elapsed = ContinuousClock.now - start
+        #expect(manifest == nil)
+        #expect(diagnostics.map(\.id) == ["yaml.too-many-directives"])
+        #expect(diagnostics.all.first?.location.line == 17)
+        #expect(elapsed < .seconds(1), "took \(elapsed)")
+    }
+
+    @Test("directives on lines that end in CR, NEL, LS or PS are counted too", arguments: ["\r", "\r\n", "\u{85}", "\u{2028}", "\u{2029}"])
+    func directivesAfterOtherLineBreaks(lineBreak: String) {
+        let text = (1...40_000).map { "%TAG !t\($0)! tag:example.com,\($0):" }.joined(separator: lineBreak) + lineBreak + "---" + lineBreak
+        let start = ContinuousClock.now
+        let (manifest, diagnostics) = ManifestParser.parse(bytes: Array(text.utf8), file: "tags.yaml")
+        let elapsed = ContinuousClock.now - start
+        #expect(manifest == nil)
+        #expect(diagnostics.map(\.id) == ["yaml.too-many-directives"])
+        #expect(elapsed < .seconds(1), "took \(elapsed)")
+    }
+
+    @Test("200,000 unknown keys give 100 diagnostics and one note with the rest, in bounded time")
+    func manyUnknownKeys() {
+        let text = validManifest + (1...200_000).map { "unknown-\($0): 1\n" }.joined()
+        let start = ContinuousClock.now
+        let (_, diagnostics) = ManifestParser.parse(bytes: Array(text.utf8), file: "keys.yaml")
+        let elapsed = ContinuousClock.now - start
+        #expect(diagnostics.all.count { $0.id == "format.unknown-key" } == Diagnostics.limitPerID)
+        let note = diagnostics.all.first { $0.id == "format.more-diagnostics" }
+        #expect(note?.severity == .note)
+        #expect(note?.message.hasPrefix("199900 more format.unknown-key diagnostics") == true, "\(String(describing: note))")
+        #expect(elapsed < .seconds(20), "took \(elapsed)")
+    }
+
+    @Test("a flow sequence of 2 million items is refused at the node budget, not built")
+    func hugeFlowSequence() {
+        var bytes = Array("x: [".utf8)
+        bytes.reserveCapacity(4_000_010)
+        for _ in 0..<2_000_000 { bytes.append(contentsOf: [UInt8(ascii: "1"), UInt8(ascii: ",")]) }
+        bytes.append(contentsOf: Array("1]\n".utf8))
+        let (manifest, diagnostics) = ManifestParser.parse(bytes: bytes, file: "flow.yaml")
+        #expect(manifest == nil)
+        #expect(diagnostics.map(\.id) == ["yaml.too-large"])
     }
 }

@@ -55,6 +55,15 @@ struct ParserDiagnosticsTests {
             snippet: "kvmplan: 1\nmemory:\n1️⃣\tregions: []\n",
             expected: [DiagnosticSpec("yaml.syntax", at: "1️⃣")]),
         Case(
+            name: "yaml.too-many-directives: the 17th directive is refused before libyaml reads it",
+            snippet: (1...16).map { "%TAG !t\($0)! tag:x,\($0):\n" }.joined() + "1️⃣%TAG !t17! tag:x,17:\n---\n" + validManifest,
+            expected: [DiagnosticSpec("yaml.too-many-directives", at: "1️⃣", message: "more than 16 YAML directives")]),
+        Case(
+            name: "yaml.too-large: the node after the millionth is refused",
+            // Nodes: the root mapping, the key 'x', the sequence, then 999,997 items before the marked one.
+            snippet: "x: [" + String(repeating: "1,", count: 999_997) + "1️⃣1,1]\n",
+            expected: [DiagnosticSpec("yaml.too-large", at: "1️⃣", message: "more than 1000000 nodes")]),
+        Case(
             name: "yaml.syntax: a second document",
             snippet: "kvmplan: 1\n1️⃣---\nkvmplan: 1\n",
             expected: [DiagnosticSpec("yaml.syntax", at: "1️⃣", message: "another document")]),
@@ -104,6 +113,23 @@ struct ParserDiagnosticsTests {
     // MARK: format.*
 
     static let formatCases: [Case] = [
+        Case(
+            name: "format.control-character: a NUL inside the payload path",
+            snippet: validManifest + "payload:\n  format: flat\n  path: 1️⃣\"guests/a.bin\\0.txt\"\n  load: 0x1000\n",
+            expected: [DiagnosticSpec("format.control-character", at: "1️⃣", message: "'guests/a.bin\\0.txt' contains a control character")]),
+        Case(
+            name: "format.control-character: a terminal escape in the payload path, shown escaped",
+            snippet: validManifest + "payload:\n  format: flat\n  path: 1️⃣\"\\e]0;owned\\a.bin\"\n  load: 0x1000\n",
+            expected: [DiagnosticSpec("format.control-character", at: "1️⃣", message: "'\\e]0;owned\\a.bin'")]),
+        Case(
+            name: "format.more-diagnostics: the 101st unknown key and after are one note",
+            snippet: validManifest + (1...100).map { "k\($0): 1\n" }.joined() + "1️⃣k101: 1\nk102: 1\n",
+            expected: [DiagnosticSpec("format.more-diagnostics", at: "1️⃣", severity: .note, message: "2 more format.unknown-key diagnostics")],
+            exhaustive: false),
+        Case(
+            name: "format.name: a terminal escape in a name reaches the message escaped, never raw",
+            snippet: validManifest.replacing(line: "name: demo", with: "name: 1️⃣\"\\e[2J\\e]0;owned\\a\""),
+            expected: [DiagnosticSpec("format.name", at: "1️⃣", message: "'\\e[2J\\e]0;owned\\a' is not a valid name")]),
         Case(name: "format.empty: an empty file", snippet: "1️⃣", expected: [DiagnosticSpec("format.empty", at: "1️⃣")]),
         Case(
             name: "format.empty: only comments", snippet: "1️⃣# a manifest\n# to be written\n",

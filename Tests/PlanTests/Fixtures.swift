@@ -115,14 +115,18 @@ enum Fixtures {
                 "load.payload",
                 .loadPayload(into: Address(.mapping("ram"), offset: 0x10_0000), gpa: 0x10_0000, size: 8192, sha256: payloadDigest),
                 source: at(24, 9)),
-            Step(
-                "snp.launch-update.payload",
-                .snpLaunchUpdate(gpa: 0x10_0000, size: 8192, pageType: .normal, source: Address(.mapping("ram"), offset: 0x10_0000)),
-                source: at(27, 13)),
             Step("vcpu.0", .createVCPU(index: 0), source: at(5, 8)),
             Step("map-run.0", .mmapRun(vcpu: .vcpu(0)), source: at(5, 8)),
             Step("cpuid.0", .setCPUID2(vcpu: .vcpu(0), from: .supported), source: at(5, 8)),
             Step("boot.0", .setBootState(vcpu: .vcpu(0), mode: .long, entry: 0x10_0000, vcpuCount: 1), source: at(26, 9)),
+            Step(
+                "snp.launch-update.payload",
+                .snpLaunchUpdate(gpa: 0x10_0000, size: 8192, pageType: .normal, source: Address(.mapping("ram"), offset: 0x10_0000)),
+                source: at(27, 13)),
+            Step(
+                "snp.launch-update.boot-area",
+                .snpLaunchUpdate(gpa: 0x1000, size: 0x7000, pageType: .normal, source: Address(.mapping("ram"), offset: 0x1000)),
+                source: at(26, 9)),
             Step("snp.launch-finish", .snpLaunchFinish(), source: at(4, 11)),
             Step("run.0", .run(vcpu: .vcpu(0)), source: at(5, 8)),
         ]
@@ -156,12 +160,14 @@ enum Fixtures {
             Step(
                 "cap.KVM_CAP_MEMORY_ATTRIBUTES", .checkExtension(on: .vm, cap: .memoryAttributes, expect: .bits(8)),
                 source: at(11, 15)),
+            Step("enable.KVM_CAP_EXIT_HYPERCALL", .enableCap(cap: .exitHypercall, args: [1 << 12, 0, 0, 0]), source: at(4, 11)),
             Step("tdx.capabilities", .tdxCapabilities(), source: at(4, 11)),
+            Step("enable.KVM_CAP_SPLIT_IRQCHIP", .enableCap(cap: .splitIRQChip, args: [24, 0, 0, 0]), source: at(4, 11)),
             Step("tdx.init-vm", .tdxInitVM(attributes: 0, xfam: 0x3, gpaw: 48), source: at(6, 11)),
             Step("vcpu.0", .createVCPU(index: 0), source: at(5, 8)),
             Step("map-run.0", .mmapRun(vcpu: .vcpu(0)), source: at(5, 8)),
-            Step("tdx.init-vcpu.0", .tdxInitVCPU(vcpu: .vcpu(0)), source: at(5, 8)),
             Step("cpuid.0", .setCPUID2(vcpu: .vcpu(0), from: .tdx), source: at(5, 8)),
+            Step("tdx.init-vcpu.0", .tdxInitVCPU(vcpu: .vcpu(0)), source: at(5, 8)),
             Step("gmem.ram", .createGuestMemfd(name: "ram", size: ram, flags: []), source: at(12, 16)),
             Step(
                 "slot.ram",
@@ -243,7 +249,7 @@ enum Fixtures {
                 source: c(27, 13)),
             Step("vcpu.0", .createVCPU(index: 0), source: c(6, 8)),
             Step("map-run.0", .mmapRun(vcpu: .vcpu(0)), source: c(6, 8)),
-            Step("vcpu-init.0", .armVCPUInit(vcpu: .vcpu(0), features: [.psci0_2, .rec]), source: c(6, 8)),
+            Step("vcpu-init.0", .armVCPUInit(vcpu: .vcpu(0), features: [.psci0_2]), source: c(6, 8)),
             Step("boot.0", .setBootState(vcpu: .vcpu(0), mode: .el1, entry: 0x8000_0000, vcpuCount: 1), source: c(28, 9)),
             Step("run.0", .run(vcpu: .vcpu(0)), source: c(6, 8)),
         ]

@@ -34,19 +34,35 @@ struct JSONCodecTests {
         #expect(PlanFormatting.isSHA256Digest(Fixtures.sevSNP.digest))
     }
 
-    @Test func digestCoversEverythingButItself() throws {
+    @Test func digestCoversWhatExecutes() throws {
         let plan = Fixtures.defaultX86
-        var changed = plan
-        changed.steps[7].comment = "a remark"
-        #expect(changed.digest != plan.digest)
         var moved = plan
         moved.handlers.swapAt(0, 1)
         #expect(moved.digest != plan.digest)
-        // The digest is the SHA-256 of the compact JSON without `sha256`, in both serialisations.
+        var unlocated = plan
+        unlocated.steps[7].source = nil
+        #expect(unlocated.digest == plan.digest, "a source is where, not what")
+        var remarked = plan
+        remarked.steps[7].comment = "a remark"
+        #expect(remarked.digest == plan.digest, "a comment does not execute")
+        var renamed = plan
+        renamed.manifestDigest = "sha256:" + String(repeating: "0", count: 64)
+        #expect(renamed.digest == plan.digest, "the manifest's comments and layout do not execute")
+        if var payload = plan.payload {
+            payload.path = "elsewhere/" + payload.path
+            var relocated = plan
+            relocated.payload = payload
+            #expect(relocated.digest == plan.digest, "the payload's sha256 counts, not its path")
+            payload.sha256 = "sha256:" + String(repeating: "1", count: 64)
+            relocated.payload = payload
+            #expect(relocated.digest != plan.digest)
+        }
+        // The stated digest is Plan.digest(ofJSON:) of the JSON, with or without the sha256 key.
         var body = try #require(plan.jsonValue.objectValue)
         let stated = body.removeValue(forKey: "sha256")
         #expect(stated == .string(plan.digest))
-        #expect(PlanFormatting.sha256(of: JSONValue.object(body).serialized()) == plan.digest)
+        #expect(Plan.digest(ofJSON: .object(body)) == plan.digest)
+        #expect(Plan.digest(ofJSON: plan.jsonValue) == plan.digest)
     }
 
     @Test func digestIsPinned() {
@@ -54,7 +70,7 @@ struct JSONCodecTests {
         #expect(Fixtures.defaultX86.digest == Self.pinnedDefaultDigest)
     }
 
-    static let pinnedDefaultDigest = "sha256:edaf99855cabaac05a3b8bf2fb9dfd6f13c23648ace1a0bff0abfb61e4902776"
+    static let pinnedDefaultDigest = "sha256:da05a63c2b70a1378ab33395280120ff0c2cf482c92323b791204fde8595ab73"
 
     @Test func topLevelKeysAndStepShape() throws {
         let json = try #require(Fixtures.sevSNP.jsonValue.objectValue)
@@ -291,7 +307,7 @@ extension JSONValue {
     mutating func reseal() {
         guard case .object(var members) = self else { return }
         members.removeValue(forKey: "sha256")
-        members["sha256"] = .string(PlanFormatting.sha256(of: JSONValue.object(members).serialized()))
+        members["sha256"] = .string(Plan.digest(ofJSON: .object(members)))
         self = .object(members)
     }
 }

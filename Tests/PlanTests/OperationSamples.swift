@@ -31,8 +31,15 @@ enum OperationSamples {
         .snpLaunchStart(policy: 0x30000),
         .snpLaunchUpdate(gpa: 0x80_0000, size: 0x1000, pageType: .cpuid, source: Address(.mapping("cpuid"))),
         .snpLaunchFinish(),
+        .snpLaunchFinish(
+            finish: SNPLaunchFinish(
+                hostData: [UInt8](repeating: 0x5a, count: 32), idBlock: [UInt8](repeating: 1, count: 96),
+                idAuth: [UInt8](repeating: 2, count: 4096))),
         .tdxCapabilities(),
         .tdxInitVM(attributes: 1 << 28, xfam: 0xe7, gpaw: 52),
+        .tdxInitVM(
+            attributes: 0, xfam: 3, gpaw: 48,
+            measurements: TDXMeasurementRegisters(mrconfigid: [UInt8](repeating: 7, count: 48))),
         .tdxInitVCPU(vcpu: .vcpu(7)),
         .tdxInitMemRegion(vcpu: .vcpu(7), gpa: 0x1000, nrPages: 16, source: Address(.mapping("staging")), measure: false),
         .tdxFinalizeVM(),

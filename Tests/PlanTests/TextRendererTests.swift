@@ -59,7 +59,7 @@ struct TextRendererTests {
             line: "KVM_SEV_SNP_LAUNCH_START %vm policy=0x30000 sev=%sev  # SMT allowed"),
         LineCase(
             step: Step("pop", .armRMIPopulate(base: 0x8000_0000, size: 1 << 21, source: Address(.mapping("s")), measure: true)),
-            line: "KVM_ARM_RMI_POPULATE %vm base=0x80000000 size=2MiB source=%map.s+0x0 flags=MEASURE  # posted uapi"),
+            line: "KVM_ARM_RMI_POPULATE %vm base=0x80000000 size=2MiB source=%map.s+0x0 flags=MEASURE  # posted uapi (Arm CCA series v14)"),
         LineCase(step: Step("run.0", .run(vcpu: .vcpu(0))), line: "KVM_RUN %vcpu.0"),
     ]
 

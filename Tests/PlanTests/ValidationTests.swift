@@ -80,8 +80,9 @@ struct ValidationTests {
         },
         Case(name: "malformed defined name", id: "plan.invalid-fd-name", stepID: "map.extra", field: "defines", message: "well-formed") {
             var plan = Fixtures.defaultX86
-            plan.steps.append(
-                Step("map.extra", .mmap(name: "Extra!", source: .anonymous, size: 4096, offset: 0, shared: false, noreserve: false)))
+            plan.steps.insert(
+                Step("map.extra", .mmap(name: "Extra!", source: .anonymous, size: 4096, offset: 0, shared: false, noreserve: false)),
+                at: plan.steps.count - 1)  // before KVM_RUN, which must stay last
             return plan
         },
         Case(name: "SEV command in an arm64 plan", id: "plan.arch-mismatch", stepID: "snp", field: "op", message: "arm64") {
@@ -160,6 +161,7 @@ struct ValidationTests {
             if let i = plan.steps.firstIndex(where: { $0.id == "load.payload" }) {
                 plan.steps[i].operation = .loadPayload(into: Address(.mapping("ram"), offset: 0), gpa: 0x100_0000, size: 512, sha256: Fixtures.payloadDigest)
             }
+            plan.payload?.loadGPA = 0x100_0000  // the payload agrees with its load step (plan.payload-mismatch)
             return plan
         },
         Case(
@@ -237,9 +239,11 @@ struct ValidationTests {
         #expect(FdRef(parsing: text) == nil)
     }
 
+    /// KVM_VM_TYPE_ARM_REALM is `1UL << 30` since the posted CCA series v14 (patch 16/44); the `1 << 8` of v5…v13
+    /// is EINVAL on every merged kernel and on v14 (KVM_UAPI.md §1.2, §8).
     @Test func armVMTypes() throws {
         let realm = try #require(VMType.arm(ipaBits: 40, kind: .realm))
-        #expect(realm.value == 0x128)
+        #expect(realm.value == (1 << 30) | 40)
         #expect(realm.name == "KVM_VM_TYPE_ARM_REALM|KVM_VM_TYPE_ARM_IPA_SIZE(40)")
         #expect(realm.uapiStatus == .posted)
         #expect(VMType.arm(ipaBits: 48, kind: .protected)?.value == 0x8000_0030)

@@ -31,13 +31,15 @@ struct CatalogueTests {
     func idForm(_ id: String) {
         let parts = id.split(separator: ".", omittingEmptySubsequences: false)
         #expect(parts.count == 2, "\(id)")
-        #expect(["yaml", "format", "memory", "gmem", "platform", "sharing", "payload", "host"].contains(String(parts[0])), "\(id)")
+        #expect(["yaml", "format", "memory", "gmem", "platform", "sharing", "payload", "snp", "tdx", "host", "io", "ignore"].contains(String(parts[0])), "\(id)")
         #expect(id.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "." || $0 == "-" }, "\(id)")
     }
 
-    @Test("the catalogue is the parser's ids, every rule's id and the host ids, sorted")
+    @Test("the catalogue is the parser's ids, every rule's id, the host ids and the io ids, sorted")
     func composition() {
-        let expected = Set(ManifestMessages.documentation.map(\.id) + RuleRegistry.rules.map { $0.id } + HostRules.documentation.map(\.id))
+        let expected = Set(
+            ManifestMessages.documentation.map(\.id) + RuleRegistry.rules.map { $0.id } + HostRules.documentation.map(\.id)
+                + IOMessages.documentation.map(\.id) + WaiverMessages.documentation.map(\.id))
         #expect(Set(RuleCatalogue.all.map(\.id)) == expected)
         #expect(RuleCatalogue.all.map(\.id) == RuleCatalogue.all.map(\.id).sorted())
         for rule in RuleRegistry.rules {

@@ -262,7 +262,11 @@ struct RuleCasesTests {
             invalid: manifest(platform: "tdx", regions: "    - {name: rom, base: 0x0, size: 2MiB, readonly: 1️⃣true}"),
             valid: manifest(platform: "default", regions: "    - {name: rom, base: 0x0, size: 2MiB, readonly: true}")),
         Case(
-            "platform.dirty-log (pkvm)", "platform.dirty-log",
+            "platform.readonly (pkvm: EPERM, arm64 mmu.c:2597-2607)", "platform.readonly",
+            invalid: manifest(arch: "arm64", platform: "pkvm", regions: "    - {name: rom, base: 0x8000_0000, size: 2MiB, readonly: 1️⃣true}"),
+            valid: manifest(arch: "arm64", platform: "default", regions: "    - {name: rom, base: 0x8000_0000, size: 2MiB, readonly: true}")),
+        Case(
+            "platform.dirty-log (pkvm: EPERM, arm64 mmu.c:2597-2607)", "platform.dirty-log",
             invalid: manifest(arch: "arm64", platform: "pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, dirty-log: 1️⃣true}"),
             valid: manifest(arch: "arm64", platform: "default", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB, dirty-log: true}")),
         Case(
@@ -307,8 +311,13 @@ struct RuleCasesTests {
             invalid: manifest(arch: "arm64", platform: "1️⃣cca", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}"),
             valid: manifest(arch: "arm64", platform: "pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}")),
         Case(
-            "platform.pkvm-host", "platform.pkvm-host",
+            "platform.pkvm-host (kvm-arm.mode=protected: arm.c:241-252; RLIMIT_MEMLOCK)", "platform.pkvm-host",
             invalid: manifest(arch: "arm64", platform: "1️⃣pkvm", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}"),
+            expect: [
+                DiagnosticSpec(
+                    "platform.pkvm-host",
+                    message: "kvm-arm.mode=protected (else KVM_CREATE_VM fails with EINVAL); protected VMs taint the kernel and pin their memory: RLIMIT_MEMLOCK must allow 2MiB")
+            ],
             valid: manifest(arch: "arm64", platform: "cca", regions: "    - {name: ram, base: 0x8000_0000, size: 2MiB}")),
         Case(
             "platform.vcpus (x86_64)", "platform.vcpus",
@@ -419,8 +428,19 @@ struct RuleCasesTests {
                 rest: "sharing:\n  convertible: [ram, more]\n")),
         Case(
             "sharing.no-exits", "sharing.no-exits",
+            invalid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  conversion: 1️⃣[]\n"),
+            valid: manifest(platform: "sw-protected", regions: convertibleRAM, rest: "sharing:\n  convertible: [ram]\n")),
+        // Without KVM_CAP_EXIT_HYPERCALL every SNP page-state change fails (sev.c:3824-3827, 4034-4036) and every
+        // TDX MapGPA too (tdx.c:1247-1257), Linux 7.1.5 (KVM_UAPI.md §8).
+        Case(
+            "sharing.hypercall-required (tdx, [fault]; tdx.c:1247-1257)", "sharing.hypercall-required",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "sharing:\n  conversion: 1️⃣[fault]\n"),
+            expect: [DiagnosticSpec("sharing.hypercall-required", message: "needs 'hypercall'", note: "platform declared here")],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "sharing:\n  conversion: [hypercall, fault]\n")),
+        Case(
+            "sharing.hypercall-required (sev-snp, []; sev.c:3824-3827, 4034-4036)", "sharing.hypercall-required",
             invalid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  conversion: 1️⃣[]\n"),
-            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  convertible: [ram]\n")),
+            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sharing:\n  conversion: [hypercall]\n")),
         // mmu.c: a sw-protected access takes its private-ness from the attribute (KVM_UAPI.md §8; the lab).
         Case(
             "sharing.fault-never-requests", "sharing.fault-never-requests",
@@ -609,6 +629,198 @@ struct RuleCasesTests {
                 rest: "payload:\n  path: g.bin\n  load: boot+0x100000\n")),
     ]
 
+    // MARK: How confidential vCPUs start (KVM_UAPI.md §8)
+
+    static let firmwareRegion = "    - {name: fw, base: 0xffe00000, size: 2MiB, access: private}"
+    static let firmware = "payload:\n  format: firmware\n  path: g.bin\n"
+
+    static let starts: [Case] = [
+        Case(
+            "payload.firmware (entry)", "payload.firmware",
+            invalid: manifest(regions: "    - {name: fw, base: 0xffe00000, size: 2MiB}", rest: firmware + "  entry: 1️⃣0xfffff000\n"),
+            expect: [DiagnosticSpec("payload.firmware", message: "starts at the reset vector 0xffff_fff0")],
+            valid: manifest(regions: "    - {name: fw, base: 0xffe00000, size: 2MiB}", rest: firmware)),
+        Case(
+            "payload.firmware (does not end at 4 GiB)", "payload.firmware",
+            invalid: manifest(regions: "    - {name: fw, base: 0xffe00000, size: 2MiB}", rest: firmware + "  load: 1️⃣fw+0x0\n"),
+            expect: [DiagnosticSpec("payload.firmware", message: "does not end at 4 GiB")],
+            valid: manifest(regions: "    - {name: fw, base: 0xffe00000, size: 2MiB}", rest: firmware + "  load: fw+0x1ff000\n")),
+        Case(
+            "payload.firmware (not whole pages)", "payload.firmware",
+            invalid: manifest(regions: "    - {name: fw, base: 0xffe00000, size: 2MiB}", rest: "payload:\n  format: firmware\n  path: 1️⃣g.bin\n"),
+            expect: [DiagnosticSpec("payload.firmware", message: "multiple of 4 KiB")],
+            valid: manifest(regions: "    - {name: fw, base: 0xffe00000, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: fw+0x0\n"),
+            files: FakeFiles.only(FakeFiles.flat(size: 100))),
+        Case(
+            "payload.firmware (mode)", "payload.firmware",
+            invalid: manifest(regions: "    - {name: fw, base: 0xffe00000, size: 2MiB}", rest: firmware + "  mode: 1️⃣real\n"),
+            valid: manifest(regions: "    - {name: fw, base: 0xffe00000, size: 2MiB}", rest: firmware)),
+        // A TD starts at the reset vector chosen by the TDX module; KVM has no SET_REGS/SREGS for TDs
+        // (KVM_UAPI.md §8, TDX, fourth point).
+        Case(
+            "payload.tdx-reset-vector (flat payload with a VMM-chosen entry)", "payload.tdx-reset-vector",
+            invalid: manifest(
+                platform: "tdx", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private}",
+                rest: "payload:\n  format: 1️⃣flat\n  path: g.bin\n  load: ram+0x100000\n"),
+            expect: [
+                DiagnosticSpec(
+                    "payload.tdx-reset-vector", message: "a TD starts at the reset vector 0xffff_fff0 set by the TDX module",
+                    note: "platform declared here")
+            ],
+            valid: manifest(platform: "tdx", regions: firmwareRegion, rest: firmware)),
+        Case(
+            "payload.tdx-reset-vector (flat payload with entry)", "payload.tdx-reset-vector",
+            invalid: manifest(
+                platform: "tdx", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private}",
+                rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n  entry: 1️⃣0x100000\n"),
+            expect: [DiagnosticSpec("payload.tdx-reset-vector", message: "with entry 0x10_0000 would not run")],
+            valid: manifest(platform: "tdx", regions: firmwareRegion, rest: firmware + "  measured: false\n")),
+        Case(
+            "payload.tdx-reset-vector (firmware in shared memory)", "payload.tdx-reset-vector",
+            invalid: manifest(
+                platform: "tdx", regions: "    - {name: fw, base: 0xffe00000, size: 2MiB, access: shared}",
+                rest: "payload:\n  format: firmware\n  path: 1️⃣g.bin\n  measured: false\n"),
+            expect: [DiagnosticSpec("payload.tdx-reset-vector", message: "not private at launch", note: "access declared here")],
+            valid: manifest(platform: "tdx", regions: firmwareRegion, rest: firmware + "  measured: false\n")),
+        // An SNP vCPU reads its GDT and page tables as private memory; LAUNCH_UPDATE needs the range PRIVATE
+        // (sev.c:2421-2468) and may stop early (sev.c:2483-2489), KVM_UAPI.md §8.
+        Case(
+            "payload.snp-boot-area (private region without a shared side; sev.c:2421-2468)", "payload.snp-boot-area",
+            invalid: manifest(
+                platform: "sev-snp", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private}",
+                rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n  mode: 1️⃣long\n"),
+            expect: [DiagnosticSpec("payload.snp-boot-area", message: "no host-writable shared side", note: "access declared here")],
+            valid: manifest(
+                platform: "sev-snp", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: convertible, initial: private}",
+                rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n  mode: long\n")),
+        Case(
+            "payload.snp-boot-area (shared at launch)", "payload.snp-boot-area",
+            invalid: manifest(
+                platform: "sev-snp",
+                regions: "    - {name: low, base: 0x0, size: 1MiB, access: shared}\n    - {name: ram, base: 0x100000, size: 1MiB, access: private}",
+                rest: "payload:\n  path: g.bin\n  load: ram+0x0\n  mode: 1️⃣protected\n"),
+            expect: [DiagnosticSpec("payload.snp-boot-area", message: "which is shared at launch")],
+            valid: manifest(
+                platform: "sev-snp",
+                regions: "    - {name: low, base: 0x0, size: 1MiB, access: shared}\n    - {name: ram, base: 0x100000, size: 1MiB, access: private}",
+                rest: "payload:\n  path: g.bin\n  load: ram+0x0\n  mode: real\n  measured: true\n")),
+        Case(
+            "payload.snp-boot-area (payload shares its pages)", "payload.snp-boot-area",
+            invalid: manifest(
+                platform: "sev-snp", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: convertible}",
+                rest: "payload:\n  path: g.bin\n  load: 1️⃣ram+0x7000\n  mode: long\n"),
+            expect: [DiagnosticSpec("payload.snp-boot-area", message: "shares pages with the boot area")],
+            valid: manifest(
+                platform: "sev-snp", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: convertible}",
+                rest: "payload:\n  path: g.bin\n  load: ram+0x8000\n  mode: long\n")),
+    ]
+
+    // MARK: Launch parameters (DESIGN §10: `sev-snp:` and `tdx:`)
+
+    /// A 96-byte ID block whose policy (bytes 88..<96) is `policy`.
+    static func idBlock(policy: UInt64) -> PayloadFile {
+        var bytes = [UInt8](repeating: 0xA5, count: 96)
+        for i in 0..<8 { bytes[88 + i] = UInt8(truncatingIfNeeded: policy >> (8 * UInt64(i))) }
+        return FakeFiles.file(bytes)
+    }
+
+    static let idFiles = FakeFiles(payloads: ["id.bin": idBlock(policy: 0x30000), "auth.bin": FakeFiles.flat(size: 4096)])
+    static let snpRAM = convertibleRAM
+    static let hex64 = String(repeating: "ab", count: 32)
+    static let hex96 = String(repeating: "cd", count: 48)
+
+    static let launchParameters: [Case] = [
+        Case(
+            "snp.platform", "snp.platform",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "1️⃣sev-snp:\n  policy: 0x30000\n"),
+            expect: [DiagnosticSpec("snp.platform", message: "belong to platform sev-snp only", note: "platform declared here")],
+            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sev-snp:\n  policy: 0x30000\n")),
+        Case(
+            "tdx.platform", "tdx.platform",
+            invalid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "1️⃣tdx:\n  xfam: 0x3\n"),
+            expect: [DiagnosticSpec("tdx.platform", message: "belong to platform tdx only")],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 0x3\n")),
+        // KVM refuses a policy without bit 17 or with unsupported bits at LAUNCH_START (sev.c:2266-2308).
+        Case(
+            "snp.policy (bit 17 clear; sev.c:2266-2308)", "snp.policy",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 1️⃣0x10000\n"),
+            expect: [DiagnosticSpec("snp.policy", message: "clears bit 17, which is reserved and must be one (use 0x3_0000)")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 0x30000\n")),
+        Case(
+            "snp.policy (reserved bit 40)", "snp.policy",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 1️⃣0x100_0003_0000\n"),
+            expect: [DiagnosticSpec("snp.policy", message: "sets reserved bit(s) 40", note: "known bits set: ABI 0.0, SMT")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 0x170000\n")),
+        Case(
+            "snp.debug", "snp.debug",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 1️⃣0xb0000\n"),
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 0x30000\n")),
+        Case(
+            "snp.host-data (31 bytes)", "snp.host-data",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  host-data: 1️⃣\"\(hex64.dropLast(2))\"\n"),
+            expect: [DiagnosticSpec("snp.host-data", message: "found 62 characters")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  host-data: \"\(hex64)\"\n")),
+        Case(
+            "snp.host-data (not hex)", "snp.host-data",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  host-data: 1️⃣\"\(hex64.dropLast(1))g\"\n"),
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  host-data: \"\(hex64.uppercased())\"\n")),
+        Case(
+            "snp.id-block (without id-auth)", "snp.id-block",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  id-block: 1️⃣id.bin\n"),
+            expect: [DiagnosticSpec("snp.id-block", message: "'id-block' needs 'id-auth'")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  id-block: id.bin\n  id-auth: auth.bin\n"),
+            files: idFiles),
+        Case(
+            "snp.id-block (wrong size)", "snp.id-block",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  id-block: id.bin\n  id-auth: 1️⃣short.bin\n"),
+            expect: [DiagnosticSpec("snp.id-block", message: "is 100 bytes; an ID authentication structure is 4096")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  id-block: id.bin\n  id-auth: auth.bin\n"),
+            files: FakeFiles(payloads: ["id.bin": idBlock(policy: 0x30000), "auth.bin": FakeFiles.flat(size: 4096), "short.bin": FakeFiles.flat(size: 100)])),
+        Case(
+            "snp.id-block (policy differs from the launch policy)", "snp.id-block",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 0x70000\n  id-block: 1️⃣id.bin\n  id-auth: auth.bin\n"),
+            expect: [DiagnosticSpec("snp.id-block", message: "policy 0x3_0000 differs from the launch policy 0x7_0000")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  policy: 0x30000\n  id-block: id.bin\n  id-auth: auth.bin\n"),
+            files: idFiles),
+        Case(
+            "snp.id-block (missing file)", "snp.id-block",
+            invalid: manifest(platform: "sev-snp", regions: snpRAM, rest: "sev-snp:\n  id-block: 1️⃣id.bin\n  id-auth: auth.bin\n"),
+            expect: [DiagnosticSpec("snp.id-block", message: "does not exist or cannot be read")],
+            valid: manifest(platform: "sev-snp", regions: snpRAM),
+            files: FakeFiles(payloads: ["auth.bin": FakeFiles.flat(size: 4096)], fallback: nil)),
+        Case(
+            "tdx.attributes (reserved bit 1)", "tdx.attributes",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 1️⃣0x2\n"),
+            expect: [DiagnosticSpec("tdx.attributes", message: "reserved bit(s) 1")],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 0x10000000\n")),
+        Case(
+            "tdx.debug", "tdx.debug",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 1️⃣0x1\n"),
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 0x0\n")),
+        Case(
+            "tdx.xfam (no SSE)", "tdx.xfam",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 1️⃣0x1\n"),
+            expect: [DiagnosticSpec("tdx.xfam", message: "x87 and SSE (bits 0 and 1) must be set")],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 0x3\n")),
+        Case(
+            "tdx.xfam (half of AVX-512, undefined bit 40)", "tdx.xfam",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 1️⃣0x100_0000_0027\n"),
+            expect: [
+                DiagnosticSpec("tdx.xfam", message: "bit(s) 40 are not defined"),
+                DiagnosticSpec("tdx.xfam", message: "AVX-512 components"),
+            ],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 0x600e7\n")),
+        Case(
+            "tdx.measurement-register (47 bytes)", "tdx.measurement-register",
+            invalid: manifest(
+                platform: "tdx", regions: convertibleRAM,
+                rest: "tdx:\n  mrconfigid: \"\(hex96)\"\n  mrowner: 1️⃣\"\(hex96.dropLast(2))\"\n"),
+            expect: [DiagnosticSpec("tdx.measurement-register", message: "mrowner must be 48 bytes")],
+            valid: manifest(
+                platform: "tdx", regions: convertibleRAM,
+                rest: "tdx:\n  mrconfigid: \"\(hex96)\"\n  mrowner: \"\(hex96)\"\n  mrownerconfig: \"\(hex96)\"\n")),
+    ]
+
     // MARK: Host profiles
 
     static let x86Host = makeHost()
@@ -663,6 +875,35 @@ struct RuleCasesTests {
             host: makeHost(perVMType: ["default": ["KVM_CAP_GUEST_MEMFD_FLAGS": 0]])),
     ]
 
+    static let launchHost: HostProfile = {
+        var host = makeHost()
+        host.tdxSupportedAttributes = 1 << 28
+        host.tdxSupportedXFAM = 0xe7
+        host.snpSupportedPolicyBits = 0x1f_ffff
+        return host
+    }()
+
+    static let launchHosts: [Case] = [
+        Case(
+            "host.launch-parameters (TD attribute the host lacks)", "host.launch-parameters",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 1️⃣0x40000000\n"),
+            expect: [DiagnosticSpec("host.launch-parameters", message: "bit(s) 30 this host does not support (supported: 0x1000_0000)")],
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  attributes: 0x10000000\n"),
+            host: launchHost),
+        Case(
+            "host.launch-parameters (XFAM the host lacks)", "host.launch-parameters",
+            invalid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 1️⃣0x60003\n"),
+            valid: manifest(platform: "tdx", regions: convertibleRAM, rest: "tdx:\n  xfam: 0xe7\n"),
+            host: launchHost),
+        Case(
+            "host.launch-parameters (SNP policy bit the host lacks)", "host.launch-parameters",
+            invalid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sev-snp:\n  policy: 1️⃣0x230000\n"),
+            expect: [DiagnosticSpec("host.launch-parameters", message: "bit(s) 21")],
+            valid: manifest(platform: "sev-snp", regions: convertibleRAM, rest: "sev-snp:\n  policy: 0x130000\n"),
+            host: launchHost),
+    ]
+
+    static let all = layout + guestMemfd + platform + sharing + payloads + linuxCases + starts + launchParameters + hosts + launchHosts
 
     // MARK: Linux
 
@@ -772,8 +1013,6 @@ struct RuleCasesTests {
             ],
             valid: manifest(regions: linuxRAM + "\n    - {name: high, base: 0xfe00_0000, size: 8MiB}", rest: linux()), files: linuxFiles),
     ]
-
-    static let all = layout + guestMemfd + platform + sharing + payloads + linuxCases + hosts
 
     // MARK: Tests
 

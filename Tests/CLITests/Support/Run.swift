@@ -39,7 +39,10 @@ struct RunResult: CustomStringConvertible {
 
 /// Runs a program with the repository root as working directory. Output goes through temporary files, so
 /// large outputs cannot fill a pipe and dead-lock.
-func run(_ executable: String, _ arguments: [String], directory: String = Repo.root) throws -> RunResult {
+func run(
+    _ executable: String, _ arguments: [String], directory: String = Repo.root, input: String? = nil,
+    environment: [String: String]? = nil
+) throws -> RunResult {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("kvmplan-cli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
@@ -55,7 +58,14 @@ func run(_ executable: String, _ arguments: [String], directory: String = Repo.r
     process.currentDirectoryURL = URL(fileURLWithPath: directory)
     process.standardOutput = out
     process.standardError = err
-    process.standardInput = FileHandle.nullDevice
+    if let input {
+        let inURL = scratch.appendingPathComponent("stdin")
+        try Data(input.utf8).write(to: inURL)
+        process.standardInput = try FileHandle(forReadingFrom: inURL)
+    } else {
+        process.standardInput = FileHandle.nullDevice
+    }
+    if let environment { process.environment = environment }
     try process.run()
     process.waitUntilExit()
     try out.close()

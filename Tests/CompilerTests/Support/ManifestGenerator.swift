@@ -117,6 +117,12 @@ struct ManifestGenerator {
             // Keep 2 MiB alignment most of the time (guest_memfd advisory and hugetlb-2m).
             if rng.chance(80) { cursor = (cursor + (2 << 20) - 1) & ~((2 << 20) - 1) }
         }
+        // A TD starts at the reset vector: its payload is the firmware image in a private region below 4 GiB.
+        if target == .tdx && wantsPayload {
+            regions[0].name = "ram0"
+            regions.append(
+                Region(name: "fw", base: 0xffe0_0000, size: 2 << 20, access: "private", initial: nil, backing: "guest-memfd"))
+        }
         if rng.chance(10) { regions.shuffle(using: &rng) }
 
         lines.append("memory:")
@@ -240,6 +246,12 @@ struct ManifestGenerator {
 
     mutating func payloadLines(into ram: Region, index: Int, virtualFiles: inout [String: [UInt8]]) -> [String] {
         var lines = ["payload:"]
+        if target == .tdx {
+            lines += ["  format: firmware", "  path: ../../Examples/guests/tdx-hello.bin"]
+            if rng.chance(30) { lines.append("  load: 0xffffc000") }
+            if rng.chance(50) { lines.append("  measured: \(rng.pick([true, false]))") }
+            return lines
+        }
         let useELF = target.isX86 && rng.chance(40)
         if useELF {
             if rng.chance(30) {

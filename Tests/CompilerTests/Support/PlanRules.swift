@@ -174,30 +174,12 @@ enum PlanRules {
     // MARK: - Populating private memory (KVM_UAPI.md §2.3, §3.1, §3.2, §3.4)
 
     /// The launch commands that copy into private memory: inside a guest_memfd slot created earlier, page
-    /// aligned (gpa, size and source, §7), PRIVATE beforehand (x86), reading a mapping defined earlier.
-    static func populateRules(_ plan: Plan) -> [String] {
-        var out: [String] = []
-        let slots = slots(plan)
-        for p in populates(plan) {
-            let what = describe(plan, p.index)
-            if p.gpa % 4096 != 0 || p.size % 4096 != 0 || p.size == 0 {
-                out.append("\(what): gpa \(hex(p.gpa)) / size \(hex(p.size)) not 4 KiB-aligned")
-            }
-            if p.source.offset % 4096 != 0 { out.append("\(what): source offset \(hex(p.source.offset)) not 4 KiB-aligned (§7)") }
-            if let slot = slots.first(where: { $0.contains(p.gpa, p.size) }) {
-                if slot.guestMemfd == nil { out.append("\(what): range is in a slot without guest_memfd") }
-                if slot.index > p.index { out.append("\(what): comes before its memslot \(describe(plan, slot.index))") }
-            } else {
-                out.append("\(what): range \(hex(p.gpa))+\(hex(p.size)) is not inside one memslot")
-            }
-            if plan.arch == .x86_64 && !privateBefore(plan, p.index, gpa: p.gpa, size: p.size) {
-                out.append("\(what): range \(hex(p.gpa))+\(hex(p.size)) is not PRIVATE beforehand")
-            }
-            if !(definition(plan, p.source.map).map { $0 < p.index } ?? false) {
-                out.append("\(what): source \(p.source.map) is not defined before")
-            }
-        }
-        return out
+    /// aligned (gpa, size and source, §7), PRIVATE beforehand (x86). Checked by `Plan.validate()` (`plan.populate`).
+    static func populateRules(_ plan: Plan) -> [String] { issues(plan, ["plan.populate"]) }
+
+    /// The `validate()` issues with one of `ids`, as text.
+    static func issues(_ plan: Plan, _ ids: Set<String>) -> [String] {
+        plan.validate().filter { ids.contains($0.id.rawValue) }.map(\.description)
     }
 
     /// The source of a launch command is memory the host wrote and the kernel reads with GUP: not an mmap of a
@@ -251,84 +233,22 @@ enum PlanRules {
         return []
     }
 
-    // MARK: - TDX (KVM_UAPI.md §3.1)
+    // MARK: - TDX and SEV-SNP: the ordering rules live in `Plan.validate()` (Plan+Validation+Ordering.swift)
 
+    /// TDX (§3.1, §8): `validate()`'s TDX rules, plus INIT_VM's gpaw = the manifest's gpa-bits.
     static func tdx(_ plan: Plan, gpaBits: Int) -> [String] {
-        var out: [String] = []
-        guard let initVM = first(plan, .tdxInitVM) else { return ["no KVM_TDX_INIT_VM"] }
-        if indices(plan, .tdxInitVM).count != 1 { out.append("KVM_TDX_INIT_VM issued \(indices(plan, .tdxInitVM).count) times (a second one is EINVAL)") }
-        if let caps = first(plan, .tdxCapabilities), caps > initVM { out.append("KVM_TDX_CAPABILITIES after KVM_TDX_INIT_VM") }
-        if case .tdxInitVM(_, _, _, let gpaw) = plan.steps[initVM].operation, Int(gpaw) != gpaBits {
-            out.append("KVM_TDX_INIT_VM gpaw \(gpaw) ≠ gpa-bits \(gpaBits)")
-        }
-        if let vm = first(plan, .createVM), vm > initVM { out.append("KVM_TDX_INIT_VM before KVM_CREATE_VM") }
-        for index in indices(plan, .createVCPU) where index < initVM {
-            out.append("\(describe(plan, index)) creates a vCPU before KVM_TDX_INIT_VM (EBUSY)")
-        }
-        guard let finalize = first(plan, .tdxFinalizeVM) else { return out + ["no KVM_TDX_FINALIZE_VM"] }
-        if indices(plan, .tdxFinalizeVM).count != 1 { out.append("KVM_TDX_FINALIZE_VM issued more than once") }
-        var initialized: [FdRef: Int] = [:]
-        for index in indices(plan, .tdxInitVCPU) {
-            guard case .tdxInitVCPU(let vcpu) = plan.steps[index].operation else { continue }
-            initialized[vcpu] = index
-            if let created = definition(plan, vcpu), created > index {
-                out.append("\(describe(plan, index)) initializes \(vcpu) before its creation")
-            }
-            if index > finalize { out.append("\(describe(plan, index)) after KVM_TDX_FINALIZE_VM (EINVAL)") }
-        }
-        for index in indices(plan, .createVCPU) {
-            guard let vcpu = plan.steps[index].operation.defines else { continue }
-            if initialized[vcpu] == nil { out.append("\(vcpu) is never KVM_TDX_INIT_VCPU'd") }
-        }
-        for index in indices(plan, .tdxInitMemRegion) {
-            guard case .tdxInitMemRegion(let vcpu, _, _, _, _) = plan.steps[index].operation else { continue }
-            if index > finalize { out.append("\(describe(plan, index)) after KVM_TDX_FINALIZE_VM") }
-            if let done = initialized[vcpu] {
-                if done > index { out.append("\(describe(plan, index)) uses \(vcpu) before its KVM_TDX_INIT_VCPU") }
-            } else {
-                out.append("\(describe(plan, index)) uses \(vcpu), which is never KVM_TDX_INIT_VCPU'd")
+        var out = issues(plan, ["plan.tdx-order", "plan.tdx-boot-state", "plan.hypercall-exit", "plan.populate"])
+        for index in indices(plan, .tdxInitVM) {
+            if case .tdxInitVM(_, _, _, let gpaw, _) = plan.steps[index].operation, Int(gpaw) != gpaBits {
+                out.append("KVM_TDX_INIT_VM gpaw \(gpaw) ≠ gpa-bits \(gpaBits)")
             }
         }
-        for index in indices(plan, .run) where index < finalize {
-            out.append("\(describe(plan, index)) runs before KVM_TDX_FINALIZE_VM")
-        }
-        return out + populateRules(plan)
+        return out
     }
 
-    // MARK: - SEV-SNP (KVM_UAPI.md §3.2)
-
+    /// SEV-SNP (§3.2, §8): `validate()`'s SNP rules.
     static func snp(_ plan: Plan) -> [String] {
-        var out: [String] = []
-        guard let initIndex = first(plan, .sevInit2) else { return ["no KVM_SEV_INIT2"] }
-        guard let start = first(plan, .snpLaunchStart) else { return ["no KVM_SEV_SNP_LAUNCH_START"] }
-        guard let finish = first(plan, .snpLaunchFinish) else { return ["no KVM_SEV_SNP_LAUNCH_FINISH"] }
-        if initIndex > start { out.append("KVM_SEV_INIT2 after LAUNCH_START") }
-        if let sev = definition(plan, .sev), sev > initIndex { out.append("/dev/sev opened after KVM_SEV_INIT2") }
-        for slot in slots(plan) where slot.index < start || slot.index < initIndex {
-            out.append("\(describe(plan, slot.index)): memslot before KVM_SEV_INIT2 / LAUNCH_START")
-        }
-        for index in indices(plan, .snpLaunchUpdate) {
-            if index < start { out.append("\(describe(plan, index)) before LAUNCH_START") }
-            if index > finish { out.append("\(describe(plan, index)) after LAUNCH_FINISH") }
-        }
-        for index in indices(plan, .createVCPU) where index > finish {
-            out.append("\(describe(plan, index)) creates a vCPU after LAUNCH_FINISH (its VMSA is not measured)")
-        }
-        for index in indices(plan, .setBootState) where index > finish {
-            out.append("\(describe(plan, index)) sets vCPU state after LAUNCH_FINISH (the VMSA is already encrypted)")
-        }
-        if plan.payload != nil {
-            let booted = Set(indices(plan, .setBootState).compactMap { plan.steps[$0].operation.on })
-            for index in indices(plan, .createVCPU) {
-                if let vcpu = plan.steps[index].operation.defines, !booted.contains(vcpu) {
-                    out.append("\(vcpu) is created but never given its boot state before LAUNCH_FINISH")
-                }
-            }
-        }
-        for index in indices(plan, .run) where index < finish {
-            out.append("\(describe(plan, index)) runs before LAUNCH_FINISH")
-        }
-        return out + populateRules(plan)
+        issues(plan, ["plan.snp-order", "plan.snp-boot-area", "plan.hypercall-exit", "plan.populate"])
     }
 
     static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }

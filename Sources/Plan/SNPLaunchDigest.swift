@@ -1,0 +1,109 @@
+import Crypto
+
+/// The SEV-SNP launch digest as the firmware extends it (SEV-SNP firmware ABI §8.17.2, PAGE_INFO, Table 67):
+/// for every page added to the guest, `LD = SHA-384(LD ‖ CONTENTS ‖ LENGTH=0x70 ‖ PAGE_TYPE ‖ IS_IMI ‖ VMPL3..1
+/// PERMS ‖ 0 ‖ GPA)`, starting from 48 zero bytes. CONTENTS is SHA-384 of the page for NORMAL and VMSA pages and
+/// 48 zero bytes for ZERO, UNMEASURED, SECRETS and CPUID pages. The same chain as sev-snp-measure's `GCTX`.
+public struct SNPLaunchDigest: Hashable, Sendable {
+    public static let size = 48
+    public static let pageSize = 4096
+    /// The VMSA pages are recorded at GPA (u64)(-1), page-aligned, bits above 51 cleared.
+    public static let vmsaGPA: UInt64 = 0xFFFF_FFFF_F000
+
+    public private(set) var bytes: [UInt8]
+
+    public init(seed: [UInt8] = [UInt8](repeating: 0, count: 48)) { bytes = seed }
+
+    /// `sha384:` + 96 lower-case hex digits.
+    public var text: String { "sha384:" + HexBytes.encode(bytes) }
+
+    public static func sha384(_ data: [UInt8]) -> [UInt8] { Array(SHA384.hash(data: data)) }
+
+    /// Extends the digest with one page of firmware page type `pageType` at `gpa` whose CONTENTS field is `contents`.
+    public mutating func update(pageType: UInt8, gpa: UInt64, contents: [UInt8]) {
+        precondition(contents.count == Self.size, "PAGE_INFO.CONTENTS is 48 bytes")
+        var info = bytes + contents
+        info += [0x70, 0x00, pageType, 0, 0, 0, 0, 0]  // length 0x70 (LE16), page type, IS_IMI, VMPL3/2/1 perms, reserved
+        for i in 0..<8 { info.append(UInt8(truncatingIfNeeded: gpa >> (8 * UInt64(i)))) }
+        bytes = Self.sha384(info)
+    }
+
+    /// NORMAL pages: `data` (a whole number of pages) at `gpa`, each page measured by its SHA-384.
+    public mutating func updateNormalPages(gpa: UInt64, data: [UInt8]) {
+        precondition(data.count % Self.pageSize == 0, "whole pages")
+        var offset = 0
+        while offset < data.count {
+            update(pageType: 1, gpa: gpa + UInt64(offset), contents: Self.sha384(Array(data[offset..<offset + Self.pageSize])))
+            offset += Self.pageSize
+        }
+    }
+
+    /// Pages whose CONTENTS is zero: ZERO (3), UNMEASURED (4), SECRETS (5), CPUID (6).
+    public mutating func updateUnhashedPages(pageType: UInt8, gpa: UInt64, size: UInt64) {
+        var offset: UInt64 = 0
+        while offset < size {
+            update(pageType: pageType, gpa: gpa + offset, contents: [UInt8](repeating: 0, count: Self.size))
+            offset += UInt64(Self.pageSize)
+        }
+    }
+
+    /// A VMSA page (type 2), as LAUNCH_FINISH adds one per vCPU.
+    public mutating func updateVMSA(_ page: [UInt8]) {
+        precondition(page.count == Self.pageSize, "a VMSA is one page")
+        update(pageType: 2, gpa: Self.vmsaGPA, contents: Self.sha384(page))
+    }
+
+    /// Extends the digest as `KVM_SEV_SNP_LAUNCH_UPDATE` of `pageType` does for `data` at `gpa`.
+    public mutating func launchUpdate(_ pageType: SNPPageType, gpa: UInt64, data: [UInt8]) {
+        switch pageType {
+        case .normal: updateNormalPages(gpa: gpa, data: data)
+        case .zero, .unmeasured, .secrets, .cpuid: updateUnhashedPages(pageType: pageType.value, gpa: gpa, size: UInt64(data.count))
+        }
+    }
+}
+
+/// The bytes of the launcher's x86 boot area (GDT at 0x1000; long mode: PML4 0x2000, PDPT 0x3000, page directories
+/// 0x4000–0x7fff identity-mapping the RAM below 4 GiB with 2 MiB pages). The compiler needs them to measure an SNP
+/// guest's boot area; the launcher's `BootState` writes the same bytes (a test compares the two).
+public enum BootAreaImage {
+    public static let gdtAddress: UInt64 = 0x1000
+    public static let pdAddress: UInt64 = 0x4000
+
+    /// The boot area `[start, end)` as one byte array (unwritten bytes zero), or nil when the image depends on
+    /// the host (RAM above 4 GiB is mapped with 1 GiB pages only when the host CPU has them).
+    public static func bytes(mode: BootMode, ram: [GPARange]) -> [UInt8]? {
+        guard let area = Plan.bootArea(mode) else { return nil }
+        var out = [UInt8](repeating: 0, count: Int(area.size))
+        func put(_ words: [UInt64], at gpa: UInt64) {
+            var offset = Int(gpa - area.gpa)
+            for w in words {
+                for i in 0..<8 { out[offset + i] = UInt8(truncatingIfNeeded: w >> (8 * UInt64(i))) }
+                offset += 8
+            }
+        }
+        let long = mode == .long
+        put([0, long ? 0x00af_9b00_0000_ffff : 0x00cf_9b00_0000_ffff, 0x00cf_9300_0000_ffff], at: gdtAddress)
+        guard long else { return out }
+        if ram.contains(where: { $0.gpa &+ $0.size > 1 << 32 }) { return nil }
+        var pml4 = [UInt64](repeating: 0, count: 512)
+        var pdpt = [UInt64](repeating: 0, count: 512)
+        var directories = [[UInt64]](repeating: [UInt64](repeating: 0, count: 512), count: 4)
+        pml4[0] = 0x3000 | 3
+        for range in ram where range.size > 0 {
+            let end = range.gpa &+ range.size
+            var page = range.gpa & ~UInt64((2 << 20) - 1)
+            while page < min(end, 1 << 32) {
+                let gib = Int(page >> 30)
+                directories[gib][Int((page >> 21) & 511)] = page | 0x83
+                pdpt[gib] = (pdAddress + UInt64(gib) * 0x1000) | 3
+                page += 2 << 20
+            }
+        }
+        put(pml4, at: 0x2000)
+        put(pdpt, at: 0x3000)
+        for (gib, directory) in directories.enumerated() where pdpt[gib] != 0 {
+            put(directory, at: pdAddress + UInt64(gib) * 0x1000)
+        }
+        return out
+    }
+}

@@ -1,0 +1,33 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `kvmplan probe` on this host: decoded flags and a closing verdict (issue 14).
+@Suite("kvmplan probe text", .requiresBinary)
+struct ProbeTextTests {
+    static let kvmOpens: Bool = {
+        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return true
+    }()
+
+    @Test("decoded flags and a verdict naming the default platform", .enabled(if: kvmOpens, "/dev/kvm does not open read-write here"))
+    func verdict() throws {
+        let result = try kvmplan("probe")
+        #expect(result.status == 0, "\(result)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        let verdict = try #require(lines.first { $0.hasPrefix("this host can run: ") }, "\(result.stdout)")
+        #expect(verdict.contains("default"))
+        #expect(lines.last?.hasPrefix("this host can run: ") == true || lines.last?.hasPrefix("  not ") == true)
+        let vmTypes = try #require(lines.first { $0.hasPrefix("KVM_CAP_VM_TYPES (235)") })
+        #expect(vmTypes.contains("(default"), "\(vmTypes)")
+        if let flags = lines.first(where: { $0.hasPrefix("KVM_CAP_GUEST_MEMFD_FLAGS (244)") }) {
+            #expect(flags.contains("MMAP") || flags.contains("(none)"), "\(flags)")
+        }
+    }
+}
