@@ -177,6 +177,56 @@ struct HardeningCLITests {
         #expect(named.status == 0, "\(named.stderr)")
     }
 
+    /// A Linux guest's plan file in `directory` (bzImage and initrd beside it), made by `kvmplan plan -o`.
+    static func linuxPlan(in directory: String) throws -> String {
+        try Data(BzImageBuilder(kernelSize: 8192).bytes).write(to: URL(fileURLWithPath: directory + "/bzImage"))
+        try Data([UInt8](repeating: 7, count: 5000)).write(to: URL(fileURLWithPath: directory + "/initrd.cpio"))
+        let manifest = """
+            kvmplan: 1
+            name: linux
+            arch: x86_64
+            platform: default
+            memory:
+              regions:
+                - {name: ram, base: 0x0, size: 64MiB}
+            payload:
+              format: linux
+              path: bzImage
+              initrd: initrd.cpio
+              cmdline: "console=ttyS0 reboot=k"
+
+            """
+        try manifest.write(toFile: directory + "/linux.yaml", atomically: false, encoding: .utf8)
+        let plan = try Self.kvmplan(["plan", "--format", "json", "-o", "plan.json", "linux.yaml"], in: directory)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        return directory + "/plan.json"
+    }
+
+    @Test("a Linux plan file finds its initrd beside it; an initrd path outside its directory is refused, without a digest")
+    func initrdConfinedToPlanDirectory() throws {
+        let root = try Run.temporaryDirectory("kvmplan-initrd")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/plans", withIntermediateDirectories: true)
+        let planFile = try Self.linuxPlan(in: root + "/plans")
+        var plan = try Plan(json: String(contentsOfFile: planFile, encoding: .utf8))
+        #expect(plan.payload?.initrd?.path == "initrd.cpio")
+        let found = try Self.kvmplan(["launch", "--dry-run", planFile])
+        #expect(found.status == 0, "\(found.stderr)")
+
+        let secret = root + "/secret"
+        try "top secret".write(toFile: secret, atomically: false, encoding: .utf8)
+        let digest = plan.digest
+        plan.payload?.initrd?.path = "../secret"
+        try plan.jsonString().write(toFile: planFile, atomically: false, encoding: .utf8)
+        // The initrd's path is not part of what executes: the digest stays.
+        #expect(try Plan(json: String(contentsOfFile: planFile, encoding: .utf8)).digest == digest)
+        let refused = try Self.kvmplan(["launch", "--dry-run", planFile])
+        #expect(refused.status == 125, "\(refused.stderr)")
+        #expect(refused.stderr.contains("initrd '../secret'") && refused.stderr.contains("outside the plan's directory"), "\(refused.stderr)")
+        let secretDigest = PayloadDigest.sha256(Array("top secret".utf8))
+        #expect(!refused.stderr.contains(secretDigest) && !refused.stdout.contains(secretDigest))
+    }
+
     // MARK: - Item 7: one payload limit, the real error
 
     @Test("a 100 MiB payload that compiles from its manifest also launches from its plan file (--dry-run)")
