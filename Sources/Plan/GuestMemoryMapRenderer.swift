@@ -70,13 +70,7 @@ public struct GuestMemoryMapRenderer: Sendable {
         if let bit = map.sharedBit {
             out += "shared bit \(bit): an access with GPA bit \(bit) set is shared; private pages have a shared alias at GPA | \(Self.hex(1 << UInt64(bit)))\n"
         }
-        var rows: [(start: UInt64, size: UInt64, region: GuestMemoryMap.Region?)] = []
-        var cursor: UInt64 = 0
-        for region in map.regions {
-            if region.range.gpa > cursor { rows.append((cursor, region.range.gpa - cursor, nil)) }
-            rows.append((region.range.gpa, region.range.size, region))
-            cursor = max(cursor, region.end)
-        }
+        let rows = Self.rows(map)
         let (weights, logarithmic) = Self.weights(rows.map(\.size))
         let nameWidth = max(5, map.regions.map(\.name.count).max() ?? 0)
         let sizeWidth = rows.map { Self.size($0.size).unicodeScalars.count }.max() ?? 0
@@ -131,13 +125,7 @@ public struct GuestMemoryMapRenderer: Sendable {
     /// with its range, size and kind; markers as outlined bands inside their region; shared aliases in a
     /// second column; a legend. Each region is a `<g class="region private|…" data-name=…>`.
     public func svg(_ map: GuestMemoryMap) -> String {
-        var rows: [(start: UInt64, size: UInt64, region: GuestMemoryMap.Region?)] = []
-        var cursor: UInt64 = 0
-        for region in map.regions {
-            if region.range.gpa > cursor { rows.append((cursor, region.range.gpa - cursor, nil)) }
-            rows.append((region.range.gpa, region.range.size, region))
-            cursor = max(cursor, region.end)
-        }
+        let rows = Self.rows(map)
         let (weights, logarithmic) = Self.weights(rows.map(\.size))
         let top = 70.0
         let left = 150.0
@@ -218,5 +206,20 @@ extension String {
     fileprivate func padding(_ width: Int) -> String {
         let count = unicodeScalars.count
         return count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
+
+extension GuestMemoryMapRenderer {
+    /// The regions in address order with the gaps between them (a gap row has no region): what both the
+    /// terminal map and the SVG draw.
+    static func rows(_ map: GuestMemoryMap) -> [(start: UInt64, size: UInt64, region: GuestMemoryMap.Region?)] {
+        var rows: [(start: UInt64, size: UInt64, region: GuestMemoryMap.Region?)] = []
+        var cursor: UInt64 = 0
+        for region in map.regions {
+            if region.range.gpa > cursor { rows.append((cursor, region.range.gpa - cursor, nil)) }
+            rows.append((region.range.gpa, region.range.size, region))
+            cursor = max(cursor, region.end)
+        }
+        return rows
     }
 }
