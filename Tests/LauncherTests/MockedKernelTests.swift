@@ -161,12 +161,39 @@ import TestSupport
     @Test func anInterruptedRunIsAnExitNotARetry() throws {
         let driver = MockingDriver(mode: .fakeKernel)
         driver.force(.interrupted) { $0.operation == "KVM_RUN" }
-        let reason = try driver.withInstalled { () throws(KVMError) -> ExitReason in
+        let exit = try driver.withInstalled { () throws(KVMError) -> VCPUExit in
             let vcpu = try KVMSystem().createVM().createVCPU(id: 0)
             return try vcpu.run()
         }
-        #expect(reason == .intr)
+        #expect(exit == .interrupted)
         #expect(driver.trace.filter { $0.operation == "KVM_RUN" }.count == 1)
+    }
+
+    /// `VCPU.run()` decodes `kvm_run`: here the test plays the kernel's part and writes the exit itself.
+    @Test func runDecodesTheExitFromKvmRun() throws {
+        let driver = MockingDriver(mode: .fakeKernel)
+        let exits = try driver.withInstalled { () throws(KVMError) -> [VCPUExit] in
+            let vcpu = try KVMSystem().createVM().createVCPU(id: 0)
+            let run = vcpu.runPage.bytes
+            // struct kvm_run: exit_reason at 8, the exit union at 32 (KVM_UAPI.md §1.5).
+            run.storeBytes(of: 2, toByteOffset: 8, as: UInt32.self)  // KVM_EXIT_IO
+            run.storeBytes(of: 1, toByteOffset: 32, as: UInt8.self)  // KVM_EXIT_IO_OUT
+            run.storeBytes(of: 1, toByteOffset: 33, as: UInt8.self)  // size
+            run.storeBytes(of: 0x3f8, toByteOffset: 34, as: UInt16.self)  // port
+            run.storeBytes(of: 2, toByteOffset: 36, as: UInt32.self)  // count
+            run.storeBytes(of: 4096, toByteOffset: 40, as: UInt64.self)  // data_offset
+            run.storeBytes(of: 0x6968, toByteOffset: 4096, as: UInt16.self)  // "hi"
+            let io = try vcpu.run()
+            run.storeBytes(of: 5, toByteOffset: 8, as: UInt32.self)  // KVM_EXIT_HLT
+            let hlt = try vcpu.run()
+            run.storeBytes(of: 16, toByteOffset: 8, as: UInt32.self)  // KVM_EXIT_NMI: not decoded further
+            return [io, hlt, try vcpu.run()]
+        }
+        #expect(exits == [
+            .io(IOExit(direction: .out, size: 1, port: 0x3f8, count: 2, dataOffset: 4096), data: Array("hi".utf8)),
+            .hlt, .other(ExitReason(rawValue: 16)),
+        ])
+        #expect(exits.map(\.reason) == [.io, .hlt, ExitReason(rawValue: 16)])
     }
 
     @Test func aForcedErrnoNamesTheOperation() throws {
