@@ -1,6 +1,8 @@
 // The only file of kvmplan that calls into the kernel (STYLE.md rule 8). Every other file of the
 // KVM module goes through `Syscalls`; this keeps the list of system calls short and auditable and
-// gives EINTR exactly one place to be handled.
+// gives EINTR exactly one place to be handled. Each wrapper also describes its call (`MockedCall`) to
+// `valueOrErrno`, which hands it to the mocking driver when a test installed one (`Syscalls+Mocking.swift`):
+// that is how tests record the syscall trace of a launch and force errnos, with or without /dev/kvm.
 
 #if canImport(Glibc)
 import Glibc
