@@ -126,8 +126,9 @@ public final class HostMemory: @unchecked Sendable {
 public final class Memfd: Sendable {
     /// The descriptor number (read-only; owned by this object).
     public let rawDescriptor: CInt
-    /// File size in bytes.
-    public let size: UInt64
+    /// File size in bytes: as created, then as the last `setSize(_:)` left it.
+    public var size: UInt64 { currentSize.load(ordering: .relaxed) }
+    private let currentSize: Atomic<UInt64>
     /// The hugetlb page size, or nil for ordinary shmem pages.
     public let hugePages: HugePageSize?
 
@@ -144,18 +145,28 @@ public final class Memfd: Sendable {
             throw error
         }
         self.rawDescriptor = fd
-        self.size = size
+        self.currentSize = Atomic(size)
         self.hugePages = hugePages
     }
 
     /// Adopts `descriptor`; for tests and callers that received a memfd from elsewhere.
     package init(adoptingDescriptor descriptor: CInt, size: UInt64, hugePages: HugePageSize? = nil) {
         self.rawDescriptor = descriptor
-        self.size = size
+        self.currentSize = Atomic(size)
         self.hugePages = hugePages
     }
 
     deinit { Syscalls.closeIgnoringErrors(rawDescriptor) }
+
+    /// Resizes the file to `size` bytes (a plan's `ftruncate` step after its `memfd_create` step); on hugetlbfs
+    /// a multiple of the huge page size.
+    ///
+    /// The corresponding system call is `ftruncate(2)`.
+    public func setSize(_ size: UInt64) throws(KVMError) {
+        guard let length = Int64(exactly: size) else { throw KVMError(operation: "ftruncate", errno: .fileTooLarge) }
+        try Syscalls.setFileSize(rawDescriptor, length: length)
+        currentSize.store(size, ordering: .relaxed)
+    }
 
     /// Maps `length` bytes (default: the whole file) at `offset`, read-write and `MAP_SHARED`.
     ///

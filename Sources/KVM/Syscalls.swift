@@ -1,6 +1,8 @@
 // The only file of kvmplan that calls into the kernel (STYLE.md rule 8). Every other file of the
 // KVM module goes through `Syscalls`; this keeps the list of system calls short and auditable and
-// gives EINTR exactly one place to be handled.
+// gives EINTR exactly one place to be handled. Each wrapper also describes its call (`MockedCall`) to
+// `valueOrErrno`, which hands it to the mocking driver when a test installed one (`Syscalls+Mocking.swift`):
+// that is how tests record the syscall trace of a launch and force errnos, with or without /dev/kvm.
 
 #if canImport(Glibc)
 import Glibc
@@ -23,15 +25,20 @@ enum Syscalls {
     /// Unlike swift-nio's `syscall(blocking:)`, this does not trap on EBADF or EFAULT: descriptors
     /// can be adopted from outside (and the bad-descriptor tests rely on the error), and EFAULT is
     /// how KVM_RUN reports KVM_EXIT_MEMORY_FAULT.
+    ///
+    /// `call` describes the system call for the mocking driver (tests only); it is evaluated only when a
+    /// driver is installed, and each attempt (also an EINTR retry) is one call of the trace.
     @inline(__always)
     static func valueOrErrno(
         _ operation: String,
         detail: String? = nil,
         retryOnInterrupt: Bool = true,
+        call: () -> MockedCall,
         _ body: () -> Int
     ) throws(KVMError) -> Int {
+        let driver = MockingDriver.current
         while true {
-            let result = body()
+            let result = if let driver { driver.perform(call(), body) } else { body() }
             if result >= 0 { return result }
             let error = Errno(rawValue: CInt(truncatingIfNeeded: -result))
             if retryOnInterrupt && error == .interrupted { continue }
@@ -47,14 +54,18 @@ enum Syscalls {
 
     /// `ioctl(fd, request)`.
     static func ioctl(_ fd: CInt, _ request: UInt, _ operation: String, detail: String? = nil) throws(KVMError) -> Int {
-        try valueOrErrno(operation, detail: detail) { ckvm_ioctl_none(fd, request) }
+        try valueOrErrno(operation, detail: detail, call: { .ioctl(operation, fd, request) }) {
+            ckvm_ioctl_none(fd, request)
+        }
     }
 
     /// `ioctl(fd, request, argument)` with an integer argument.
     static func ioctl(
         _ fd: CInt, _ request: UInt, value: UInt, _ operation: String, detail: String? = nil
     ) throws(KVMError) -> Int {
-        try valueOrErrno(operation, detail: detail) { ckvm_ioctl_int(fd, request, value) }
+        try valueOrErrno(operation, detail: detail, call: { .ioctl(operation, fd, request, arguments: [UInt64(value)]) }) {
+            ckvm_ioctl_int(fd, request, value)
+        }
     }
 
     /// `ioctl(fd, request, pointer)`. The pointer must stay valid for the duration of the call.
@@ -62,7 +73,10 @@ enum Syscalls {
         _ fd: CInt, _ request: UInt, pointer: UnsafeMutableRawPointer?, _ operation: String,
         detail: String? = nil, retryOnInterrupt: Bool = true
     ) throws(KVMError) -> Int {
-        try valueOrErrno(operation, detail: detail, retryOnInterrupt: retryOnInterrupt) {
+        try valueOrErrno(
+            operation, detail: detail, retryOnInterrupt: retryOnInterrupt,
+            call: { .ioctl(operation, fd, request, pointer: pointer) }
+        ) {
             ckvm_ioctl_ptr(fd, request, pointer)
         }
     }
@@ -75,20 +89,27 @@ enum Syscalls {
         // duration of the ioctl, and the request's size field equals MemoryLayout<T>.size (pinned
         // by ckvm.c's static asserts).
         try withUnsafeMutableBytes(of: &value) { (bytes) throws(KVMError) -> Int in
-            try valueOrErrno(operation, detail: detail) { ckvm_ioctl_ptr(fd, request, bytes.baseAddress) }
+            try valueOrErrno(
+                operation, detail: detail,
+                call: { .ioctl(operation, fd, request, bytes: Array(UnsafeRawBufferPointer(bytes))) }
+            ) {
+                ckvm_ioctl_ptr(fd, request, bytes.baseAddress)
+            }
         }
     }
 
     /// `ioctl(fd, KVM_RUN)`: not retried on EINTR, which means "a signal arrived" to the run loop.
     static func run(_ fd: CInt) throws(KVMError) -> Int {
-        try valueOrErrno("KVM_RUN", retryOnInterrupt: false) { ckvm_ioctl_none(fd, CKVM_KVM_RUN) }
+        try valueOrErrno("KVM_RUN", retryOnInterrupt: false, call: { .ioctl("KVM_RUN", fd, CKVM_KVM_RUN) }) {
+            ckvm_ioctl_none(fd, CKVM_KVM_RUN)
+        }
     }
 
     // MARK: - Descriptors
 
     /// `open(path, O_RDWR | O_CLOEXEC)`.
     static func openReadWrite(_ path: String, operation: String) throws(KVMError) -> CInt {
-        let fd = try valueOrErrno(operation) {
+        let fd = try valueOrErrno(operation, call: { MockedCall(name: "open", operation: operation, path: path) }) {
             let r = open(path, O_RDWR | O_CLOEXEC)
             return r < 0 ? negativeErrno() : Int(r)
         }
@@ -99,12 +120,19 @@ enum Syscalls {
     /// EINTR, so it must never be retried), and there is nothing a deinitializer could do.
     static func closeIgnoringErrors(_ fd: CInt) {
         guard fd >= 0 else { return }
+        if let driver = MockingDriver.current {
+            _ = driver.perform(MockedCall(name: "close", operation: "close", fd: fd)) { Int(close(fd)) }
+            return
+        }
         _ = close(fd)
     }
 
     /// `memfd_create(name, MFD_CLOEXEC | flags)`.
     static func memfdCreate(_ name: String, flags: CUnsignedInt) throws(KVMError) -> CInt {
-        let fd = try valueOrErrno("memfd_create", detail: name) {
+        let fd = try valueOrErrno(
+            "memfd_create", detail: name,
+            call: { MockedCall(name: "memfd_create", operation: "memfd_create", arguments: [UInt64(flags)], path: name) }
+        ) {
             Int(ckvm_memfd_create(name, CKVM_MFD_CLOEXEC | flags))
         }
         return CInt(fd)
@@ -112,7 +140,9 @@ enum Syscalls {
 
     /// `ftruncate(fd, length)`.
     static func setFileSize(_ fd: CInt, length: Int64) throws(KVMError) {
-        _ = try valueOrErrno("ftruncate") {
+        _ = try valueOrErrno(
+            "ftruncate", call: { MockedCall(name: "ftruncate", operation: "ftruncate", fd: fd, arguments: [UInt64(bitPattern: length)]) }
+        ) {
             let r = ftruncate(fd, off_t(length))
             return r < 0 ? negativeErrno() : Int(r)
         }
@@ -120,7 +150,16 @@ enum Syscalls {
 
     /// `fallocate(fd, mode, offset, length)`.
     static func fallocate(_ fd: CInt, mode: CInt, offset: Int64, length: Int64, detail: String?) throws(KVMError) {
-        _ = try valueOrErrno("fallocate", detail: detail) { Int(ckvm_fallocate(fd, mode, offset, length)) }
+        _ = try valueOrErrno(
+            "fallocate", detail: detail,
+            call: {
+                MockedCall(
+                    name: "fallocate", operation: "fallocate", fd: fd,
+                    arguments: [UInt64(UInt32(bitPattern: mode)), UInt64(bitPattern: offset), UInt64(bitPattern: length)])
+            }
+        ) {
+            Int(ckvm_fallocate(fd, mode, offset, length))
+        }
     }
 
     // MARK: - Memory
@@ -131,7 +170,22 @@ enum Syscalls {
     ) throws(KVMError) -> UnsafeMutableRawPointer {
         var mapping: UnsafeMutableRawPointer? = nil
         // SAFETY: `mapping` is a local out-parameter; the kernel chooses the address (addr = NULL).
-        _ = try valueOrErrno("mmap") { Int(ckvm_mmap(nil, length, prot, flags, fd, offset, &mapping)) }
+        _ = try valueOrErrno(
+            "mmap",
+            call: {
+                MockedCall(
+                    name: "mmap", operation: "mmap", fd: fd,
+                    arguments: [UInt64(length), UInt64(UInt32(bitPattern: prot)), UInt64(UInt32(bitPattern: flags)),
+                                UInt64(bitPattern: offset)])
+            }
+        ) {
+            if let driver = MockingDriver.current, driver.mode == .fakeKernel {
+                // The fake kernel backs every mapping with private anonymous memory of the same length, so the
+                // caller can read and write it (and `munmap` removes it as usual).
+                return Int(ckvm_mmap(nil, length, prot, MAP_PRIVATE | MAP_ANONYMOUS | CKVM_MAP_NORESERVE, -1, 0, &mapping))
+            }
+            return Int(ckvm_mmap(nil, length, prot, flags, fd, offset, &mapping))
+        }
         guard let mapping else {
             // ckvm_mmap returned 0, so it stored a mapping; a nil here would be a shim bug.
             preconditionFailure("ckvm_mmap succeeded without a mapping")
@@ -141,7 +195,12 @@ enum Syscalls {
 
     /// `munmap(address, length)`.
     static func unmap(_ address: UnsafeMutableRawPointer, length: Int) throws(KVMError) {
-        _ = try valueOrErrno("munmap") {
+        _ = try valueOrErrno(
+            "munmap",
+            call: {
+                MockedCall(name: "munmap", operation: "munmap", arguments: [UInt64(UInt(bitPattern: address)), UInt64(length)])
+            }
+        ) {
             // SAFETY: callers pass a mapping they own (HostMemory), exactly once.
             let r = munmap(address, length)
             return r < 0 ? negativeErrno() : Int(r)
@@ -150,7 +209,14 @@ enum Syscalls {
 
     /// `madvise(address, length, advice)`.
     static func advise(_ address: UnsafeMutableRawPointer, length: Int, advice: CInt) throws(KVMError) {
-        _ = try valueOrErrno("madvise") {
+        _ = try valueOrErrno(
+            "madvise",
+            call: {
+                MockedCall(
+                    name: "madvise", operation: "madvise",
+                    arguments: [UInt64(UInt(bitPattern: address)), UInt64(length), UInt64(UInt32(bitPattern: advice))])
+            }
+        ) {
             // SAFETY: callers pass a range inside a live mapping they own (HostMemory.discard).
             let r = madvise(address, length, advice)
             return r < 0 ? negativeErrno() : Int(r)
@@ -171,7 +237,8 @@ enum Syscalls {
     /// `uname(2)`: the kernel release and machine strings.
     static func systemNames() throws(KVMError) -> (release: String, machine: String) {
         var names = utsname()
-        _ = try valueOrErrno("uname") {
+        // A host fact, not a kernel object: never mocked (MockedCall.hostFact passes through).
+        _ = try valueOrErrno("uname", call: { .hostFact("uname") }) {
             let r = uname(&names)
             return r < 0 ? negativeErrno() : Int(r)
         }

@@ -2,9 +2,9 @@ internal import CKVM
 
 /// A virtual CPU: a vCPU fd from `VM.createVCPU` plus its mapped `kvm_run` page.
 ///
-/// The run loop is `run()` followed by the accessor for the exit it returned (`io`, `mmio`,
-/// `hypercall`, `memoryFault`, `systemEvent`, `internalError`, `failEntry`); answers for the guest
-/// (I/O-in data, MMIO-read data, `hypercall.ret`) are written before the next `run()`.
+/// The run loop is `run()`, which returns the exit decoded from `kvm_run` (a `VCPUExit`, in the style
+/// of kvm-ioctls' `VcpuExit`); answers for the guest (`writeIOData`, `writeMMIOData`,
+/// `setHypercallReturn`) are written before the next `run()`.
 ///
 /// `@unchecked Sendable`: the descriptor and mapping never change; `kvm_run` is shared memory that
 /// only KVM and the thread currently calling `run()` touch (KVM serialises vCPU ioctls). Use one
@@ -48,14 +48,33 @@ public final class VCPU: @unchecked Sendable {
 
     // MARK: - Running
 
-    /// Enters the guest until the next exit and returns its reason.
+    /// Enters the guest until the next exit and returns it, decoded from `kvm_run`.
     ///
     /// Two failures of the ioctl are exits, not errors (KVM_UAPI.md §2.5): EINTR (a signal, or
-    /// `immediateExit`) returns `.intr`, and EFAULT/EHWPOISON with `exit_reason` =
+    /// `immediateExit`) returns `.interrupted`, and EFAULT/EHWPOISON with `exit_reason` =
     /// KVM_EXIT_MEMORY_FAULT returns `.memoryFault`. Anything else throws.
     ///
     /// The corresponding ioctl is `KVM_RUN`.
-    public func run() throws(KVMError) -> ExitReason {
+    public func run() throws(KVMError) -> VCPUExit {
+        switch try runReason() {
+        case .io:
+            let io = self.io
+            return .io(io, data: io.direction == .out ? Array(ioData) : [])
+        case .mmio: return .mmio(mmio)
+        case .hlt: return .hlt
+        case .hypercall: return .hypercall(hypercall)
+        case .memoryFault: return .memoryFault(memoryFault)
+        case .shutdown: return .shutdown
+        case .internalError: return .internalError(internalError)
+        case .failEntry: return .failEntry(failEntry)
+        case .systemEvent: return .systemEvent(systemEvent)
+        case .intr: return .interrupted
+        case let reason: return .other(reason)
+        }
+    }
+
+    /// KVM_RUN and the exit's reason (`.intr` for EINTR, `.memoryFault` for its EFAULT/EHWPOISON).
+    private func runReason() throws(KVMError) -> ExitReason {
         do {
             _ = try Syscalls.run(rawDescriptor)
             return exitReason
@@ -85,8 +104,8 @@ public final class VCPU: @unchecked Sendable {
 
     private static let immediateExitOffset = MemoryLayout<ckvm_run>.offset(of: \.immediate_exit) ?? 1
 
-    /// `kvm_run.exit_reason` of the last exit.
-    public var exitReason: ExitReason {
+    /// `kvm_run.exit_reason` of the last exit (for tests: `run()` decodes it).
+    package var exitReason: ExitReason {
         // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         return ExitReason(rawValue: kvmRun.pointee.exit_reason)
     }
@@ -107,7 +126,7 @@ public final class VCPU: @unchecked Sendable {
     // MARK: - Exit data
 
     /// The KVM_EXIT_IO data of the last exit.
-    public var io: IOExit {
+    private var io: IOExit {
         // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let io = kvmRun.pointee.exit.io
         return IOExit(
@@ -117,7 +136,7 @@ public final class VCPU: @unchecked Sendable {
 
     /// The `size * count` bytes of the last KVM_EXIT_IO, inside the kvm_run mapping: the bytes the
     /// guest wrote (`.out`), or where to put the bytes it reads (`.in`). Valid until the next `run()`.
-    public var ioData: UnsafeMutableRawBufferPointer {
+    private var ioData: UnsafeMutableRawBufferPointer {
         let exit = io
         let length = exit.size * exit.count
         precondition(exit.dataOffset >= 0 && length >= 0 && exit.dataOffset <= runPage.size - length,
@@ -136,7 +155,7 @@ public final class VCPU: @unchecked Sendable {
     }
 
     /// The KVM_EXIT_MMIO data of the last exit.
-    public var mmio: MMIOExit {
+    private var mmio: MMIOExit {
         // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let m = kvmRun.pointee.exit.mmio
         let length = min(Int(m.len), 8)
@@ -154,7 +173,7 @@ public final class VCPU: @unchecked Sendable {
     }
 
     /// The KVM_EXIT_HYPERCALL data of the last exit.
-    public var hypercall: HypercallExit {
+    private var hypercall: HypercallExit {
         // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let h = kvmRun.pointee.exit.hypercall
         return HypercallExit(
@@ -169,37 +188,31 @@ public final class VCPU: @unchecked Sendable {
     }
 
     /// The KVM_EXIT_MEMORY_FAULT data of the last exit.
-    public var memoryFault: MemoryFaultExit {
+    private var memoryFault: MemoryFaultExit {
         // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let f = kvmRun.pointee.exit.memory_fault
         return MemoryFaultExit(flags: f.flags, gpa: f.gpa, size: f.size, hardwarePoison: lastFaultWasPoison)
     }
 
     /// The KVM_EXIT_SYSTEM_EVENT data of the last exit.
-    public var systemEvent: SystemEventExit {
+    private var systemEvent: SystemEventExit {
         // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let e = kvmRun.pointee.exit.system_event
         return SystemEventExit(type: e.type, data: Self.words(e.data, count: Int(e.ndata)))
     }
 
     /// The KVM_EXIT_INTERNAL_ERROR data of the last exit.
-    public var internalError: InternalErrorExit {
+    private var internalError: InternalErrorExit {
         // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let e = kvmRun.pointee.exit.internal
         return InternalErrorExit(suberror: e.suberror, data: Self.words(e.data, count: Int(e.ndata)))
     }
 
     /// The KVM_EXIT_FAIL_ENTRY data of the last exit.
-    public var failEntry: FailEntryExit {
+    private var failEntry: FailEntryExit {
         // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
         let e = kvmRun.pointee.exit.fail_entry
         return FailEntryExit(hardwareEntryFailureReason: e.hardware_entry_failure_reason, cpu: e.cpu)
-    }
-
-    /// The KVM_EXIT_UNKNOWN hardware exit reason of the last exit.
-    public var hardwareExitReason: UInt64 {
-        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
-        return kvmRun.pointee.exit.hw.hardware_exit_reason
     }
 
     /// The first `count` (at most 16) words of a `__u64 data[16]` array imported as a tuple.
@@ -297,6 +310,44 @@ public final class VCPU: @unchecked Sendable {
 }
 
 // MARK: - Exit values
+
+/// What one `KVM_RUN` ended with, decoded from `kvm_run` (kvm-ioctls' `VcpuExit`).
+public enum VCPUExit: Hashable, Sendable {
+    /// KVM_EXIT_IO; `data` holds the bytes of an OUT (empty for an IN, which `VCPU.writeIOData` answers).
+    case io(IOExit, data: [UInt8])
+    /// KVM_EXIT_MMIO; a read is answered with `VCPU.writeMMIOData`.
+    case mmio(MMIOExit)
+    case hlt
+    /// KVM_EXIT_HYPERCALL; answered with `VCPU.setHypercallReturn`.
+    case hypercall(HypercallExit)
+    /// KVM_RUN failed with EFAULT/EHWPOISON and `exit_reason` = KVM_EXIT_MEMORY_FAULT.
+    case memoryFault(MemoryFaultExit)
+    case shutdown
+    case internalError(InternalErrorExit)
+    case failEntry(FailEntryExit)
+    case systemEvent(SystemEventExit)
+    /// KVM_RUN returned EINTR (a signal or `immediate_exit`).
+    case interrupted
+    /// Any other exit reason.
+    case other(ExitReason)
+
+    /// The `KVM_EXIT_*` reason (`.intr` for `.interrupted`).
+    public var reason: ExitReason {
+        switch self {
+        case .io: .io
+        case .mmio: .mmio
+        case .hlt: .hlt
+        case .hypercall: .hypercall
+        case .memoryFault: .memoryFault
+        case .shutdown: .shutdown
+        case .internalError: .internalError
+        case .failEntry: .failEntry
+        case .systemEvent: .systemEvent
+        case .interrupted: .intr
+        case .other(let reason): reason
+        }
+    }
+}
 
 /// `kvm_run.exit_reason` (`KVM_EXIT_*`).
 public struct ExitReason: RawRepresentable, Hashable, Sendable, CustomStringConvertible {

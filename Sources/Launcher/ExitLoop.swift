@@ -11,27 +11,6 @@ import Synchronization
 
 // MARK: - Ports
 
-/// What one KVM_RUN ended with, decoded from `kvm_run`.
-public enum VCPUExit: Hashable, Sendable {
-    /// KVM_EXIT_IO; `data` holds the bytes of an OUT (empty for an IN, which `answerIO` answers).
-    case io(IOExit, data: [UInt8])
-    /// KVM_EXIT_MMIO; a read is answered with `answerMMIO`.
-    case mmio(MMIOExit)
-    case hlt
-    /// KVM_EXIT_HYPERCALL; answered with `setHypercallReturn`.
-    case hypercall(HypercallExit)
-    /// KVM_RUN failed with EFAULT/EHWPOISON and `exit_reason` = KVM_EXIT_MEMORY_FAULT.
-    case memoryFault(MemoryFaultExit)
-    case shutdown
-    case internalError(InternalErrorExit)
-    case failEntry(FailEntryExit)
-    case systemEvent(SystemEventExit)
-    /// KVM_RUN returned EINTR (a signal or `immediate_exit`).
-    case interrupted
-    /// Any other exit reason.
-    case other(ExitReason)
-}
-
 /// The vCPU calls the exit loop needs.
 public protocol VCPUPort: AnyObject, Sendable {
     /// The vCPU index (`%vcpu.N`).

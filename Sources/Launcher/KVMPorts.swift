@@ -12,24 +12,7 @@ final class KVMVCPUPort: VCPUPort {
         self.index = index
     }
 
-    func run() throws(KVMError) -> VCPUExit {
-        let reason = try vcpu.run()
-        switch reason {
-        case .io:
-            let io = vcpu.io
-            return .io(io, data: io.direction == .out ? Array(vcpu.ioData) : [])
-        case .mmio: return .mmio(vcpu.mmio)
-        case .hlt: return .hlt
-        case .hypercall: return .hypercall(vcpu.hypercall)
-        case .memoryFault: return .memoryFault(vcpu.memoryFault)
-        case .shutdown: return .shutdown
-        case .internalError: return .internalError(vcpu.internalError)
-        case .failEntry: return .failEntry(vcpu.failEntry)
-        case .systemEvent: return .systemEvent(vcpu.systemEvent)
-        case .intr: return .interrupted
-        default: return .other(reason)
-        }
-    }
+    func run() throws(KVMError) -> VCPUExit { try vcpu.run() }
 
     func answerIO(_ bytes: [UInt8]) { vcpu.writeIOData(bytes) }
     func answerMMIO(_ bytes: [UInt8]) { vcpu.writeMMIOData(bytes) }

@@ -14,21 +14,18 @@ public struct LaunchOptions: Sendable {
     public var handleInterrupt: Bool
     /// The KVM device.
     public var devicePath: String
-    /// Test only: make one step fail with an errno instead of running, to exercise the undo path.
-    public var injectedFailure: InjectedFailure?
     /// Skip `Plan.validate()`: the caller got the plan from the JSON decoder (which validates) or from the
     /// lowering (which produces valid plans). The executor still checks every fd it uses.
     public var planIsValidated: Bool
 
     public init(
         timeout: Double? = nil, trace: Bool = false, handleInterrupt: Bool = false,
-        devicePath: String = KVMSystem.defaultPath, injectedFailure: InjectedFailure? = nil, planIsValidated: Bool = false
+        devicePath: String = KVMSystem.defaultPath, planIsValidated: Bool = false
     ) {
         self.timeout = timeout
         self.trace = trace
         self.handleInterrupt = handleInterrupt
         self.devicePath = devicePath
-        self.injectedFailure = injectedFailure
         self.planIsValidated = planIsValidated
     }
 }
@@ -116,25 +113,16 @@ public struct Launcher: Sendable {
 
         // 5. The steps.
         let executor = PlanExecutor(
-            plan: plan, payload: payload, initrd: initrd, output: output, trace: options.trace, injected: options.injectedFailure,
+            plan: plan, payload: payload, initrd: initrd, output: output, trace: options.trace,
             interrupted: { handleInterrupt && InterruptSignal.wasReceived })
-        var runSteps: [Step] = []
-        for step in plan.steps {
-            do {
-                if case .run = step.operation {
-                    try executor.prepareRun(step)
-                    runSteps.append(step)
-                } else {
-                    try executor.execute(step)
-                }
-            } catch {
-                outcome.failure = error
-                outcome.status = error.status
-                output.message("kvmplan: \(error)")
-                executor.undoAll()
-                outcome.trace = executor.entries
-                return outcome
-            }
+        let runSteps: [Step]
+        do {
+            runSteps = try executor.executeSteps()
+        } catch {
+            outcome.failure = error
+            outcome.status = error.status
+            outcome.trace = executor.entries
+            return outcome
         }
 
         // 6. The vCPUs.

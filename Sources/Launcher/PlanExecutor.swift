@@ -52,19 +52,6 @@ struct StepProblem: Error {
     var status: Int32 = 125
 }
 
-/// A failure injected by a test (`LaunchOptions.injectedFailure`).
-public struct InjectedFailure: Hashable, Sendable {
-    /// The id of the step that fails instead of running.
-    public var stepID: String
-    /// The errno it fails with, as if the kernel had returned it.
-    public var errno: Errno
-
-    public init(stepID: String, errno: Errno) {
-        self.stepID = stepID
-        self.errno = errno
-    }
-}
-
 // MARK: - Trace
 
 /// One line of `--trace`: an executed step with its result, an ioctl a handler made, or an undo.
@@ -96,7 +83,6 @@ final class PlanExecutor {
     let initrd: [UInt8]?
     let output: any LaunchOutput
     let trace: Bool
-    let injected: InjectedFailure?
     /// Checked between steps: SIGINT ends the launch (130).
     let interrupted: () -> Bool
 
@@ -141,13 +127,12 @@ final class PlanExecutor {
     private var bootAreaWritten = false
 
     init(plan: Plan, payload: [UInt8]?, initrd: [UInt8]? = nil, output: any LaunchOutput, trace: Bool,
-         injected: InjectedFailure?, interrupted: @escaping () -> Bool) {
+         interrupted: @escaping () -> Bool) {
         self.plan = plan
         self.payload = payload
         self.initrd = initrd
         self.output = output
         self.trace = trace
-        self.injected = injected
         self.interrupted = interrupted
     }
 
@@ -157,9 +142,6 @@ final class PlanExecutor {
     func execute(_ step: Step) throws(StepFailure) {
         if interrupted() { throw StepFailure(
                 step, detail: "interrupted (\(InterruptSignal.name)) before the step", status: InterruptSignal.exitStatus) }
-        if let injected, injected.stepID == step.id {
-            throw StepFailure(step, kernel: KVMError(operation: step.operation.op, errno: injected.errno))
-        }
         let result: String
         do {
             result = try perform(step)
@@ -182,14 +164,33 @@ final class PlanExecutor {
         record(TraceEntry(kind: .step, stepID: step.id, line: stepLine(step), result: result))
     }
 
-    /// The checks of a `KVM_RUN` step before the run phase starts its vCPU (SIGINT, an injected failure, the
-    /// vCPU exists); its result is recorded when the vCPU stops.
+    /// Executes every step of the plan in order, except the `KVM_RUN` steps, which are checked (`prepareRun`)
+    /// and returned for the run phase. On a failure everything acquired is undone, newest first, before the
+    /// failure is thrown.
+    func executeSteps() throws(StepFailure) -> [Step] {
+        var runSteps: [Step] = []
+        for step in plan.steps {
+            do {
+                if case .run = step.operation {
+                    try prepareRun(step)
+                    runSteps.append(step)
+                } else {
+                    try execute(step)
+                }
+            } catch {
+                output.message("kvmplan: \(error)")
+                undoAll()
+                throw error
+            }
+        }
+        return runSteps
+    }
+
+    /// The checks of a `KVM_RUN` step before the run phase starts its vCPU (SIGINT, the vCPU exists); its
+    /// result is recorded when the vCPU stops.
     func prepareRun(_ step: Step) throws(StepFailure) {
         if interrupted() { throw StepFailure(
                 step, detail: "interrupted (\(InterruptSignal.name)) before the step", status: InterruptSignal.exitStatus) }
-        if let injected, injected.stepID == step.id {
-            throw StepFailure(step, kernel: KVMError(operation: step.operation.op, errno: injected.errno))
-        }
         guard let index = step.operation.on?.index, vcpus[index] != nil else {
             throw StepFailure(step, detail: "\(step.operation.on?.description ?? "its vCPU") is not open (no earlier step defined it)")
         }
@@ -265,7 +266,7 @@ final class PlanExecutor {
 
         case .ftruncate(let fd, let size):
             guard let memfd = memfds[fd.name] else { throw missing(fd) }
-            try KernelDoorGaps.setFileSize(memfd, size: size)
+            try memfd.setSize(size)
             return "0"
 
         case .fallocate(let fd, let mode, let offset, let size):

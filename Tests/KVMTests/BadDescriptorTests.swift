@@ -33,6 +33,8 @@ enum BadDescriptor: String, CaseIterable, Sendable, CustomTestStringConvertible 
         case (.invalid, _): return .badFileDescriptor
         case (.devNull, .ioctl): return .inappropriateIOCTLForDevice
         case (.devNull, .mmap), (.devNull, .fallocate): return .operationNotSupportedByDevice
+        // ftruncate(2) of a character device.
+        case (.devNull, .ftruncate): return .invalidArgument
         }
     }
 }
@@ -56,7 +58,7 @@ struct BadObjects {
 
 /// A wrapper call and the operation its error must name.
 struct WrapperCase: Sendable, CustomTestStringConvertible {
-    enum Kind: Sendable { case ioctl, mmap, fallocate }
+    enum Kind: Sendable { case ioctl, mmap, fallocate, ftruncate }
 
     let name: String
     let operation: String
@@ -135,6 +137,9 @@ struct WrapperCase: Sendable, CustomTestStringConvertible {
             },
             WrapperCase("Memfd.punchHole", "fallocate", .fallocate) { o throws(KVMError) in
                 try o.memfd.punchHole(offset: 0, length: 0x1000)
+            },
+            WrapperCase("Memfd.setSize", "ftruncate", .ftruncate) { o throws(KVMError) in
+                try o.memfd.setSize(0x40_0000)
             },
         ]
         #if arch(x86_64)
@@ -225,6 +230,17 @@ struct BadDescriptorTests {
         let error = #expect(throws: KVMError.self) { try HostMemory.anonymous(size: 0) }
         #expect(error?.operation == "mmap")
         #expect(error?.errno == .invalidArgument)
+    }
+
+    @Test func memfdSizeFollowsSetSize() throws {
+        let memfd = try Memfd(name: "kvmplan-test", size: 0)
+        try memfd.setSize(0x2000)
+        #expect(memfd.size == 0x2000)
+        #expect(try memfd.map().size == 0x2000)
+        let error = #expect(throws: KVMError.self) { try memfd.setSize(UInt64.max) }
+        #expect(error?.operation == "ftruncate")
+        #expect(error?.errno == .fileTooLarge)
+        #expect(memfd.size == 0x2000)
     }
 
     @Test func overlongMemfdNameIsEINVAL() {

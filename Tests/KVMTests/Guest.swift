@@ -11,7 +11,7 @@ import Testing
 /// Kicks a vCPU out of a hung `KVM_RUN` (this host's KVM loops on a triple fault instead of
 /// returning KVM_EXIT_SHUTDOWN, KVM_UAPI.md §6): after `seconds`, unless cancelled, it sends
 /// SIGUSR1 (with a no-op handler, no SA_RESTART) to the thread that created it, so `run()` returns
-/// `.intr` and the test fails instead of hanging.
+/// `.interrupted` and the test fails instead of hanging.
 final class Watchdog: Sendable {
     private let done = Mutex(false)
 
@@ -60,25 +60,25 @@ enum RealModeGuest {
     /// Runs until HLT, answering exits with `handle`; records an issue on anything unexpected.
     /// Returns the exits seen, in order, for assertions.
     @discardableResult
-    static func run(_ vcpu: VCPU, maxExits: Int = 32, handle: (VCPU, ExitReason) -> Void = { _, _ in })
+    static func run(_ vcpu: VCPU, maxExits: Int = 32, handle: (VCPU, VCPUExit) -> Void = { _, _ in })
         throws -> [ExitReason]
     {
         let watchdog = Watchdog()
         defer { watchdog.cancel() }
         var exits: [ExitReason] = []
         for _ in 0..<maxExits {
-            let reason = try vcpu.run()
-            exits.append(reason)
-            switch reason {
+            let exit = try vcpu.run()
+            exits.append(exit.reason)
+            switch exit {
             case .hlt:
                 return exits
-            case .intr:
+            case .interrupted:
                 Issue.record("the guest did not reach HLT within the watchdog's time")
                 return exits
             case .io, .mmio:
-                handle(vcpu, reason)
+                handle(vcpu, exit)
             default:
-                Issue.record("unexpected exit \(reason)")
+                Issue.record("unexpected exit \(exit)")
                 return exits
             }
         }

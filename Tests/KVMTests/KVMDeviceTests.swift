@@ -286,20 +286,19 @@ struct KVMDeviceTests {
         var outputs: [UInt8] = []
         var mmioWrites: [MMIOExit] = []
         var mmioReads: [UInt64] = []
-        let exits = try RealModeGuest.run(vcpu) { vcpu, reason in
-            if reason == .io {
-                let io = vcpu.io
+        let exits = try RealModeGuest.run(vcpu) { vcpu, exit in
+            if case .io(let io, let data) = exit {
                 #expect(io.size == 1 && io.count == 1)
                 switch io.direction {
                 case .out:
                     #expect(io.port == 0xF4)
-                    outputs.append(contentsOf: vcpu.ioData)
+                    outputs.append(contentsOf: data)
                 case .in:
                     #expect(io.port == 0x10)
+                    #expect(data.isEmpty)
                     vcpu.writeIOData([0x07])
                 }
-            } else {
-                let mmio = vcpu.mmio
+            } else if case .mmio(let mmio) = exit {
                 if mmio.isWrite {
                     mmioWrites.append(mmio)
                 } else {
@@ -333,7 +332,9 @@ struct KVMDeviceTests {
         let vcpu = try vm.createVCPU(id: 0)
         try RealModeGuest.boot(vcpu)
         var outputs: [UInt8] = []
-        let exits = try RealModeGuest.run(vcpu) { vcpu, _ in outputs.append(contentsOf: vcpu.ioData) }
+        let exits = try RealModeGuest.run(vcpu) { _, exit in
+            if case .io(_, let data) = exit { outputs.append(contentsOf: data) }
+        }
         #expect(exits == [.io, .hlt])
         #expect(outputs == [0x5A])
     }
@@ -343,7 +344,7 @@ struct KVMDeviceTests {
     @Test func immediateExitReturnsIntr() throws {
         let vcpu = try KVMSystem().createVM().createVCPU(id: 0)
         vcpu.immediateExit = true
-        #expect(try vcpu.run() == .intr)
+        #expect(try vcpu.run() == .interrupted)
         vcpu.immediateExit = false
         #expect(!vcpu.immediateExit)
     }

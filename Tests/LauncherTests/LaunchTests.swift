@@ -96,31 +96,71 @@ struct LaunchTests {
     /// boot state; the memfd variant adds memfd_create and ftruncate.
     static let injectionSamples = ["memtest", "memfd"]
 
+    /// The first kernel call of each step fails in turn, forced by the mocking driver on this host's real
+    /// /dev/kvm: the step is reported with the errno, and everything earlier steps made is undone (a KVM_RUN
+    /// step fails in the run phase, and everything is undone). Steps without a kernel call of their own
+    /// (`load`) cannot fail in the kernel and are skipped.
     @Test(arguments: injectionSamples)
     func eachFailingStepIsReportedAndUndone(_ name: String) throws {
         let sample = name == "memfd" ? try Self.memfdSample() : try Samples.compile(name)
         let plan = sample.plan
+        let firstCalls = try Self.firstKernelCalls(plan, payload: sample.payload)
         for (k, step) in plan.steps.enumerated() {
+            guard let (index, call) = firstCalls[step.id] else { continue }
             let output = CapturedOutput()
             let before = KernelResources.snapshot()
-            let options = LaunchOptions(
-                timeout: 20, injectedFailure: InjectedFailure(stepID: step.id, errno: .invalidArgument))
-            let outcome = Launcher(options: options, output: output).launch(plan, payload: sample.payload)
+            let driver = MockingDriver(mode: .realKernel)
+            driver.force(.invalidArgument, atCall: index)
+            let outcome = driver.withInstalled {
+                Launcher(options: LaunchOptions(timeout: 20), output: output).launch(plan, payload: sample.payload)
+            }
 
+            #expect(driver.trace[index].operation == call.operation, "step \(step.id): the calls before it changed")
             #expect(outcome.status == 125, "step \(step.id)")
+            let earlier = plan.steps[..<k]
+            if Self.isRun(step) {
+                // KVM_RUN fails in the run phase: the vCPU's loop reports it, then everything is torn down.
+                #expect(output.messages.last == "kvmplan: vcpu \(step.operation.on?.index ?? 0): KVM_RUN failed: EINVAL (Invalid argument)")
+                #expect(outcome.executedStepIDs == earlier.filter { !Self.isRun($0) }.map(\.id) + [step.id])
+                #expect(outcome.undoneStepIDs == plan.steps.filter { $0.operation.defines != nil }.map(\.id).reversed())
+                let after = KernelResources.settled(after: before)
+                #expect(after.holdsNothingBeyond(before), "step \(step.id): before \(before)\nafter \(after)")
+                continue
+            }
             #expect(outcome.failure?.stepID == step.id)
             let op = step.operation.command ?? step.operation.op
             let location = step.source.map { ", \($0)" } ?? ""
+            let named = call.operation == step.operation.op || call.operation.hasPrefix("open ") ? "" : call.operation + ": "
             #expect(
-                output.messages.last == "kvmplan: step \(step.id) (\(op)\(location)) failed: EINVAL (Invalid argument)",
+                output.messages.last == "kvmplan: step \(step.id) (\(op)\(location)) failed: \(named)EINVAL (Invalid argument)",
                 "\(output.messages)")
             // Steps 0 ..< k ran, in order; every fd and mapping they made is undone, newest first.
-            let earlier = plan.steps[..<k]
             #expect(outcome.executedStepIDs == earlier.filter { !Self.isRun($0) }.map(\.id))
             #expect(outcome.undoneStepIDs == earlier.filter { $0.operation.defines != nil }.map(\.id).reversed())
             let after = KernelResources.settled(after: before)
             #expect(after.holdsNothingBeyond(before), "step \(step.id): before \(before)\nafter \(after)")
         }
+    }
+
+    /// Launches `plan` once under a recording driver and returns, per step that makes kernel calls, the
+    /// position in the trace of its first call (the host check's calls come first) and the call.
+    static func firstKernelCalls(_ plan: Plan, payload: [UInt8]?) throws -> [String: (Int, MockedCall)] {
+        let driver = MockingDriver(mode: .realKernel)
+        let output = StepBoundaries(driver: driver)
+        let outcome = driver.withInstalled {
+            Launcher(options: LaunchOptions(timeout: 20, trace: true), output: output).launch(plan, payload: payload)
+        }
+        try #require(outcome.status == 0, "the clean run failed: \(outcome.failure?.description ?? "")")
+        let trace = driver.trace
+        var firsts: [String: (Int, MockedCall)] = [:]
+        var previousEnd: Int?
+        for (id, end) in output.ends {
+            // The first step (open /dev/kvm) makes one call; every later one starts where the previous ended.
+            let start = previousEnd ?? end - 1
+            if end > start { firsts[id] = (start, trace[start]) }
+            previousEnd = end
+        }
+        return firsts
     }
 
     static func isRun(_ step: Step) -> Bool { if case .run = step.operation { true } else { false } }

@@ -39,6 +39,26 @@ final class CapturedOutput: LaunchOutput {
     var messages: [String] { state.withLock { $0.messages } }
 }
 
+/// A `LaunchOutput` for a traced launch under a mocking driver: where in the driver's trace each executed
+/// step ended (the `--trace` line of a step is printed right after it ran).
+final class StepBoundaries: LaunchOutput {
+    let driver: MockingDriver
+    private let state = Mutex<[(id: String, end: Int)]>([])
+
+    init(driver: MockingDriver) { self.driver = driver }
+
+    func console(_ bytes: [UInt8]) {}
+    func message(_ line: String) {
+        guard !line.hasPrefix("#"), !line.hasPrefix(" "), let mark = line.range(of: "  # ", options: .backwards) else { return }
+        let id = String(line[mark.upperBound...])
+        let end = driver.trace.count
+        state.withLock { $0.append((id, end)) }
+    }
+
+    /// Step ids with the trace length after each, in execution order (KVM_RUN steps come after the run).
+    var ends: [(id: String, end: Int)] { state.withLock { $0 } }
+}
+
 // MARK: - Plans from manifests
 
 struct CompiledSample {

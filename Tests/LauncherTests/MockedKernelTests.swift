@@ -1,0 +1,208 @@
+import Compiler
+import KVM
+@testable import Launcher
+import Plan
+import SystemPackage
+import Testing
+import TestSupport
+
+/// The executor against the mocking driver's fake kernel (STYLE.md rule 10): no /dev/kvm is opened, so these
+/// tests run on any Linux host. Each records the system calls a plan's steps make and compares them with the
+/// plan, or forces an errno on one call.
+@Suite struct MockedKernelTests {
+    static let samples = ["memtest", "hello-long", "hello-real", "hello-protected", "smp", "memfd"]
+
+    static func sample(_ name: String) throws -> CompiledSample {
+        name == "memfd" ? try LaunchTests.memfdSample() : try Samples.compile(name)
+    }
+
+    static func executor(_ sample: CompiledSample, output: any LaunchOutput = CapturedOutput()) -> PlanExecutor {
+        PlanExecutor(plan: sample.plan, payload: sample.payload, output: output, trace: false, interrupted: { false })
+    }
+
+    /// Runs the step phase of a launch (every step but KVM_RUN), then the teardown, under `driver`.
+    static func launchSteps(_ executor: PlanExecutor, _ driver: MockingDriver) -> StepFailure? {
+        driver.withInstalled { () -> StepFailure? in
+            do throws(StepFailure) {
+                _ = try executor.executeSteps()
+            } catch {
+                return error
+            }
+            executor.undoAll()
+            return nil
+        }
+    }
+
+    // MARK: - Trace equals plan
+
+    /// The calls each step makes, as (operation, fd) with fds of earlier calls' results: the plan's step
+    /// itself, plus what its KVM-module wrapper adds (the kvm_run mapping with the vCPU, the supported CPUID
+    /// before the first KVM_SET_CPUID2, the register reads of the boot state).
+    static func expectedCalls(_ plan: Plan, trace: [MockedCall]) -> [(step: String, operation: String, fd: CInt)] {
+        var fds: [String: CInt] = [:]
+        var position = 0
+        var cpuidAsked = false
+        var expected: [(String, String, CInt)] = []
+        for step in plan.steps {
+            let op = step.operation
+            let on = op.on.flatMap { fds[$0.description] } ?? -1
+            let kvm = fds[FdRef.kvm.description] ?? -1
+            var calls: [(String, CInt)]
+            switch op {
+            case .openDevice(let path): calls = [("open /dev/\(path.rawValue.split(separator: "/").last ?? "")", -1)]
+            case .run, .mmapRun, .loadPayload, .loadInitrd, .linuxBootParams, .linuxMPTable: calls = []
+            case .createVCPU:
+                let vcpu = position < trace.count ? CInt(trace[position].result) : -1
+                calls = [("KVM_CREATE_VCPU", on), ("KVM_GET_VCPU_MMAP_SIZE", kvm), ("mmap", vcpu)]
+            case .setCPUID2:
+                calls = (cpuidAsked ? [] : [("KVM_GET_SUPPORTED_CPUID", kvm)]) + [("KVM_SET_CPUID2", on)]
+                cpuidAsked = true
+            // `Memfd(name:size:)` sizes the new file (to 0: the plan's own ftruncate step sizes it).
+            case .memfdCreate: calls = [("memfd_create", -1), ("ftruncate", position < trace.count ? CInt(trace[position].result) : -1)]
+            case .setBootState: calls = [("KVM_GET_SREGS", on), ("KVM_SET_SREGS", on), ("KVM_SET_REGS", on)]
+            default: calls = [(op.command ?? op.op, on)]
+            }
+            if let defined = op.defines, !calls.isEmpty, position < trace.count, defined.kind != .mapping {
+                fds[defined.description] = CInt(trace[position].result)
+            }
+            expected += calls.map { (step.id, $0.0, $0.1) }
+            position += calls.count
+        }
+        return expected
+    }
+
+    @Test(arguments: samples)
+    func traceEqualsThePlan(_ name: String) throws {
+        let sample = try Self.sample(name)
+        let driver = MockingDriver(mode: .fakeKernel)
+        let executor = Self.executor(sample)
+        let failure = Self.launchSteps(executor, driver)
+        #expect(failure == nil, "\(failure?.description ?? "")")
+
+        let trace = driver.trace
+        let expected = Self.expectedCalls(sample.plan, trace: trace)
+        try #require(trace.count >= expected.count, "\(trace)")
+        for (call, want) in zip(trace, expected) {
+            #expect(call.operation == want.operation && call.fd == want.fd, "step \(want.step): \(call) is not \(want.operation) on fd \(want.fd)\n\(trace.map(\.description).joined(separator: "\n"))")
+        }
+        // Every ioctl uses the request number of the plan's per-architecture table.
+        for call in trace where call.request != nil {
+            let ioctl = try #require(Ioctl(rawValue: call.operation), "\(call)")
+            #expect(call.request == IoctlNumbers.number(ioctl, arch: .x86_64).map(UInt.init), "\(call)")
+        }
+        // The teardown: nothing but munmap and close, each fd closed once, newest first.
+        let teardown = trace[expected.count...]
+        #expect(teardown.allSatisfy { $0.name == "munmap" || $0.name == "close" }, "\(Array(teardown))")
+        let created = trace[..<expected.count].filter { $0.name == "open" || $0.name == "memfd_create" || $0.operation.hasPrefix("KVM_CREATE_") }
+        #expect(teardown.filter { $0.name == "close" }.map(\.fd) == created.map { CInt($0.result) }.reversed())
+        #expect(teardown.filter { $0.name == "munmap" }.count == trace[..<expected.count].filter { $0.name == "mmap" }.count)
+    }
+
+    // MARK: - Undo order on a failure at each call
+
+    @Test(arguments: ["memtest", "memfd"])
+    func aFailureAtEachCallUndoesEverythingNewestFirst(_ name: String) throws {
+        let sample = try Self.sample(name)
+        let clean = MockingDriver(mode: .fakeKernel)
+        #expect(Self.launchSteps(Self.executor(sample), clean) == nil)
+        let cleanTrace = clean.trace
+        let expected = Self.expectedCalls(sample.plan, trace: cleanTrace)
+
+        for (index, want) in expected.enumerated() {
+            let driver = MockingDriver(mode: .fakeKernel)
+            driver.force(.invalidArgument, atCall: index)
+            let output = CapturedOutput()
+            let executor = Self.executor(sample, output: output)
+            let failure = Self.launchSteps(executor, driver)
+
+            #expect(failure?.stepID == want.step, "call \(index) (\(want.operation))")
+            #expect(failure?.errnoName == "EINVAL")
+            #expect(output.messages.last == "kvmplan: \(failure?.description ?? "")")
+            let trace = driver.trace
+            #expect(Array(trace[..<index]) == Array(cleanTrace[..<index]), "the calls before \(index) changed")
+            #expect(trace[index].operation == want.operation && trace[index].result == -Int(Errno.invalidArgument.rawValue))
+
+            // Steps before the failing one ran; every fd and mapping they made is undone, newest first.
+            let failingStep = try #require(sample.plan.steps.firstIndex { $0.id == want.step })
+            let earlier = sample.plan.steps[..<failingStep]
+            #expect(executor.entries.filter { $0.kind == .step }.compactMap(\.stepID) == earlier.filter { !LaunchTests.isRun($0) }.map(\.id))
+            #expect(executor.entries.filter { $0.kind == .undo }.compactMap(\.stepID) == earlier.filter { $0.operation.defines != nil }.map(\.id).reversed())
+            let teardown = trace[(index + 1)...]
+            #expect(teardown.allSatisfy { $0.name == "munmap" || $0.name == "close" }, "call \(index): \(Array(teardown))")
+            let created = trace[..<index].filter { $0.name == "open" || $0.name == "memfd_create" || $0.operation.hasPrefix("KVM_CREATE_") }
+            #expect(teardown.filter { $0.name == "close" }.map(\.fd) == created.map { CInt($0.result) }.reversed(), "call \(index)")
+            #expect(teardown.filter { $0.name == "munmap" }.count == trace[..<index].filter { $0.name == "mmap" }.count, "call \(index)")
+        }
+    }
+
+    // MARK: - EINTR
+
+    @Test func anInterruptedCallIsRetriedInTheOnePlace() throws {
+        let sample = try Self.sample("hello-long")
+        let clean = MockingDriver(mode: .fakeKernel)
+        let cleanExecutor = Self.executor(sample)
+        #expect(Self.launchSteps(cleanExecutor, clean) == nil)
+
+        let driver = MockingDriver(mode: .fakeKernel)
+        driver.force(.interrupted, times: 2) { $0.operation == "KVM_CREATE_VM" }
+        driver.force(.interrupted) { $0.name == "mmap" }
+        let executor = Self.executor(sample)
+        #expect(Self.launchSteps(executor, driver) == nil)
+
+        let interrupted = -Int(Errno.interrupted.rawValue)
+        let createVM = driver.trace.filter { $0.operation == "KVM_CREATE_VM" }
+        #expect(createVM.map(\.result) == [interrupted, interrupted, createVM.last?.result ?? -1])
+        #expect(driver.trace.filter { $0.name == "mmap" }.first?.result == interrupted)
+        // Apart from the retries, the launch is the clean one.
+        #expect(driver.trace.filter { $0.result != interrupted }.map(\.operation) == clean.trace.map(\.operation))
+        #expect(executor.entries.map(\.stepID) == cleanExecutor.entries.map(\.stepID))
+    }
+
+    @Test func anInterruptedRunIsAnExitNotARetry() throws {
+        let driver = MockingDriver(mode: .fakeKernel)
+        driver.force(.interrupted) { $0.operation == "KVM_RUN" }
+        let exit = try driver.withInstalled { () throws(KVMError) -> VCPUExit in
+            let vcpu = try KVMSystem().createVM().createVCPU(id: 0)
+            return try vcpu.run()
+        }
+        #expect(exit == .interrupted)
+        #expect(driver.trace.filter { $0.operation == "KVM_RUN" }.count == 1)
+    }
+
+    /// `VCPU.run()` decodes `kvm_run`: here the test plays the kernel's part and writes the exit itself.
+    @Test func runDecodesTheExitFromKvmRun() throws {
+        let driver = MockingDriver(mode: .fakeKernel)
+        let exits = try driver.withInstalled { () throws(KVMError) -> [VCPUExit] in
+            let vcpu = try KVMSystem().createVM().createVCPU(id: 0)
+            let run = vcpu.runPage.bytes
+            // struct kvm_run: exit_reason at 8, the exit union at 32 (KVM_UAPI.md §1.5).
+            run.storeBytes(of: 2, toByteOffset: 8, as: UInt32.self)  // KVM_EXIT_IO
+            run.storeBytes(of: 1, toByteOffset: 32, as: UInt8.self)  // KVM_EXIT_IO_OUT
+            run.storeBytes(of: 1, toByteOffset: 33, as: UInt8.self)  // size
+            run.storeBytes(of: 0x3f8, toByteOffset: 34, as: UInt16.self)  // port
+            run.storeBytes(of: 2, toByteOffset: 36, as: UInt32.self)  // count
+            run.storeBytes(of: 4096, toByteOffset: 40, as: UInt64.self)  // data_offset
+            run.storeBytes(of: 0x6968, toByteOffset: 4096, as: UInt16.self)  // "hi"
+            let io = try vcpu.run()
+            run.storeBytes(of: 5, toByteOffset: 8, as: UInt32.self)  // KVM_EXIT_HLT
+            let hlt = try vcpu.run()
+            run.storeBytes(of: 16, toByteOffset: 8, as: UInt32.self)  // KVM_EXIT_NMI: not decoded further
+            return [io, hlt, try vcpu.run()]
+        }
+        #expect(exits == [
+            .io(IOExit(direction: .out, size: 1, port: 0x3f8, count: 2, dataOffset: 4096), data: Array("hi".utf8)),
+            .hlt, .other(ExitReason(rawValue: 16)),
+        ])
+        #expect(exits.map(\.reason) == [.io, .hlt, ExitReason(rawValue: 16)])
+    }
+
+    @Test func aForcedErrnoNamesTheOperation() throws {
+        let driver = MockingDriver(mode: .fakeKernel)
+        driver.force(.noSuchFileOrDirectory) { $0.name == "open" }
+        let error = driver.withInstalled { () -> KVMError? in
+            do throws(KVMError) { _ = try KVMSystem(); return nil } catch { return error }
+        }
+        #expect(error?.operation == "open /dev/kvm")
+        #expect(error?.isDeviceMissing == true)
+    }
+}
