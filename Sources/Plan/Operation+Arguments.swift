@@ -164,45 +164,8 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
     public var description: String { name }
     public static func < (lhs: Capability, rhs: Capability) -> Bool { lhs.name < rhs.name }
 
-    /// `KVM_CAP_IRQCHIP` (0): an in-kernel irqchip can be created (x86: PIC, IOAPIC, local APICs for a Linux
-    /// guest; arm64: a vGIC). A realm needs one (CCA v14 18/44).
-    public static let irqchip = Capability(name: "KVM_CAP_IRQCHIP", number: 0)
-    public static let userMemory = Capability(name: "KVM_CAP_USER_MEMORY", number: 3)
-    public static let setTSSAddr = Capability(name: "KVM_CAP_SET_TSS_ADDR", number: 4)
-    public static let pit2 = Capability(name: "KVM_CAP_PIT2", number: 33)
-    public static let setIdentityMapAddr = Capability(name: "KVM_CAP_SET_IDENTITY_MAP_ADDR", number: 37)
-    public static let nrVCPUs = Capability(name: "KVM_CAP_NR_VCPUS", number: 9)
-    public static let nrMemslots = Capability(name: "KVM_CAP_NR_MEMSLOTS", number: 10)
-    public static let syncMMU = Capability(name: "KVM_CAP_SYNC_MMU", number: 16)
-    public static let enableCap = Capability(name: "KVM_CAP_ENABLE_CAP", number: 54)
-    public static let maxVCPUs = Capability(name: "KVM_CAP_MAX_VCPUS", number: 66)
-    public static let readonlyMem = Capability(name: "KVM_CAP_READONLY_MEM", number: 81)
-    public static let enableCapVM = Capability(name: "KVM_CAP_ENABLE_CAP_VM", number: 98)
-    public static let checkExtensionVM = Capability(name: "KVM_CAP_CHECK_EXTENSION_VM", number: 105)
-    public static let multiAddressSpace = Capability(name: "KVM_CAP_MULTI_ADDRESS_SPACE", number: 118)
-    public static let maxVCPUID = Capability(name: "KVM_CAP_MAX_VCPU_ID", number: 128)
-    public static let armVMIPASize = Capability(name: "KVM_CAP_ARM_VM_IPA_SIZE", number: 165)
-    public static let exitHypercall = Capability(name: "KVM_CAP_EXIT_HYPERCALL", number: 201)
-    public static let userMemory2 = Capability(name: "KVM_CAP_USER_MEMORY2", number: 231)
-    public static let memoryFaultInfo = Capability(name: "KVM_CAP_MEMORY_FAULT_INFO", number: 232)
-    public static let memoryAttributes = Capability(name: "KVM_CAP_MEMORY_ATTRIBUTES", number: 233)
-    public static let guestMemfd = Capability(name: "KVM_CAP_GUEST_MEMFD", number: 234)
-    public static let vmTypes = Capability(name: "KVM_CAP_VM_TYPES", number: 235)
-    public static let preFaultMemory = Capability(name: "KVM_CAP_PRE_FAULT_MEMORY", number: 236)
-    public static let guestMemfdFlags = Capability(name: "KVM_CAP_GUEST_MEMFD_FLAGS", number: 244)
-    /// Posted Arm CCA series v14; the number is not stable (249 is taken upstream by KVM_CAP_S390_HPAGE_2G).
-    public static let armRMI = Capability(name: "KVM_CAP_ARM_RMI", number: 249, uapiStatus: .posted)
-    /// `KVM_CAP_SPLIT_IRQCHIP` (121): the local APICs in KVM, the IOAPIC/PIC in userspace. A TD's vCPUs need it
-    /// (tdx.c:685-686), enabled with args[0] = the number of IOAPIC routes (24) before any vCPU (x86.c:6763-6782).
-    public static let splitIRQChip = Capability(name: "KVM_CAP_SPLIT_IRQCHIP", number: 121)
-
-    /// Every capability a plan may name.
-    public static let catalogue: [Capability] = [
-        .irqchip, .userMemory, .setTSSAddr, .pit2, .setIdentityMapAddr, .nrVCPUs, .nrMemslots, .syncMMU, .enableCap, .maxVCPUs, .readonlyMem, .enableCapVM,
-        .checkExtensionVM, .multiAddressSpace, .maxVCPUID, .armVMIPASize, .exitHypercall, .userMemory2,
-        .memoryFaultInfo, .memoryAttributes, .guestMemfd, .vmTypes, .preFaultMemory, .guestMemfdFlags, .armRMI,
-        .splitIRQChip,
-    ]
+    // The named members and `catalogue` (every capability a plan may name) are generated from
+    // Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 
     /// The catalogue entry named `name`.
     public static func named(_ name: String) -> Capability? { catalogue.first { $0.name == name } }

@@ -12,7 +12,7 @@
 //   `_Static_assert`s in ckvm.c (sizes and field offsets of KVM_UAPI.md §1.5), so a drifting
 //   definition fails the build instead of corrupting an ioctl argument.
 // * Names: every type is `ckvm_<kernel name>` and every constant `CKVM_<KERNEL_NAME>`. Request
-//   numbers are `extern const unsigned long CKVM_KVM_*`, computed in ckvm.c with the generic
+//   numbers are `extern const unsigned long CKVM_KVM_*`, computed in ckvm_uapi.c with the generic
 //   `_IOC` encoding (dir << 30 | size << 16 | type << 8 | nr; identical on x86_64 and arm64).
 //   Plain numeric constants are enums or `#define`s of integer literals, which Swift imports.
 //   No function-like macros are exported (Swift cannot import them).
@@ -49,51 +49,11 @@
 extern "C" {
 #endif
 
-// MARK: - Encoding (KVM_UAPI.md §1.1)
+// MARK: - Generated constants
 
-/// The KVM ioctl type byte (`KVMIO`).
-#define CKVM_KVMIO 0xAE
-/// The API version every supported kernel reports from KVM_GET_API_VERSION.
-#define CKVM_KVM_API_VERSION 12
-
-// MARK: - Request numbers (computed in ckvm.c)
-
-// System ioctls (/dev/kvm).
-extern const unsigned long CKVM_KVM_GET_API_VERSION;          // _IO(KVMIO, 0x00)              0xAE00
-extern const unsigned long CKVM_KVM_CREATE_VM;                // _IO(KVMIO, 0x01)              0xAE01
-extern const unsigned long CKVM_KVM_CHECK_EXTENSION;          // _IO(KVMIO, 0x03)              0xAE03 (also VM fd)
-extern const unsigned long CKVM_KVM_GET_VCPU_MMAP_SIZE;       // _IO(KVMIO, 0x04)              0xAE04
-// VM ioctls.
-extern const unsigned long CKVM_KVM_CREATE_VCPU;              // _IO(KVMIO, 0x41)              0xAE41
-extern const unsigned long CKVM_KVM_SET_USER_MEMORY_REGION;   // _IOW(KVMIO, 0x46, 32 B)       0x4020AE46
-extern const unsigned long CKVM_KVM_SET_USER_MEMORY_REGION2;  // _IOW(KVMIO, 0x49, 160 B)      0x40A0AE49
-extern const unsigned long CKVM_KVM_ENABLE_CAP;               // _IOW(KVMIO, 0xa3, 104 B)      0x4068AEA3 (also vCPU fd)
-extern const unsigned long CKVM_KVM_SET_MEMORY_ATTRIBUTES;    // _IOW(KVMIO, 0xd2, 32 B)       0x4020AED2
-extern const unsigned long CKVM_KVM_CREATE_GUEST_MEMFD;       // _IOWR(KVMIO, 0xd4, 64 B)      0xC040AED4
-// vCPU ioctls.
-extern const unsigned long CKVM_KVM_RUN;                      // _IO(KVMIO, 0x80)              0xAE80
-extern const unsigned long CKVM_KVM_PRE_FAULT_MEMORY;         // _IOWR(KVMIO, 0xd5, 64 B)      0xC040AED5
-
-#if defined(__x86_64__)
-// x86 system ioctls.
-extern const unsigned long CKVM_KVM_GET_SUPPORTED_CPUID;      // _IOWR(KVMIO, 0x05, 8 B)       0xC008AE05
-// x86 VM ioctls.
-extern const unsigned long CKVM_KVM_SET_TSS_ADDR;             // _IO(KVMIO, 0x47)              0xAE47
-extern const unsigned long CKVM_KVM_SET_IDENTITY_MAP_ADDR;    // _IOW(KVMIO, 0x48, 8 B)        0x4008AE48
-extern const unsigned long CKVM_KVM_CREATE_IRQCHIP;           // _IO(KVMIO, 0x60)              0xAE60
-extern const unsigned long CKVM_KVM_IRQ_LINE;                 // _IOW(KVMIO, 0x61, 8 B)        0x4008AE61
-extern const unsigned long CKVM_KVM_CREATE_PIT2;              // _IOW(KVMIO, 0x77, 64 B)       0x4040AE77
-extern const unsigned long CKVM_KVM_MEMORY_ENCRYPT_OP;        // _IOWR(KVMIO, 0xba, 8 B)       0xC008AEBA (also vCPU fd, TDX)
-extern const unsigned long CKVM_KVM_MEMORY_ENCRYPT_REG_REGION;   // _IOR(KVMIO, 0xbb, 16 B)    0x8010AEBB
-extern const unsigned long CKVM_KVM_MEMORY_ENCRYPT_UNREG_REGION; // _IOR(KVMIO, 0xbc, 16 B)    0x8010AEBC
-// x86 vCPU ioctls.
-extern const unsigned long CKVM_KVM_GET_REGS;                 // _IOR(KVMIO, 0x81, 144 B)      0x8090AE81
-extern const unsigned long CKVM_KVM_SET_REGS;                 // _IOW(KVMIO, 0x82, 144 B)      0x4090AE82
-extern const unsigned long CKVM_KVM_GET_SREGS;                // _IOR(KVMIO, 0x83, 312 B)      0x8138AE83
-extern const unsigned long CKVM_KVM_SET_SREGS;                // _IOW(KVMIO, 0x84, 312 B)      0x4138AE84
-extern const unsigned long CKVM_KVM_SET_CPUID2;               // _IOW(KVMIO, 0x90, 8 B)        0x4008AE90
-extern const unsigned long CKVM_KVM_GET_CPUID2;               // _IOWR(KVMIO, 0x91, 8 B)       0xC008AE91
-#endif
+// KVMIO, the API version, the request numbers (defined in ckvm_uapi.c) and the KVM_CAP_* numbers come from
+// the one uapi table, Scripts/uapi/kvm-uapi.json (`python3 Scripts/generate-uapi.py`).
+#include "ckvm_uapi.h"
 
 // MARK: - Machine types for KVM_CREATE_VM (§1.2)
 
@@ -107,29 +67,6 @@ extern const unsigned long CKVM_KVM_GET_CPUID2;               // _IOWR(KVMIO, 0x
 #define CKVM_KVM_VM_TYPE_ARM_IPA_SIZE_MASK 0xffUL
 /// arm64 pKVM protected VM (merged for 7.1; value 1UL << 31, §1.2 and §7).
 #define CKVM_KVM_VM_TYPE_ARM_PROTECTED 0x80000000UL
-
-// MARK: - Capabilities for KVM_CHECK_EXTENSION (§1.3)
-
-#define CKVM_KVM_CAP_USER_MEMORY 3
-#define CKVM_KVM_CAP_NR_VCPUS 9
-#define CKVM_KVM_CAP_NR_MEMSLOTS 10
-#define CKVM_KVM_CAP_SYNC_MMU 16
-#define CKVM_KVM_CAP_ENABLE_CAP 54
-#define CKVM_KVM_CAP_MAX_VCPUS 66
-#define CKVM_KVM_CAP_READONLY_MEM 81
-#define CKVM_KVM_CAP_ENABLE_CAP_VM 98
-#define CKVM_KVM_CAP_CHECK_EXTENSION_VM 105
-#define CKVM_KVM_CAP_MULTI_ADDRESS_SPACE 118
-#define CKVM_KVM_CAP_MAX_VCPU_ID 128
-#define CKVM_KVM_CAP_ARM_VM_IPA_SIZE 165
-#define CKVM_KVM_CAP_EXIT_HYPERCALL 201
-#define CKVM_KVM_CAP_USER_MEMORY2 231
-#define CKVM_KVM_CAP_MEMORY_FAULT_INFO 232
-#define CKVM_KVM_CAP_MEMORY_ATTRIBUTES 233
-#define CKVM_KVM_CAP_GUEST_MEMFD 234
-#define CKVM_KVM_CAP_VM_TYPES 235
-#define CKVM_KVM_CAP_PRE_FAULT_MEMORY 236
-#define CKVM_KVM_CAP_GUEST_MEMFD_FLAGS 244
 
 // MARK: - Flags (§1.4)
 
