@@ -6,8 +6,8 @@ Usage: python3 Scripts/generate-uapi.py [--output DIR]
 Writes, relative to the repository root (or to DIR, which the staleness test uses):
   Sources/CKVM/include/ckvm_uapi.h        KVMIO, API version, request-number declarations, KVM_CAP_* numbers
   Sources/CKVM/ckvm_uapi.c                request numbers (_IOC from the table) and sizeof checks of the C structs
-  Sources/Plan/UAPI+Generated.swift       IoctlDirection, UAPIStruct, Ioctl, the Capability catalogue
-  Sources/KVM/KVMCapability+Generated.swift   KVMCapability's named members and names
+  Sources/Plan/UAPI+Generated.swift       IoctlDirection, UAPIStruct, Ioctl, the Capability catalogue, VM types
+  Sources/KVM/UAPI+Generated.swift        KVMCapability's named members and names, VMType's kernel names
   Tests/KVMTests/UAPIConsistency+Generated.swift   CKVM's compiled values paired with the Swift side
 
 The C reproducer's prelude (PlanCRenderer) prints its KP_KVM_* request numbers from IoctlNumbers and its
@@ -63,6 +63,12 @@ def arch_groups(items, arches_of):
 # MARK: - C
 
 
+def c_number(text):
+    """A table number as C spells it: small values in decimal, flags in hex."""
+    value = int(text, 16)
+    return str(value) if value < 0x100 else f"0x{value:x}"
+
+
 def c_header(t):
     enc, structs = t["encoding"], {s["swift"]: s for s in t["structs"]}
     out = [
@@ -101,6 +107,16 @@ def c_header(t):
     for c in t["capabilities"]:
         status = "  // posted series: the number is not stable" if c.get("status") == "posted" else ""
         out.append(f"#define CKVM_{c['name']} {c['number']}{status}")
+    out += ["", "// MARK: - Machine types for KVM_CREATE_VM (§1.2)", ""]
+    for v in t["vmTypes"]:
+        if "doc" in v:
+            out += doc_lines(v["doc"], "")
+        suffix = "UL" if v.get("flag") else ""
+        out.append(f"#define CKVM_{v['name']} {c_number(v['value'])}{suffix}")
+    out += [
+        "/// arm64: bits 7:0 of the machine type are the IPA size (0 = 40 bits).",
+        f"#define CKVM_KVM_VM_TYPE_ARM_IPA_SIZE_MASK {t['vmTypeArmIPASizeMask']}UL",
+    ]
     out += ["", "#endif  // CKVM_UAPI_H", ""]
     return "\n".join(out)
 
@@ -253,7 +269,19 @@ def swift_plan(t):
         )
     out += ["", "    /// Every capability a plan may name.", "    public static let catalogue: [Capability] = ["]
     out += [f"        .{c['swift']}," for c in t["capabilities"]]
-    out += ["    ]", "}", ""]
+    out += ["    ]", "}", "", "// MARK: - Machine types", ""]
+    out.append("extension VMType {")
+    x86 = [v for v in t["vmTypes"] if v["arch"] == "x86_64"]
+    for v in x86:
+        out.append(f'    public static let {v["swift"]} = VMType(name: "{v["name"]}", value: {int(v["value"], 16)})')
+    out += ["", "    /// The x86_64 machine types.", "    public static let x86Types: [VMType] = ["]
+    out += [f"        .{v['swift']}," for v in x86]
+    out += ["    ]", ""]
+    for v in t["vmTypes"]:
+        if v.get("flag"):
+            out += doc_lines(f"`{v['name']}`: " + v.get("doc", ""), "    ")
+            out.append(f'    public static let {v["swift"]}Flag = (name: "{v["name"]}", value: UInt64({v["value"]}))')
+    out += ["}", ""]
     return "\n".join(out)
 
 
@@ -273,6 +301,9 @@ def swift_kvm(t):
         )
     out += ["", "    /// The kernel names of the capabilities this module names.", "    static let names: [UInt32: String] = ["]
     out += [f'        UInt32(CKVM_{c["name"]}): "{c["name"]}",' for c in caps]
+    out += ["    ]", "}", "", "extension VMType {", "    /// The kernel's constant names of the machine types this module names.",
+            "    static let kernelNames: [UInt: String] = ["]
+    out += [f'        UInt(CKVM_{v["name"]}): "{v["name"]}",' for v in t["vmTypes"] if v.get("kvmModule")]
     out += ["    ]", "}", ""]
     return "\n".join(out)
 
@@ -284,6 +315,9 @@ def swift_tests(t):
         "",
         "import CKVM",
         "import Plan",
+        "",
+        "/// Plan's `VMType`, for test files that also import KVM (which has its own).",
+        "typealias PlanVMType = VMType",
         "",
         "extension UAPIConsistencyTests {",
         "    /// Every request number CKVM compiles on this host, with the `Ioctl` it must equal.",
@@ -305,6 +339,12 @@ def swift_tests(t):
         "    static let compiledCapabilities: [(capability: Capability, ckvm: UInt32)] = [",
     ]
     out += [f"        (.{c['swift']}, UInt32(CKVM_{c['name']}))," for c in t["capabilities"]]
+    out += ["    ]", "", "    /// Every x86 machine type CKVM defines, with the Plan type it must equal.",
+            "    static let compiledX86VMTypes: [(vmType: VMType, ckvm: UInt64)] = ["]
+    out += [f"        (.{v['swift']}, UInt64(CKVM_{v['name']}))," for v in t["vmTypes"] if v["arch"] == "x86_64"]
+    out += ["    ]", "", "    /// The arm64 type flags CKVM defines, with the Plan flag each must equal.",
+            "    static let compiledArmVMTypeFlags: [(flag: (name: String, value: UInt64), ckvm: UInt64)] = ["]
+    out += [f"        (VMType.{v['swift']}Flag, UInt64(CKVM_{v['name']}))," for v in t["vmTypes"] if v.get("flag")]
     out += ["    ]", "", f"    static let compiledAPIVersion = CKVM_KVM_API_VERSION", "}", ""]
     return "\n".join(out)
 
@@ -313,7 +353,7 @@ OUTPUTS = [
     ("Sources/CKVM/include/ckvm_uapi.h", c_header),
     ("Sources/CKVM/ckvm_uapi.c", c_source),
     ("Sources/Plan/UAPI+Generated.swift", swift_plan),
-    ("Sources/KVM/KVMCapability+Generated.swift", swift_kvm),
+    ("Sources/KVM/UAPI+Generated.swift", swift_kvm),
     ("Tests/KVMTests/UAPIConsistency+Generated.swift", swift_tests),
 ]
 

@@ -83,19 +83,9 @@ public struct VMType: RawRepresentable, Hashable, Sendable, CustomStringConverti
         self = match
     }
 
-    /// The kernel's constant name: `KVM_X86_SNP_VM`, … (`KVM_CREATE_VM type=…` in plans).
-    public var kernelName: String {
-        switch self {
-        case .default: return "KVM_X86_DEFAULT_VM"
-        case .swProtected: return "KVM_X86_SW_PROTECTED_VM"
-        case .sev: return "KVM_X86_SEV_VM"
-        case .sevES: return "KVM_X86_SEV_ES_VM"
-        case .sevSNP: return "KVM_X86_SNP_VM"
-        case .tdx: return "KVM_X86_TDX_VM"
-        case .armProtected: return "KVM_VM_TYPE_ARM_PROTECTED"
-        default: return "0x\(String(rawValue, radix: 16))"
-        }
-    }
+    /// The kernel's constant name: `KVM_X86_SNP_VM`, … (`KVM_CREATE_VM type=…` in plans); the value in hex
+    /// for types this module does not name. The names are generated into UAPI+Generated.swift.
+    public var kernelName: String { Self.kernelNames[rawValue] ?? "0x\(String(rawValue, radix: 16))" }
 
     public var description: String { name }
 }

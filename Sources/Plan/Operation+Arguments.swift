@@ -212,7 +212,7 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
     public let value: UInt64
     public let uapiStatus: UAPIStatus
 
-    private init(name: String, value: UInt64, uapiStatus: UAPIStatus = .merged) {
+    init(name: String, value: UInt64, uapiStatus: UAPIStatus = .merged) {
         self.name = name
         self.value = value
         self.uapiStatus = uapiStatus
@@ -220,15 +220,8 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { name }
 
-    public static let x86Default = VMType(name: "KVM_X86_DEFAULT_VM", value: 0)
-    public static let x86SWProtected = VMType(name: "KVM_X86_SW_PROTECTED_VM", value: 1)
-    public static let x86SEV = VMType(name: "KVM_X86_SEV_VM", value: 2)
-    public static let x86SEVES = VMType(name: "KVM_X86_SEV_ES_VM", value: 3)
-    public static let x86SNP = VMType(name: "KVM_X86_SNP_VM", value: 4)
-    public static let x86TDX = VMType(name: "KVM_X86_TDX_VM", value: 5)
-
-    /// The x86_64 machine types.
-    public static let x86Types: [VMType] = [.x86Default, .x86SWProtected, .x86SEV, .x86SEVES, .x86SNP, .x86TDX]
+    // The x86 types (`x86Default` … `x86TDX`, `x86Types`) and the arm64 type flags are generated from
+    // Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 
     /// The arm64 machine kinds, selected by flag bits of the type word.
     public enum ArmKind: String, CaseIterable, Hashable, Sendable {
@@ -249,16 +242,16 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
         case .normal:
             return VMType(name: ipa, value: UInt64(ipaBits))
         case .protected:
-            return VMType(name: "KVM_VM_TYPE_ARM_PROTECTED|" + ipa, value: (1 << 31) | UInt64(ipaBits))
+            return VMType(name: armProtectedFlag.name + "|" + ipa, value: armProtectedFlag.value | UInt64(ipaBits))
         case .realm:
-            return VMType(name: "KVM_VM_TYPE_ARM_REALM|" + ipa, value: (1 << 30) | UInt64(ipaBits), uapiStatus: .posted)
+            return VMType(name: armRealmFlag.name + "|" + ipa, value: armRealmFlag.value | UInt64(ipaBits), uapiStatus: .posted)
         }
     }
 
     /// The arm64 kind of the type word (nil for x86 types), from its flag bits.
     public var armKind: ArmKind? {
-        if name.hasPrefix("KVM_VM_TYPE_ARM_PROTECTED|") { return .protected }
-        if name.hasPrefix("KVM_VM_TYPE_ARM_REALM|") { return .realm }
+        if name.hasPrefix(Self.armProtectedFlag.name + "|") { return .protected }
+        if name.hasPrefix(Self.armRealmFlag.name + "|") { return .realm }
         return name.hasPrefix("KVM_VM_TYPE_ARM_IPA_SIZE(") ? .normal : nil
     }
 
@@ -280,12 +273,12 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
         case .arm64:
             var rest = Substring(name)
             var kind = ArmKind.normal
-            if rest.hasPrefix("KVM_VM_TYPE_ARM_PROTECTED|") {
+            if rest.hasPrefix(armProtectedFlag.name + "|") {
                 kind = .protected
-                rest = rest.dropFirst("KVM_VM_TYPE_ARM_PROTECTED|".count)
-            } else if rest.hasPrefix("KVM_VM_TYPE_ARM_REALM|") {
+                rest = rest.dropFirst(armProtectedFlag.name.count + 1)
+            } else if rest.hasPrefix(armRealmFlag.name + "|") {
                 kind = .realm
-                rest = rest.dropFirst("KVM_VM_TYPE_ARM_REALM|".count)
+                rest = rest.dropFirst(armRealmFlag.name.count + 1)
             }
             guard rest.hasPrefix("KVM_VM_TYPE_ARM_IPA_SIZE("), rest.hasSuffix(")") else { return nil }
             let digits = rest.dropFirst("KVM_VM_TYPE_ARM_IPA_SIZE(".count).dropLast()

@@ -286,3 +286,29 @@ extension Capability {
         .splitIRQChip,
     ]
 }
+
+// MARK: - Machine types
+
+extension VMType {
+    public static let x86Default = VMType(name: "KVM_X86_DEFAULT_VM", value: 0)
+    public static let x86SWProtected = VMType(name: "KVM_X86_SW_PROTECTED_VM", value: 1)
+    public static let x86SEV = VMType(name: "KVM_X86_SEV_VM", value: 2)
+    public static let x86SEVES = VMType(name: "KVM_X86_SEV_ES_VM", value: 3)
+    public static let x86SNP = VMType(name: "KVM_X86_SNP_VM", value: 4)
+    public static let x86TDX = VMType(name: "KVM_X86_TDX_VM", value: 5)
+
+    /// The x86_64 machine types.
+    public static let x86Types: [VMType] = [
+        .x86Default,
+        .x86SWProtected,
+        .x86SEV,
+        .x86SEVES,
+        .x86SNP,
+        .x86TDX,
+    ]
+
+    /// `KVM_VM_TYPE_ARM_PROTECTED`: pKVM protected VM (merged for Linux 7.1; 1UL << 31).
+    public static let armProtectedFlag = (name: "KVM_VM_TYPE_ARM_PROTECTED", value: UInt64(0x80000000))
+    /// `KVM_VM_TYPE_ARM_REALM`: Arm CCA realm (posted series v14, 1UL << 30; v5…v13 used 1 << 8).
+    public static let armRealmFlag = (name: "KVM_VM_TYPE_ARM_REALM", value: UInt64(0x40000000))
+}

@@ -4,6 +4,9 @@
 import CKVM
 import Plan
 
+/// Plan's `VMType`, for test files that also import KVM (which has its own).
+typealias PlanVMType = VMType
+
 extension UAPIConsistencyTests {
     /// Every request number CKVM compiles on this host, with the `Ioctl` it must equal.
     static var compiledRequests: [(ioctl: Ioctl, ckvm: UInt)] {
@@ -94,6 +97,22 @@ extension UAPIConsistencyTests {
         (.guestMemfdFlags, UInt32(CKVM_KVM_CAP_GUEST_MEMFD_FLAGS)),
         (.armRMI, UInt32(CKVM_KVM_CAP_ARM_RMI)),
         (.splitIRQChip, UInt32(CKVM_KVM_CAP_SPLIT_IRQCHIP)),
+    ]
+
+    /// Every x86 machine type CKVM defines, with the Plan type it must equal.
+    static let compiledX86VMTypes: [(vmType: VMType, ckvm: UInt64)] = [
+        (.x86Default, UInt64(CKVM_KVM_X86_DEFAULT_VM)),
+        (.x86SWProtected, UInt64(CKVM_KVM_X86_SW_PROTECTED_VM)),
+        (.x86SEV, UInt64(CKVM_KVM_X86_SEV_VM)),
+        (.x86SEVES, UInt64(CKVM_KVM_X86_SEV_ES_VM)),
+        (.x86SNP, UInt64(CKVM_KVM_X86_SNP_VM)),
+        (.x86TDX, UInt64(CKVM_KVM_X86_TDX_VM)),
+    ]
+
+    /// The arm64 type flags CKVM defines, with the Plan flag each must equal.
+    static let compiledArmVMTypeFlags: [(flag: (name: String, value: UInt64), ckvm: UInt64)] = [
+        (VMType.armProtectedFlag, UInt64(CKVM_KVM_VM_TYPE_ARM_PROTECTED)),
+        (VMType.armRealmFlag, UInt64(CKVM_KVM_VM_TYPE_ARM_REALM)),
     ]
 
     static let compiledAPIVersion = CKVM_KVM_API_VERSION

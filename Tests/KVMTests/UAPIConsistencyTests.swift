@@ -36,6 +36,21 @@ struct UAPIConsistencyTests {
         #expect(KVMCapability.vmTypes.name == "KVM_CAP_VM_TYPES")
     }
 
+    @Test func everyVMTypeAgrees() {
+        #expect(Self.compiledX86VMTypes.map(\.vmType) == PlanVMType.x86Types)
+        for (vmType, ckvm) in Self.compiledX86VMTypes {
+            #expect(vmType.value == ckvm, "\(vmType.name)")
+            // KVM's VMType (the one kvmplan launches with) names the same value the same way.
+            #expect(KVM.VMType(rawValue: UInt(ckvm)).kernelName == vmType.name)
+        }
+        for (flag, ckvm) in Self.compiledArmVMTypeFlags {
+            #expect(flag.value == ckvm, "\(flag.name)")
+        }
+        #expect(PlanVMType.arm(ipaBits: 40, kind: .protected)?.value == 0x8000_0028)
+        #expect(KVM.VMType.armProtected.kernelName == "KVM_VM_TYPE_ARM_PROTECTED")
+        #expect(PlanVMType.x86SNP.value == 4)
+    }
+
     @Test func goldenPins() {
         #expect(Self.compiledAPIVersion == 12)
         #expect(CKVM_KVMIO == 0xAE)

@@ -10,7 +10,7 @@ struct UAPIGeneratedTests {
         "Sources/CKVM/include/ckvm_uapi.h",
         "Sources/CKVM/ckvm_uapi.c",
         "Sources/Plan/UAPI+Generated.swift",
-        "Sources/KVM/KVMCapability+Generated.swift",
+        "Sources/KVM/UAPI+Generated.swift",
         "Tests/KVMTests/UAPIConsistency+Generated.swift",
     ]
 

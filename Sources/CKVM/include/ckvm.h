@@ -51,22 +51,9 @@ extern "C" {
 
 // MARK: - Generated constants
 
-// KVMIO, the API version, the request numbers (defined in ckvm_uapi.c) and the KVM_CAP_* numbers come from
+// KVMIO, the API version, the request numbers (defined in ckvm_uapi.c), the KVM_CAP_* numbers and the VM types come from
 // the one uapi table, Scripts/uapi/kvm-uapi.json (`python3 Scripts/generate-uapi.py`).
 #include "ckvm_uapi.h"
-
-// MARK: - Machine types for KVM_CREATE_VM (§1.2)
-
-#define CKVM_KVM_X86_DEFAULT_VM 0
-#define CKVM_KVM_X86_SW_PROTECTED_VM 1
-#define CKVM_KVM_X86_SEV_VM 2
-#define CKVM_KVM_X86_SEV_ES_VM 3
-#define CKVM_KVM_X86_SNP_VM 4
-#define CKVM_KVM_X86_TDX_VM 5
-/// arm64: bits 7:0 of the machine type are the IPA size (0 = 40 bits).
-#define CKVM_KVM_VM_TYPE_ARM_IPA_SIZE_MASK 0xffUL
-/// arm64 pKVM protected VM (merged for 7.1; value 1UL << 31, §1.2 and §7).
-#define CKVM_KVM_VM_TYPE_ARM_PROTECTED 0x80000000UL
 
 // MARK: - Flags (§1.4)
 

@@ -109,4 +109,19 @@ extern const unsigned long CKVM_KVM_ARM_RMI_POPULATE;
 #define CKVM_KVM_CAP_ARM_RMI 249  // posted series: the number is not stable
 #define CKVM_KVM_CAP_SPLIT_IRQCHIP 121
 
+// MARK: - Machine types for KVM_CREATE_VM (§1.2)
+
+#define CKVM_KVM_X86_DEFAULT_VM 0
+#define CKVM_KVM_X86_SW_PROTECTED_VM 1
+#define CKVM_KVM_X86_SEV_VM 2
+#define CKVM_KVM_X86_SEV_ES_VM 3
+#define CKVM_KVM_X86_SNP_VM 4
+#define CKVM_KVM_X86_TDX_VM 5
+/// pKVM protected VM (merged for Linux 7.1; 1UL << 31).
+#define CKVM_KVM_VM_TYPE_ARM_PROTECTED 0x80000000UL
+/// Arm CCA realm (posted series v14, 1UL << 30; v5…v13 used 1 << 8).
+#define CKVM_KVM_VM_TYPE_ARM_REALM 0x40000000UL
+/// arm64: bits 7:0 of the machine type are the IPA size (0 = 40 bits).
+#define CKVM_KVM_VM_TYPE_ARM_IPA_SIZE_MASK 0xffUL
+
 #endif  // CKVM_UAPI_H

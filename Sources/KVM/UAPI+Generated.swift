@@ -49,3 +49,16 @@ extension KVMCapability {
         UInt32(CKVM_KVM_CAP_GUEST_MEMFD_FLAGS): "KVM_CAP_GUEST_MEMFD_FLAGS",
     ]
 }
+
+extension VMType {
+    /// The kernel's constant names of the machine types this module names.
+    static let kernelNames: [UInt: String] = [
+        UInt(CKVM_KVM_X86_DEFAULT_VM): "KVM_X86_DEFAULT_VM",
+        UInt(CKVM_KVM_X86_SW_PROTECTED_VM): "KVM_X86_SW_PROTECTED_VM",
+        UInt(CKVM_KVM_X86_SEV_VM): "KVM_X86_SEV_VM",
+        UInt(CKVM_KVM_X86_SEV_ES_VM): "KVM_X86_SEV_ES_VM",
+        UInt(CKVM_KVM_X86_SNP_VM): "KVM_X86_SNP_VM",
+        UInt(CKVM_KVM_X86_TDX_VM): "KVM_X86_TDX_VM",
+        UInt(CKVM_KVM_VM_TYPE_ARM_PROTECTED): "KVM_VM_TYPE_ARM_PROTECTED",
+    ]
+}
