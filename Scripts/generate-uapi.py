@@ -7,7 +7,7 @@ Writes, relative to the repository root (or to DIR, which the staleness test use
   Sources/CKVM/include/ckvm_uapi.h        KVMIO, API version, request-number declarations, KVM_CAP_* numbers
   Sources/CKVM/ckvm_uapi.c                request numbers (_IOC from the table) and sizeof checks of the C structs
   Sources/Plan/UAPI+Generated.swift       IoctlDirection, UAPIStruct, Ioctl, the Capability catalogue, VM types
-  Sources/KVM/UAPI+Generated.swift        KVMCapability's named members and names, VMType's kernel names
+  Sources/KVM/UAPI+Generated.swift        KVMCapability's named members and names, VMType's and ExitReason's kernel names
   Tests/KVMTests/UAPIConsistency+Generated.swift   CKVM's compiled values paired with the Swift side
 
 The C reproducer's prelude (PlanCRenderer) prints its KP_KVM_* request numbers from IoctlNumbers and its
@@ -117,6 +117,8 @@ def c_header(t):
         "/// arm64: bits 7:0 of the machine type are the IPA size (0 = 40 bits).",
         f"#define CKVM_KVM_VM_TYPE_ARM_IPA_SIZE_MASK {t['vmTypeArmIPASizeMask']}UL",
     ]
+    out += ["", "// MARK: - Exit reasons (kvm_run.exit_reason)", ""]
+    out += [f"#define CKVM_{e['name']} {e['number']}" for e in t["exitReasons"]]
     out += ["", "#endif  // CKVM_UAPI_H", ""]
     return "\n".join(out)
 
@@ -304,6 +306,8 @@ def swift_kvm(t):
     out += ["    ]", "}", "", "extension VMType {", "    /// The kernel's constant names of the machine types this module names.",
             "    static let kernelNames: [UInt: String] = ["]
     out += [f'        UInt(CKVM_{v["name"]}): "{v["name"]}",' for v in t["vmTypes"] if v.get("kvmModule")]
+    out += ["    ]", "}", "", "extension ExitReason {", "    /// The kernel's names of the exit reasons.", "    static let names: [UInt32: String] = ["]
+    out += [f'        UInt32(CKVM_{e["name"]}): "{e["name"]}",' for e in t["exitReasons"]]
     out += ["    ]", "}", ""]
     return "\n".join(out)
 
@@ -345,6 +349,9 @@ def swift_tests(t):
     out += ["    ]", "", "    /// The arm64 type flags CKVM defines, with the Plan flag each must equal.",
             "    static let compiledArmVMTypeFlags: [(flag: (name: String, value: UInt64), ckvm: UInt64)] = ["]
     out += [f"        (VMType.{v['swift']}Flag, UInt64(CKVM_{v['name']}))," for v in t["vmTypes"] if v.get("flag")]
+    out += ["    ]", "", "    /// Every exit reason CKVM defines, with its kernel name.",
+            "    static let compiledExitReasons: [(name: String, ckvm: UInt32)] = ["]
+    out += [f'        ("{e["name"]}", UInt32(CKVM_{e["name"]})),' for e in t["exitReasons"]]
     out += ["    ]", "", f"    static let compiledAPIVersion = CKVM_KVM_API_VERSION", "}", ""]
     return "\n".join(out)
 

@@ -51,6 +51,15 @@ struct UAPIConsistencyTests {
         #expect(PlanVMType.x86SNP.value == 4)
     }
 
+    @Test func everyExitReasonIsNamed() {
+        #expect(Self.compiledExitReasons.count == 27)
+        for (name, ckvm) in Self.compiledExitReasons {
+            #expect(ExitReason(rawValue: ckvm).description == name)
+        }
+        #expect(ExitReason.memoryFault.description == "KVM_EXIT_MEMORY_FAULT")
+        #expect(ExitReason(rawValue: 39) == .memoryFault)
+    }
+
     @Test func goldenPins() {
         #expect(Self.compiledAPIVersion == 12)
         #expect(CKVM_KVMIO == 0xAE)

@@ -51,8 +51,8 @@ extern "C" {
 
 // MARK: - Generated constants
 
-// KVMIO, the API version, the request numbers (defined in ckvm_uapi.c), the KVM_CAP_* numbers and the VM types come from
-// the one uapi table, Scripts/uapi/kvm-uapi.json (`python3 Scripts/generate-uapi.py`).
+// KVMIO, the API version, the request numbers (defined in ckvm_uapi.c), the KVM_CAP_* numbers, the VM types
+// and the exit reasons come from the one uapi table, Scripts/uapi/kvm-uapi.json (`python3 Scripts/generate-uapi.py`).
 #include "ckvm_uapi.h"
 
 // MARK: - Flags (§1.4)
@@ -77,36 +77,6 @@ extern "C" {
 #define CKVM_KVM_MAP_GPA_RANGE_PAGE_SZ_1G (1ULL << 1)
 #define CKVM_KVM_MAP_GPA_RANGE_ENCRYPTED (1ULL << 4)
 #define CKVM_KVM_MAP_GPA_RANGE_DECRYPTED 0
-
-// MARK: - Exit reasons (kvm_run.exit_reason)
-
-#define CKVM_KVM_EXIT_UNKNOWN 0
-#define CKVM_KVM_EXIT_EXCEPTION 1
-#define CKVM_KVM_EXIT_IO 2
-#define CKVM_KVM_EXIT_HYPERCALL 3
-#define CKVM_KVM_EXIT_DEBUG 4
-#define CKVM_KVM_EXIT_HLT 5
-#define CKVM_KVM_EXIT_MMIO 6
-#define CKVM_KVM_EXIT_IRQ_WINDOW_OPEN 7
-#define CKVM_KVM_EXIT_SHUTDOWN 8
-#define CKVM_KVM_EXIT_FAIL_ENTRY 9
-#define CKVM_KVM_EXIT_INTR 10
-#define CKVM_KVM_EXIT_SET_TPR 11
-#define CKVM_KVM_EXIT_TPR_ACCESS 12
-#define CKVM_KVM_EXIT_NMI 16
-#define CKVM_KVM_EXIT_INTERNAL_ERROR 17
-#define CKVM_KVM_EXIT_SYSTEM_EVENT 24
-#define CKVM_KVM_EXIT_IOAPIC_EOI 26
-#define CKVM_KVM_EXIT_X86_RDMSR 29
-#define CKVM_KVM_EXIT_X86_WRMSR 30
-#define CKVM_KVM_EXIT_DIRTY_RING_FULL 31
-#define CKVM_KVM_EXIT_X86_BUS_LOCK 33
-#define CKVM_KVM_EXIT_NOTIFY 37
-#define CKVM_KVM_EXIT_MEMORY_FAULT 39
-#define CKVM_KVM_EXIT_TDX 40
-#define CKVM_KVM_EXIT_ARM_SEA 41
-#define CKVM_KVM_EXIT_ARM_LDST64B 42
-#define CKVM_KVM_EXIT_SNP_REQ_CERTS 43
 
 // kvm_run.io.direction
 #define CKVM_KVM_EXIT_IO_IN 0
