@@ -6,7 +6,8 @@ Usage: python3 Scripts/generate-uapi.py [--output DIR]
 Writes, relative to the repository root (or to DIR, which the staleness test uses):
   Sources/CKVM/include/ckvm_uapi.h        KVMIO, API version, request-number declarations, KVM_CAP_* numbers
   Sources/CKVM/ckvm_uapi.c                request numbers (_IOC from the table) and sizeof checks of the C structs
-  Sources/Plan/UAPI+Generated.swift       IoctlDirection, UAPIStruct, Ioctl, the Capability catalogue, VM types
+  Sources/Plan/UAPI+Generated.swift       IoctlDirection, UAPIStruct, Ioctl, the Capability catalogue, VM types,
+                                          the members of the flag sets (GuestMemfdFlags, …)
   Sources/KVM/UAPI+Generated.swift        KVMCapability's named members and names, VMType's and ExitReason's kernel names
   Tests/KVMTests/UAPIConsistency+Generated.swift   CKVM's compiled values paired with the Swift side
 
@@ -117,6 +118,10 @@ def c_header(t):
         "/// arm64: bits 7:0 of the machine type are the IPA size (0 = 40 bits).",
         f"#define CKVM_KVM_VM_TYPE_ARM_IPA_SIZE_MASK {t['vmTypeArmIPASizeMask']}UL",
     ]
+    out += ["", "// MARK: - Flags (§1.4)", ""]
+    for group in t["flags"]:
+        out.append(f"// {group['field']}")
+        out += [f"#define CKVM_{group['prefix']}{m['name']} ({group['one']} << {m['bit']})" for m in group["members"]]
     out += ["", "// MARK: - Exit reasons (kvm_run.exit_reason)", ""]
     out += [f"#define CKVM_{e['name']} {e['number']}" for e in t["exitReasons"]]
     out += ["", "#endif  // CKVM_UAPI_H", ""]
@@ -283,7 +288,18 @@ def swift_plan(t):
         if v.get("flag"):
             out += doc_lines(f"`{v['name']}`: " + v.get("doc", ""), "    ")
             out.append(f'    public static let {v["swift"]}Flag = (name: "{v["name"]}", value: UInt64({v["value"]}))')
-    out += ["}", ""]
+    out += ["}", "", "// MARK: - Flags"]
+    for group in t["flags"]:
+        out += ["", f"extension {group['swift']} {{"]
+        for m in group["members"]:
+            doc = f"`{group['prefix']}{m['name']}` (1 << {m['bit']})" + (f": {m['doc']}" if "doc" in m else ".")
+            out.append(f"    /// {doc}")
+            member = f"`{m['swift']}`" if m["swift"] in ("private", "default") else m["swift"]
+            out.append(f"    public static let {member} = {group['swift']}(rawValue: 1 << {m['bit']})")
+        out.append(f"    public static let named: [(name: String, flag: {group['swift']})] = [")
+        out += [f'        ("{m["name"]}", .{m["swift"]}),' for m in group["members"]]
+        out += ["    ]", "}"]
+    out.append("")
     return "\n".join(out)
 
 
@@ -352,6 +368,12 @@ def swift_tests(t):
     out += ["    ]", "", "    /// Every exit reason CKVM defines, with its kernel name.",
             "    static let compiledExitReasons: [(name: String, ckvm: UInt32)] = ["]
     out += [f'        ("{e["name"]}", UInt32(CKVM_{e["name"]})),' for e in t["exitReasons"]]
+    out += ["    ]", "", "    /// Every flag CKVM defines, with the Plan flag set's value for it.",
+            "    static let compiledFlags: [(name: String, plan: UInt64, ckvm: UInt64)] = ["]
+    for group in t["flags"]:
+        for m in group["members"]:
+            member = f"`{m['swift']}`" if m["swift"] in ("private", "default") else m["swift"]
+            out.append(f'        ("{group["prefix"]}{m["name"]}", {group["swift"]}.{member}.rawValue, UInt64(CKVM_{group["prefix"]}{m["name"]})),')
     out += ["    ]", "", f"    static let compiledAPIVersion = CKVM_KVM_API_VERSION", "}", ""]
     return "\n".join(out)
 

@@ -36,35 +36,21 @@ extension NamedFlags {
 public struct GuestMemfdFlags: NamedFlags {
     public let rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
-    /// `GUEST_MEMFD_FLAG_MMAP` (1 << 0): the guest_memfd can be mmap'ed.
-    public static let mmap = GuestMemfdFlags(rawValue: 1 << 0)
-    /// `GUEST_MEMFD_FLAG_INIT_SHARED` (1 << 1): pages start shared (faultable by userspace).
-    public static let initShared = GuestMemfdFlags(rawValue: 1 << 1)
-    public static let named: [(name: String, flag: GuestMemfdFlags)] = [("MMAP", .mmap), ("INIT_SHARED", .initShared)]
+    // The members and `named` are generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 }
 
 /// `KVM_MEM_*` flags of a memslot.
 public struct MemoryRegionFlags: NamedFlags {
     public let rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
-    /// `KVM_MEM_LOG_DIRTY_PAGES` (1 << 0).
-    public static let logDirtyPages = MemoryRegionFlags(rawValue: 1 << 0)
-    /// `KVM_MEM_READONLY` (1 << 1): guest writes exit as MMIO.
-    public static let readonly = MemoryRegionFlags(rawValue: 1 << 1)
-    /// `KVM_MEM_GUEST_MEMFD` (1 << 2): private side backed by a guest_memfd (region2 only).
-    public static let guestMemfd = MemoryRegionFlags(rawValue: 1 << 2)
-    public static let named: [(name: String, flag: MemoryRegionFlags)] = [
-        ("LOG_DIRTY_PAGES", .logDirtyPages), ("READONLY", .readonly), ("GUEST_MEMFD", .guestMemfd),
-    ]
+    // The members and `named` are generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 }
 
 /// `KVM_MEMORY_ATTRIBUTE_*` of `KVM_SET_MEMORY_ATTRIBUTES`.
 public struct MemoryAttributes: NamedFlags {
     public let rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
-    /// `KVM_MEMORY_ATTRIBUTE_PRIVATE` (1 << 3).
-    public static let `private` = MemoryAttributes(rawValue: 1 << 3)
-    public static let named: [(name: String, flag: MemoryAttributes)] = [("PRIVATE", .private)]
+    // The members and `named` are generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 }
 
 /// `KVM_PIT_*` flags of `struct kvm_pit_config`.

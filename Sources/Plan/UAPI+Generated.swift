@@ -312,3 +312,38 @@ extension VMType {
     /// `KVM_VM_TYPE_ARM_REALM`: Arm CCA realm (posted series v14, 1UL << 30; v5…v13 used 1 << 8).
     public static let armRealmFlag = (name: "KVM_VM_TYPE_ARM_REALM", value: UInt64(0x40000000))
 }
+
+// MARK: - Flags
+
+extension MemoryRegionFlags {
+    /// `KVM_MEM_LOG_DIRTY_PAGES` (1 << 0).
+    public static let logDirtyPages = MemoryRegionFlags(rawValue: 1 << 0)
+    /// `KVM_MEM_READONLY` (1 << 1): guest writes exit as MMIO.
+    public static let readonly = MemoryRegionFlags(rawValue: 1 << 1)
+    /// `KVM_MEM_GUEST_MEMFD` (1 << 2): private side backed by a guest_memfd (region2 only).
+    public static let guestMemfd = MemoryRegionFlags(rawValue: 1 << 2)
+    public static let named: [(name: String, flag: MemoryRegionFlags)] = [
+        ("LOG_DIRTY_PAGES", .logDirtyPages),
+        ("READONLY", .readonly),
+        ("GUEST_MEMFD", .guestMemfd),
+    ]
+}
+
+extension GuestMemfdFlags {
+    /// `GUEST_MEMFD_FLAG_MMAP` (1 << 0): the guest_memfd can be mmap'ed.
+    public static let mmap = GuestMemfdFlags(rawValue: 1 << 0)
+    /// `GUEST_MEMFD_FLAG_INIT_SHARED` (1 << 1): pages start shared (faultable by userspace).
+    public static let initShared = GuestMemfdFlags(rawValue: 1 << 1)
+    public static let named: [(name: String, flag: GuestMemfdFlags)] = [
+        ("MMAP", .mmap),
+        ("INIT_SHARED", .initShared),
+    ]
+}
+
+extension MemoryAttributes {
+    /// `KVM_MEMORY_ATTRIBUTE_PRIVATE` (1 << 3).
+    public static let `private` = MemoryAttributes(rawValue: 1 << 3)
+    public static let named: [(name: String, flag: MemoryAttributes)] = [
+        ("PRIVATE", .private),
+    ]
+}

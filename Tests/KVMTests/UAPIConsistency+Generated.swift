@@ -146,5 +146,15 @@ extension UAPIConsistencyTests {
         ("KVM_EXIT_SNP_REQ_CERTS", UInt32(CKVM_KVM_EXIT_SNP_REQ_CERTS)),
     ]
 
+    /// Every flag CKVM defines, with the Plan flag set's value for it.
+    static let compiledFlags: [(name: String, plan: UInt64, ckvm: UInt64)] = [
+        ("KVM_MEM_LOG_DIRTY_PAGES", MemoryRegionFlags.logDirtyPages.rawValue, UInt64(CKVM_KVM_MEM_LOG_DIRTY_PAGES)),
+        ("KVM_MEM_READONLY", MemoryRegionFlags.readonly.rawValue, UInt64(CKVM_KVM_MEM_READONLY)),
+        ("KVM_MEM_GUEST_MEMFD", MemoryRegionFlags.guestMemfd.rawValue, UInt64(CKVM_KVM_MEM_GUEST_MEMFD)),
+        ("GUEST_MEMFD_FLAG_MMAP", GuestMemfdFlags.mmap.rawValue, UInt64(CKVM_GUEST_MEMFD_FLAG_MMAP)),
+        ("GUEST_MEMFD_FLAG_INIT_SHARED", GuestMemfdFlags.initShared.rawValue, UInt64(CKVM_GUEST_MEMFD_FLAG_INIT_SHARED)),
+        ("KVM_MEMORY_ATTRIBUTE_PRIVATE", MemoryAttributes.`private`.rawValue, UInt64(CKVM_KVM_MEMORY_ATTRIBUTE_PRIVATE)),
+    ]
+
     static let compiledAPIVersion = CKVM_KVM_API_VERSION
 }

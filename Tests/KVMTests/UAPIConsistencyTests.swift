@@ -51,6 +51,17 @@ struct UAPIConsistencyTests {
         #expect(PlanVMType.x86SNP.value == 4)
     }
 
+    @Test func everyFlagAgrees() {
+        #expect(Self.compiledFlags.count == 6)
+        for (name, plan, ckvm) in Self.compiledFlags {
+            #expect(plan == ckvm, "\(name)")
+        }
+        // KVM's option sets (what the launcher passes) read the same CKVM constants.
+        #expect(UInt64(KVM.MemoryRegionFlags.guestMemfd.rawValue) == 1 << 2)
+        #expect(KVM.GuestMemfdFlags.initShared.rawValue == 1 << 1)
+        #expect(KVM.MemoryAttributes.private.rawValue == 1 << 3)
+    }
+
     @Test func everyExitReasonIsNamed() {
         #expect(Self.compiledExitReasons.count == 27)
         for (name, ckvm) in Self.compiledExitReasons {

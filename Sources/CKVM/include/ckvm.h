@@ -51,21 +51,12 @@ extern "C" {
 
 // MARK: - Generated constants
 
-// KVMIO, the API version, the request numbers (defined in ckvm_uapi.c), the KVM_CAP_* numbers, the VM types
-// and the exit reasons come from the one uapi table, Scripts/uapi/kvm-uapi.json (`python3 Scripts/generate-uapi.py`).
+// KVMIO, the API version, the request numbers (defined in ckvm_uapi.c), the KVM_CAP_* numbers, the VM types,
+// the memslot/guest_memfd/attribute flags and the exit reasons come from the one uapi table, Scripts/uapi/kvm-uapi.json (`python3 Scripts/generate-uapi.py`).
 #include "ckvm_uapi.h"
 
-// MARK: - Flags (§1.4)
+// MARK: - Flags (§1.4; memslot, guest_memfd and attribute flags are in ckvm_uapi.h)
 
-// kvm_userspace_memory_region(2).flags
-#define CKVM_KVM_MEM_LOG_DIRTY_PAGES (1U << 0)
-#define CKVM_KVM_MEM_READONLY (1U << 1)
-#define CKVM_KVM_MEM_GUEST_MEMFD (1U << 2)
-// kvm_create_guest_memfd.flags
-#define CKVM_GUEST_MEMFD_FLAG_MMAP (1ULL << 0)
-#define CKVM_GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1)
-// kvm_memory_attributes.attributes
-#define CKVM_KVM_MEMORY_ATTRIBUTE_PRIVATE (1ULL << 3)
 // kvm_run.memory_fault.flags
 #define CKVM_KVM_MEMORY_EXIT_FLAG_PRIVATE (1ULL << 3)
 // kvm_run.hypercall.flags

@@ -124,6 +124,18 @@ extern const unsigned long CKVM_KVM_ARM_RMI_POPULATE;
 /// arm64: bits 7:0 of the machine type are the IPA size (0 = 40 bits).
 #define CKVM_KVM_VM_TYPE_ARM_IPA_SIZE_MASK 0xffUL
 
+// MARK: - Flags (§1.4)
+
+// kvm_userspace_memory_region(2).flags
+#define CKVM_KVM_MEM_LOG_DIRTY_PAGES (1U << 0)
+#define CKVM_KVM_MEM_READONLY (1U << 1)
+#define CKVM_KVM_MEM_GUEST_MEMFD (1U << 2)
+// kvm_create_guest_memfd.flags
+#define CKVM_GUEST_MEMFD_FLAG_MMAP (1ULL << 0)
+#define CKVM_GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1)
+// kvm_memory_attributes.attributes
+#define CKVM_KVM_MEMORY_ATTRIBUTE_PRIVATE (1ULL << 3)
+
 // MARK: - Exit reasons (kvm_run.exit_reason)
 
 #define CKVM_KVM_EXIT_UNKNOWN 0
