@@ -7,7 +7,7 @@ Writes, relative to the repository root (or to DIR, which the staleness test use
   Sources/CKVM/include/ckvm_uapi.h        KVMIO, API version, request-number declarations, KVM_CAP_* numbers
   Sources/CKVM/ckvm_uapi.c                request numbers (_IOC from the table) and sizeof checks of the C structs
   Sources/Plan/UAPI+Generated.swift       IoctlDirection, UAPIStruct, Ioctl, the Capability catalogue, VM types,
-                                          the members of the flag sets (GuestMemfdFlags, …)
+                                          EncryptOpCommand, the members of the flag sets (GuestMemfdFlags, …)
   Sources/KVM/UAPI+Generated.swift        KVMCapability's named members and names, VMType's and ExitReason's kernel names
   Tests/KVMTests/UAPIConsistency+Generated.swift   CKVM's compiled values paired with the Swift side
 
@@ -122,6 +122,10 @@ def c_header(t):
     for group in t["flags"]:
         out.append(f"// {group['field']}")
         out += [f"#define CKVM_{group['prefix']}{m['name']} ({group['one']} << {m['bit']})" for m in group["members"]]
+    family_docs = {"sev": "SEV command ids (`enum sev_cmd_id`, §1.4).", "tdx": "TDX command ids (`enum kvm_tdx_cmd_id`, §1.4)."}
+    for family, doc in family_docs.items():
+        out += ["", f"// {doc}"]
+        out += [f"#define CKVM_{c['name']} {c['id']}" for c in t["encryptOpCommands"] if c["family"] == family]
     out += ["", "// MARK: - Exit reasons (kvm_run.exit_reason)", ""]
     out += [f"#define CKVM_{e['name']} {e['number']}" for e in t["exitReasons"]]
     out += ["", "#endif  // CKVM_UAPI_H", ""]
@@ -288,6 +292,13 @@ def swift_plan(t):
         if v.get("flag"):
             out += doc_lines(f"`{v['name']}`: " + v.get("doc", ""), "    ")
             out.append(f'    public static let {v["swift"]}Flag = (name: "{v["name"]}", value: UInt64({v["value"]}))')
+    out += ["}", "", "// MARK: - KVM_MEMORY_ENCRYPT_OP commands", ""]
+    out += [
+        "/// The sub-command ids of `KVM_MEMORY_ENCRYPT_OP`: `enum sev_cmd_id` and `enum kvm_tdx_cmd_id`.",
+        "public enum EncryptOpCommand {",
+    ]
+    for c in t["encryptOpCommands"]:
+        out += [f"    /// `{c['name']}`.", f"    public static let {c['swift']}: UInt32 = {c['id']}"]
     out += ["}", "", "// MARK: - Flags"]
     for group in t["flags"]:
         out += ["", f"extension {group['swift']} {{"]
@@ -374,6 +385,9 @@ def swift_tests(t):
         for m in group["members"]:
             member = f"`{m['swift']}`" if m["swift"] in ("private", "default") else m["swift"]
             out.append(f'        ("{group["prefix"]}{m["name"]}", {group["swift"]}.{member}.rawValue, UInt64(CKVM_{group["prefix"]}{m["name"]})),')
+    out += ["    ]", "", "    /// Every SEV/TDX command id CKVM defines, with Plan's.",
+            "    static let compiledCommands: [(name: String, plan: UInt32, ckvm: UInt32)] = ["]
+    out += [f'        ("{c["name"]}", EncryptOpCommand.{c["swift"]}, UInt32(CKVM_{c["name"]})),' for c in t["encryptOpCommands"]]
     out += ["    ]", "", f"    static let compiledAPIVersion = CKVM_KVM_API_VERSION", "}", ""]
     return "\n".join(out)
 

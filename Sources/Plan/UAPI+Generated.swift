@@ -313,6 +313,38 @@ extension VMType {
     public static let armRealmFlag = (name: "KVM_VM_TYPE_ARM_REALM", value: UInt64(0x40000000))
 }
 
+// MARK: - KVM_MEMORY_ENCRYPT_OP commands
+
+/// The sub-command ids of `KVM_MEMORY_ENCRYPT_OP`: `enum sev_cmd_id` and `enum kvm_tdx_cmd_id`.
+public enum EncryptOpCommand {
+    /// `KVM_SEV_INIT`.
+    public static let sevInit: UInt32 = 0
+    /// `KVM_SEV_ES_INIT`.
+    public static let sevESInit: UInt32 = 1
+    /// `KVM_SEV_LAUNCH_START`.
+    public static let sevLaunchStart: UInt32 = 2
+    /// `KVM_SEV_INIT2`.
+    public static let sevInit2: UInt32 = 22
+    /// `KVM_SEV_SNP_LAUNCH_START`.
+    public static let snpLaunchStart: UInt32 = 100
+    /// `KVM_SEV_SNP_LAUNCH_UPDATE`.
+    public static let snpLaunchUpdate: UInt32 = 101
+    /// `KVM_SEV_SNP_LAUNCH_FINISH`.
+    public static let snpLaunchFinish: UInt32 = 102
+    /// `KVM_TDX_CAPABILITIES`.
+    public static let tdxCapabilities: UInt32 = 0
+    /// `KVM_TDX_INIT_VM`.
+    public static let tdxInitVM: UInt32 = 1
+    /// `KVM_TDX_INIT_VCPU`.
+    public static let tdxInitVCPU: UInt32 = 2
+    /// `KVM_TDX_INIT_MEM_REGION`.
+    public static let tdxInitMemRegion: UInt32 = 3
+    /// `KVM_TDX_FINALIZE_VM`.
+    public static let tdxFinalizeVM: UInt32 = 4
+    /// `KVM_TDX_GET_CPUID`.
+    public static let tdxGetCPUID: UInt32 = 5
+}
+
 // MARK: - Flags
 
 extension MemoryRegionFlags {

@@ -156,5 +156,22 @@ extension UAPIConsistencyTests {
         ("KVM_MEMORY_ATTRIBUTE_PRIVATE", MemoryAttributes.`private`.rawValue, UInt64(CKVM_KVM_MEMORY_ATTRIBUTE_PRIVATE)),
     ]
 
+    /// Every SEV/TDX command id CKVM defines, with Plan's.
+    static let compiledCommands: [(name: String, plan: UInt32, ckvm: UInt32)] = [
+        ("KVM_SEV_INIT", EncryptOpCommand.sevInit, UInt32(CKVM_KVM_SEV_INIT)),
+        ("KVM_SEV_ES_INIT", EncryptOpCommand.sevESInit, UInt32(CKVM_KVM_SEV_ES_INIT)),
+        ("KVM_SEV_LAUNCH_START", EncryptOpCommand.sevLaunchStart, UInt32(CKVM_KVM_SEV_LAUNCH_START)),
+        ("KVM_SEV_INIT2", EncryptOpCommand.sevInit2, UInt32(CKVM_KVM_SEV_INIT2)),
+        ("KVM_SEV_SNP_LAUNCH_START", EncryptOpCommand.snpLaunchStart, UInt32(CKVM_KVM_SEV_SNP_LAUNCH_START)),
+        ("KVM_SEV_SNP_LAUNCH_UPDATE", EncryptOpCommand.snpLaunchUpdate, UInt32(CKVM_KVM_SEV_SNP_LAUNCH_UPDATE)),
+        ("KVM_SEV_SNP_LAUNCH_FINISH", EncryptOpCommand.snpLaunchFinish, UInt32(CKVM_KVM_SEV_SNP_LAUNCH_FINISH)),
+        ("KVM_TDX_CAPABILITIES", EncryptOpCommand.tdxCapabilities, UInt32(CKVM_KVM_TDX_CAPABILITIES)),
+        ("KVM_TDX_INIT_VM", EncryptOpCommand.tdxInitVM, UInt32(CKVM_KVM_TDX_INIT_VM)),
+        ("KVM_TDX_INIT_VCPU", EncryptOpCommand.tdxInitVCPU, UInt32(CKVM_KVM_TDX_INIT_VCPU)),
+        ("KVM_TDX_INIT_MEM_REGION", EncryptOpCommand.tdxInitMemRegion, UInt32(CKVM_KVM_TDX_INIT_MEM_REGION)),
+        ("KVM_TDX_FINALIZE_VM", EncryptOpCommand.tdxFinalizeVM, UInt32(CKVM_KVM_TDX_FINALIZE_VM)),
+        ("KVM_TDX_GET_CPUID", EncryptOpCommand.tdxGetCPUID, UInt32(CKVM_KVM_TDX_GET_CPUID)),
+    ]
+
     static let compiledAPIVersion = CKVM_KVM_API_VERSION
 }

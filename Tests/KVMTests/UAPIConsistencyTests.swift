@@ -62,6 +62,14 @@ struct UAPIConsistencyTests {
         #expect(KVM.MemoryAttributes.private.rawValue == 1 << 3)
     }
 
+    @Test func everyEncryptOpCommandAgrees() {
+        #expect(Self.compiledCommands.count == 13)
+        for (name, plan, ckvm) in Self.compiledCommands {
+            #expect(plan == ckvm, "\(name)")
+        }
+        #expect(EncryptOpCommand.snpLaunchUpdate == 101)
+    }
+
     @Test func everyExitReasonIsNamed() {
         #expect(Self.compiledExitReasons.count == 27)
         for (name, ckvm) in Self.compiledExitReasons {

@@ -52,7 +52,8 @@ extern "C" {
 // MARK: - Generated constants
 
 // KVMIO, the API version, the request numbers (defined in ckvm_uapi.c), the KVM_CAP_* numbers, the VM types,
-// the memslot/guest_memfd/attribute flags and the exit reasons come from the one uapi table, Scripts/uapi/kvm-uapi.json (`python3 Scripts/generate-uapi.py`).
+// the memslot/guest_memfd/attribute flags, the SEV/TDX command ids and the exit reasons come from the one uapi
+// table, Scripts/uapi/kvm-uapi.json (`python3 Scripts/generate-uapi.py`).
 #include "ckvm_uapi.h"
 
 // MARK: - Flags (§1.4; memslot, guest_memfd and attribute flags are in ckvm_uapi.h)
@@ -324,14 +325,7 @@ struct ckvm_enc_region {
     uint64_t size;
 };
 
-// SEV command ids (`enum sev_cmd_id`, §1.4).
-#define CKVM_KVM_SEV_INIT 0
-#define CKVM_KVM_SEV_ES_INIT 1
-#define CKVM_KVM_SEV_LAUNCH_START 2
-#define CKVM_KVM_SEV_INIT2 22
-#define CKVM_KVM_SEV_SNP_LAUNCH_START 100
-#define CKVM_KVM_SEV_SNP_LAUNCH_UPDATE 101
-#define CKVM_KVM_SEV_SNP_LAUNCH_FINISH 102
+// SEV command ids: ckvm_uapi.h (generated).
 // kvm_sev_snp_launch_update.type
 #define CKVM_KVM_SEV_PAGE_TYPE_INVALID 0
 #define CKVM_KVM_SEV_SNP_PAGE_TYPE_NORMAL 1
@@ -393,13 +387,7 @@ struct ckvm_sev_snp_launch_finish {
     uint64_t pad1[4];
 };
 
-// TDX command ids (`enum kvm_tdx_cmd_id`, §1.4).
-#define CKVM_KVM_TDX_CAPABILITIES 0
-#define CKVM_KVM_TDX_INIT_VM 1
-#define CKVM_KVM_TDX_INIT_VCPU 2
-#define CKVM_KVM_TDX_INIT_MEM_REGION 3
-#define CKVM_KVM_TDX_FINALIZE_VM 4
-#define CKVM_KVM_TDX_GET_CPUID 5
+// TDX command ids: ckvm_uapi.h (generated).
 #define CKVM_KVM_TDX_MEASURE_MEMORY_REGION (1U << 0)
 
 /// `struct kvm_tdx_cmd`, 24 bytes: the KVM_MEMORY_ENCRYPT_OP argument on TDX VMs and vCPUs.

@@ -136,6 +136,23 @@ extern const unsigned long CKVM_KVM_ARM_RMI_POPULATE;
 // kvm_memory_attributes.attributes
 #define CKVM_KVM_MEMORY_ATTRIBUTE_PRIVATE (1ULL << 3)
 
+// SEV command ids (`enum sev_cmd_id`, §1.4).
+#define CKVM_KVM_SEV_INIT 0
+#define CKVM_KVM_SEV_ES_INIT 1
+#define CKVM_KVM_SEV_LAUNCH_START 2
+#define CKVM_KVM_SEV_INIT2 22
+#define CKVM_KVM_SEV_SNP_LAUNCH_START 100
+#define CKVM_KVM_SEV_SNP_LAUNCH_UPDATE 101
+#define CKVM_KVM_SEV_SNP_LAUNCH_FINISH 102
+
+// TDX command ids (`enum kvm_tdx_cmd_id`, §1.4).
+#define CKVM_KVM_TDX_CAPABILITIES 0
+#define CKVM_KVM_TDX_INIT_VM 1
+#define CKVM_KVM_TDX_INIT_VCPU 2
+#define CKVM_KVM_TDX_INIT_MEM_REGION 3
+#define CKVM_KVM_TDX_FINALIZE_VM 4
+#define CKVM_KVM_TDX_GET_CPUID 5
+
 // MARK: - Exit reasons (kvm_run.exit_reason)
 
 #define CKVM_KVM_EXIT_UNKNOWN 0
