@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "PlanTests", dependencies: ["Plan", "Diagnostics", "TestSupport"], exclude: ["Golden"]),
         .testTarget(
             name: "CompilerTests", dependencies: ["Compiler", "Plan", "Rules", "Manifest", "TestSupport"], exclude: ["Golden"]),
-        .testTarget(name: "KVMTests", dependencies: ["KVM", "TestSupport"]),
+        .testTarget(name: "KVMTests", dependencies: ["KVM", "Plan", "TestSupport"]),
         .testTarget(
             name: "LauncherTests",
             dependencies: ["Launcher", "Plan", "KVM", "Compiler", "TestSupport", .product(name: "SystemPackage", package: "swift-system")]),

@@ -1,4 +1,4 @@
-// ckvm.c — request numbers, layout checks and fixed-arity syscall helpers for ckvm.h.
+// ckvm.c — layout checks and fixed-arity syscall helpers for ckvm.h.
 // See the ABI notes at the top of include/ckvm.h.
 
 #define _GNU_SOURCE 1
@@ -15,75 +15,7 @@
 #include <cpuid.h>
 #endif
 
-// MARK: - _IOC encoding (include/uapi/asm-generic/ioctl.h; x86_64 and arm64 use the generic one)
-
-#define CKVM_IOC_NRSHIFT 0
-#define CKVM_IOC_TYPESHIFT 8
-#define CKVM_IOC_SIZESHIFT 16
-#define CKVM_IOC_DIRSHIFT 30
-#define CKVM_IOC_NONE 0UL
-#define CKVM_IOC_WRITE 1UL
-#define CKVM_IOC_READ 2UL
-
-#define CKVM_IOC(dir, nr, size)                                                                \
-    (((dir) << CKVM_IOC_DIRSHIFT) | ((unsigned long)CKVM_KVMIO << CKVM_IOC_TYPESHIFT) |        \
-     ((unsigned long)(nr) << CKVM_IOC_NRSHIFT) | ((unsigned long)(size) << CKVM_IOC_SIZESHIFT))
-#define CKVM_IO(nr) CKVM_IOC(CKVM_IOC_NONE, nr, 0)
-#define CKVM_IOR(nr, type) CKVM_IOC(CKVM_IOC_READ, nr, sizeof(type))
-#define CKVM_IOW(nr, type) CKVM_IOC(CKVM_IOC_WRITE, nr, sizeof(type))
-#define CKVM_IOWR(nr, type) CKVM_IOC(CKVM_IOC_READ | CKVM_IOC_WRITE, nr, sizeof(type))
-
-// MARK: - Request numbers
-
-const unsigned long CKVM_KVM_GET_API_VERSION = CKVM_IO(0x00);
-const unsigned long CKVM_KVM_CREATE_VM = CKVM_IO(0x01);
-const unsigned long CKVM_KVM_CHECK_EXTENSION = CKVM_IO(0x03);
-const unsigned long CKVM_KVM_GET_VCPU_MMAP_SIZE = CKVM_IO(0x04);
-const unsigned long CKVM_KVM_CREATE_VCPU = CKVM_IO(0x41);
-const unsigned long CKVM_KVM_SET_USER_MEMORY_REGION = CKVM_IOW(0x46, struct ckvm_userspace_memory_region);
-const unsigned long CKVM_KVM_SET_USER_MEMORY_REGION2 = CKVM_IOW(0x49, struct ckvm_userspace_memory_region2);
-const unsigned long CKVM_KVM_ENABLE_CAP = CKVM_IOW(0xa3, struct ckvm_enable_cap);
-const unsigned long CKVM_KVM_SET_MEMORY_ATTRIBUTES = CKVM_IOW(0xd2, struct ckvm_memory_attributes);
-const unsigned long CKVM_KVM_CREATE_GUEST_MEMFD = CKVM_IOWR(0xd4, struct ckvm_create_guest_memfd);
-const unsigned long CKVM_KVM_RUN = CKVM_IO(0x80);
-const unsigned long CKVM_KVM_PRE_FAULT_MEMORY = CKVM_IOWR(0xd5, struct ckvm_pre_fault_memory);
-
-#if defined(__x86_64__)
-const unsigned long CKVM_KVM_GET_SUPPORTED_CPUID = CKVM_IOWR(0x05, struct ckvm_cpuid2);
-const unsigned long CKVM_KVM_SET_TSS_ADDR = CKVM_IO(0x47);
-const unsigned long CKVM_KVM_SET_IDENTITY_MAP_ADDR = CKVM_IOW(0x48, uint64_t);
-const unsigned long CKVM_KVM_CREATE_IRQCHIP = CKVM_IO(0x60);
-const unsigned long CKVM_KVM_IRQ_LINE = CKVM_IOW(0x61, struct ckvm_irq_level);
-const unsigned long CKVM_KVM_CREATE_PIT2 = CKVM_IOW(0x77, struct ckvm_pit_config);
-const unsigned long CKVM_KVM_MEMORY_ENCRYPT_OP = CKVM_IOWR(0xba, unsigned long);
-const unsigned long CKVM_KVM_MEMORY_ENCRYPT_REG_REGION = CKVM_IOR(0xbb, struct ckvm_enc_region);
-const unsigned long CKVM_KVM_MEMORY_ENCRYPT_UNREG_REGION = CKVM_IOR(0xbc, struct ckvm_enc_region);
-const unsigned long CKVM_KVM_GET_REGS = CKVM_IOR(0x81, struct ckvm_regs);
-const unsigned long CKVM_KVM_SET_REGS = CKVM_IOW(0x82, struct ckvm_regs);
-const unsigned long CKVM_KVM_GET_SREGS = CKVM_IOR(0x83, struct ckvm_sregs);
-const unsigned long CKVM_KVM_SET_SREGS = CKVM_IOW(0x84, struct ckvm_sregs);
-const unsigned long CKVM_KVM_SET_CPUID2 = CKVM_IOW(0x90, struct ckvm_cpuid2);
-const unsigned long CKVM_KVM_GET_CPUID2 = CKVM_IOWR(0x91, struct ckvm_cpuid2);
-#endif
-
-// The values KVM_UAPI.md §1.1 lists, pinned so that a layout change shows up as a build error.
-_Static_assert(CKVM_IO(0x01) == 0xAE01UL, "KVM_CREATE_VM");
-_Static_assert(CKVM_IOW(0x46, struct ckvm_userspace_memory_region) == 0x4020AE46UL, "KVM_SET_USER_MEMORY_REGION");
-_Static_assert(CKVM_IOW(0x49, struct ckvm_userspace_memory_region2) == 0x40A0AE49UL, "KVM_SET_USER_MEMORY_REGION2");
-_Static_assert(CKVM_IOW(0xa3, struct ckvm_enable_cap) == 0x4068AEA3UL, "KVM_ENABLE_CAP");
-_Static_assert(CKVM_IOW(0xd2, struct ckvm_memory_attributes) == 0x4020AED2UL, "KVM_SET_MEMORY_ATTRIBUTES");
-_Static_assert(CKVM_IOWR(0xd4, struct ckvm_create_guest_memfd) == 0xC040AED4UL, "KVM_CREATE_GUEST_MEMFD");
-_Static_assert(CKVM_IOWR(0xd5, struct ckvm_pre_fault_memory) == 0xC040AED5UL, "KVM_PRE_FAULT_MEMORY");
-#if defined(__x86_64__)
-_Static_assert(CKVM_IOWR(0xba, unsigned long) == 0xC008AEBAUL, "KVM_MEMORY_ENCRYPT_OP");
-_Static_assert(CKVM_IOW(0x61, struct ckvm_irq_level) == 0x4008AE61UL, "KVM_IRQ_LINE");
-_Static_assert(CKVM_IOW(0x77, struct ckvm_pit_config) == 0x4040AE77UL, "KVM_CREATE_PIT2");
-_Static_assert(CKVM_IOR(0xbb, struct ckvm_enc_region) == 0x8010AEBBUL, "KVM_MEMORY_ENCRYPT_REG_REGION");
-_Static_assert(CKVM_IOW(0x82, struct ckvm_regs) == 0x4090AE82UL, "KVM_SET_REGS (STYLE.md rule 6)");
-_Static_assert(CKVM_IOR(0x83, struct ckvm_sregs) == 0x8138AE83UL, "KVM_GET_SREGS");
-_Static_assert(CKVM_IOW(0x90, struct ckvm_cpuid2) == 0x4008AE90UL, "KVM_SET_CPUID2");
-_Static_assert(CKVM_IOWR(0x05, struct ckvm_cpuid2) == 0xC008AE05UL, "KVM_GET_SUPPORTED_CPUID");
-#endif
+// Request numbers and the argument-struct sizes they encode: ckvm_uapi.c (generated from the uapi table).
 
 // MARK: - Layouts (KVM_UAPI.md §1.5)
 

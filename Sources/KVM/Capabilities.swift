@@ -7,43 +7,8 @@ public struct KVMCapability: RawRepresentable, Hashable, Sendable, CustomStringC
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    public static let userMemory = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_USER_MEMORY))
-    public static let nrVCPUs = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_NR_VCPUS))
-    public static let nrMemslots = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_NR_MEMSLOTS))
-    public static let syncMMU = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_SYNC_MMU))
-    public static let enableCap = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_ENABLE_CAP))
-    public static let maxVCPUs = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_MAX_VCPUS))
-    public static let readonlyMem = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_READONLY_MEM))
-    public static let enableCapVM = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_ENABLE_CAP_VM))
-    public static let checkExtensionVM = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_CHECK_EXTENSION_VM))
-    public static let multiAddressSpace = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_MULTI_ADDRESS_SPACE))
-    public static let maxVCPUID = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_MAX_VCPU_ID))
-    public static let armVMIPASize = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_ARM_VM_IPA_SIZE))
-    public static let exitHypercall = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_EXIT_HYPERCALL))
-    public static let userMemory2 = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_USER_MEMORY2))
-    public static let memoryFaultInfo = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_MEMORY_FAULT_INFO))
-    public static let memoryAttributes = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_MEMORY_ATTRIBUTES))
-    public static let guestMemfd = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_GUEST_MEMFD))
-    public static let vmTypes = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_VM_TYPES))
-    public static let preFaultMemory = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_PRE_FAULT_MEMORY))
-    public static let guestMemfdFlags = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_GUEST_MEMFD_FLAGS))
-
-    /// Every capability this module names, in numeric order.
-    public static let known: [KVMCapability] = [
-        .userMemory, .nrVCPUs, .nrMemslots, .syncMMU, .enableCap, .maxVCPUs, .readonlyMem, .enableCapVM,
-        .checkExtensionVM, .multiAddressSpace, .maxVCPUID, .armVMIPASize, .exitHypercall, .userMemory2,
-        .memoryFaultInfo, .memoryAttributes, .guestMemfd, .vmTypes, .preFaultMemory, .guestMemfdFlags,
-    ]
-
-    private static let names: [UInt32: String] = [
-        3: "KVM_CAP_USER_MEMORY", 9: "KVM_CAP_NR_VCPUS", 10: "KVM_CAP_NR_MEMSLOTS", 16: "KVM_CAP_SYNC_MMU",
-        54: "KVM_CAP_ENABLE_CAP", 66: "KVM_CAP_MAX_VCPUS", 81: "KVM_CAP_READONLY_MEM",
-        98: "KVM_CAP_ENABLE_CAP_VM", 105: "KVM_CAP_CHECK_EXTENSION_VM", 118: "KVM_CAP_MULTI_ADDRESS_SPACE",
-        128: "KVM_CAP_MAX_VCPU_ID", 165: "KVM_CAP_ARM_VM_IPA_SIZE", 201: "KVM_CAP_EXIT_HYPERCALL",
-        231: "KVM_CAP_USER_MEMORY2", 232: "KVM_CAP_MEMORY_FAULT_INFO", 233: "KVM_CAP_MEMORY_ATTRIBUTES",
-        234: "KVM_CAP_GUEST_MEMFD", 235: "KVM_CAP_VM_TYPES", 236: "KVM_CAP_PRE_FAULT_MEMORY",
-        244: "KVM_CAP_GUEST_MEMFD_FLAGS",
-    ]
+    // The named members and `names` are generated from Scripts/uapi/kvm-uapi.json into
+    // KVMCapability+Generated.swift.
 
     /// The kernel's name, e.g. `KVM_CAP_USER_MEMORY2`; `KVM_CAP_<n>` for numbers this module does not name.
     public var name: String { Self.names[rawValue] ?? "KVM_CAP_\(rawValue)" }
@@ -118,19 +83,9 @@ public struct VMType: RawRepresentable, Hashable, Sendable, CustomStringConverti
         self = match
     }
 
-    /// The kernel's constant name: `KVM_X86_SNP_VM`, … (`KVM_CREATE_VM type=…` in plans).
-    public var kernelName: String {
-        switch self {
-        case .default: return "KVM_X86_DEFAULT_VM"
-        case .swProtected: return "KVM_X86_SW_PROTECTED_VM"
-        case .sev: return "KVM_X86_SEV_VM"
-        case .sevES: return "KVM_X86_SEV_ES_VM"
-        case .sevSNP: return "KVM_X86_SNP_VM"
-        case .tdx: return "KVM_X86_TDX_VM"
-        case .armProtected: return "KVM_VM_TYPE_ARM_PROTECTED"
-        default: return "0x\(String(rawValue, radix: 16))"
-        }
-    }
+    /// The kernel's constant name: `KVM_X86_SNP_VM`, … (`KVM_CREATE_VM type=…` in plans); the value in hex
+    /// for types this module does not name. The names are generated into UAPI+Generated.swift.
+    public var kernelName: String { Self.kernelNames[rawValue] ?? "0x\(String(rawValue, radix: 16))" }
 
     public var description: String { name }
 }

@@ -370,16 +370,7 @@ public struct ExitReason: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let memoryFault = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_MEMORY_FAULT))
     public static let tdx = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_TDX))
 
-    private static let names: [UInt32: String] = [
-        0: "KVM_EXIT_UNKNOWN", 1: "KVM_EXIT_EXCEPTION", 2: "KVM_EXIT_IO", 3: "KVM_EXIT_HYPERCALL",
-        4: "KVM_EXIT_DEBUG", 5: "KVM_EXIT_HLT", 6: "KVM_EXIT_MMIO", 7: "KVM_EXIT_IRQ_WINDOW_OPEN",
-        8: "KVM_EXIT_SHUTDOWN", 9: "KVM_EXIT_FAIL_ENTRY", 10: "KVM_EXIT_INTR", 11: "KVM_EXIT_SET_TPR",
-        12: "KVM_EXIT_TPR_ACCESS", 16: "KVM_EXIT_NMI", 17: "KVM_EXIT_INTERNAL_ERROR", 24: "KVM_EXIT_SYSTEM_EVENT",
-        26: "KVM_EXIT_IOAPIC_EOI", 29: "KVM_EXIT_X86_RDMSR", 30: "KVM_EXIT_X86_WRMSR",
-        31: "KVM_EXIT_DIRTY_RING_FULL", 33: "KVM_EXIT_X86_BUS_LOCK", 37: "KVM_EXIT_NOTIFY",
-        39: "KVM_EXIT_MEMORY_FAULT", 40: "KVM_EXIT_TDX", 41: "KVM_EXIT_ARM_SEA", 42: "KVM_EXIT_ARM_LDST64B",
-        43: "KVM_EXIT_SNP_REQ_CERTS",
-    ]
+    // `names` is generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 
     /// The kernel's name (`KVM_EXIT_IO`), or `KVM_EXIT_<n>`.
     public var description: String { Self.names[rawValue] ?? "KVM_EXIT_\(rawValue)" }

@@ -36,35 +36,21 @@ extension NamedFlags {
 public struct GuestMemfdFlags: NamedFlags {
     public let rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
-    /// `GUEST_MEMFD_FLAG_MMAP` (1 << 0): the guest_memfd can be mmap'ed.
-    public static let mmap = GuestMemfdFlags(rawValue: 1 << 0)
-    /// `GUEST_MEMFD_FLAG_INIT_SHARED` (1 << 1): pages start shared (faultable by userspace).
-    public static let initShared = GuestMemfdFlags(rawValue: 1 << 1)
-    public static let named: [(name: String, flag: GuestMemfdFlags)] = [("MMAP", .mmap), ("INIT_SHARED", .initShared)]
+    // The members and `named` are generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 }
 
 /// `KVM_MEM_*` flags of a memslot.
 public struct MemoryRegionFlags: NamedFlags {
     public let rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
-    /// `KVM_MEM_LOG_DIRTY_PAGES` (1 << 0).
-    public static let logDirtyPages = MemoryRegionFlags(rawValue: 1 << 0)
-    /// `KVM_MEM_READONLY` (1 << 1): guest writes exit as MMIO.
-    public static let readonly = MemoryRegionFlags(rawValue: 1 << 1)
-    /// `KVM_MEM_GUEST_MEMFD` (1 << 2): private side backed by a guest_memfd (region2 only).
-    public static let guestMemfd = MemoryRegionFlags(rawValue: 1 << 2)
-    public static let named: [(name: String, flag: MemoryRegionFlags)] = [
-        ("LOG_DIRTY_PAGES", .logDirtyPages), ("READONLY", .readonly), ("GUEST_MEMFD", .guestMemfd),
-    ]
+    // The members and `named` are generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 }
 
 /// `KVM_MEMORY_ATTRIBUTE_*` of `KVM_SET_MEMORY_ATTRIBUTES`.
 public struct MemoryAttributes: NamedFlags {
     public let rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
-    /// `KVM_MEMORY_ATTRIBUTE_PRIVATE` (1 << 3).
-    public static let `private` = MemoryAttributes(rawValue: 1 << 3)
-    public static let named: [(name: String, flag: MemoryAttributes)] = [("PRIVATE", .private)]
+    // The members and `named` are generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 }
 
 /// `KVM_PIT_*` flags of `struct kvm_pit_config`.
@@ -164,45 +150,8 @@ public struct Capability: Hashable, Sendable, Comparable, CustomStringConvertibl
     public var description: String { name }
     public static func < (lhs: Capability, rhs: Capability) -> Bool { lhs.name < rhs.name }
 
-    /// `KVM_CAP_IRQCHIP` (0): an in-kernel irqchip can be created (x86: PIC, IOAPIC, local APICs for a Linux
-    /// guest; arm64: a vGIC). A realm needs one (CCA v14 18/44).
-    public static let irqchip = Capability(name: "KVM_CAP_IRQCHIP", number: 0)
-    public static let userMemory = Capability(name: "KVM_CAP_USER_MEMORY", number: 3)
-    public static let setTSSAddr = Capability(name: "KVM_CAP_SET_TSS_ADDR", number: 4)
-    public static let pit2 = Capability(name: "KVM_CAP_PIT2", number: 33)
-    public static let setIdentityMapAddr = Capability(name: "KVM_CAP_SET_IDENTITY_MAP_ADDR", number: 37)
-    public static let nrVCPUs = Capability(name: "KVM_CAP_NR_VCPUS", number: 9)
-    public static let nrMemslots = Capability(name: "KVM_CAP_NR_MEMSLOTS", number: 10)
-    public static let syncMMU = Capability(name: "KVM_CAP_SYNC_MMU", number: 16)
-    public static let enableCap = Capability(name: "KVM_CAP_ENABLE_CAP", number: 54)
-    public static let maxVCPUs = Capability(name: "KVM_CAP_MAX_VCPUS", number: 66)
-    public static let readonlyMem = Capability(name: "KVM_CAP_READONLY_MEM", number: 81)
-    public static let enableCapVM = Capability(name: "KVM_CAP_ENABLE_CAP_VM", number: 98)
-    public static let checkExtensionVM = Capability(name: "KVM_CAP_CHECK_EXTENSION_VM", number: 105)
-    public static let multiAddressSpace = Capability(name: "KVM_CAP_MULTI_ADDRESS_SPACE", number: 118)
-    public static let maxVCPUID = Capability(name: "KVM_CAP_MAX_VCPU_ID", number: 128)
-    public static let armVMIPASize = Capability(name: "KVM_CAP_ARM_VM_IPA_SIZE", number: 165)
-    public static let exitHypercall = Capability(name: "KVM_CAP_EXIT_HYPERCALL", number: 201)
-    public static let userMemory2 = Capability(name: "KVM_CAP_USER_MEMORY2", number: 231)
-    public static let memoryFaultInfo = Capability(name: "KVM_CAP_MEMORY_FAULT_INFO", number: 232)
-    public static let memoryAttributes = Capability(name: "KVM_CAP_MEMORY_ATTRIBUTES", number: 233)
-    public static let guestMemfd = Capability(name: "KVM_CAP_GUEST_MEMFD", number: 234)
-    public static let vmTypes = Capability(name: "KVM_CAP_VM_TYPES", number: 235)
-    public static let preFaultMemory = Capability(name: "KVM_CAP_PRE_FAULT_MEMORY", number: 236)
-    public static let guestMemfdFlags = Capability(name: "KVM_CAP_GUEST_MEMFD_FLAGS", number: 244)
-    /// Posted Arm CCA series v14; the number is not stable (249 is taken upstream by KVM_CAP_S390_HPAGE_2G).
-    public static let armRMI = Capability(name: "KVM_CAP_ARM_RMI", number: 249, uapiStatus: .posted)
-    /// `KVM_CAP_SPLIT_IRQCHIP` (121): the local APICs in KVM, the IOAPIC/PIC in userspace. A TD's vCPUs need it
-    /// (tdx.c:685-686), enabled with args[0] = the number of IOAPIC routes (24) before any vCPU (x86.c:6763-6782).
-    public static let splitIRQChip = Capability(name: "KVM_CAP_SPLIT_IRQCHIP", number: 121)
-
-    /// Every capability a plan may name.
-    public static let catalogue: [Capability] = [
-        .irqchip, .userMemory, .setTSSAddr, .pit2, .setIdentityMapAddr, .nrVCPUs, .nrMemslots, .syncMMU, .enableCap, .maxVCPUs, .readonlyMem, .enableCapVM,
-        .checkExtensionVM, .multiAddressSpace, .maxVCPUID, .armVMIPASize, .exitHypercall, .userMemory2,
-        .memoryFaultInfo, .memoryAttributes, .guestMemfd, .vmTypes, .preFaultMemory, .guestMemfdFlags, .armRMI,
-        .splitIRQChip,
-    ]
+    // The named members and `catalogue` (every capability a plan may name) are generated from
+    // Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 
     /// The catalogue entry named `name`.
     public static func named(_ name: String) -> Capability? { catalogue.first { $0.name == name } }
@@ -249,7 +198,7 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
     public let value: UInt64
     public let uapiStatus: UAPIStatus
 
-    private init(name: String, value: UInt64, uapiStatus: UAPIStatus = .merged) {
+    init(name: String, value: UInt64, uapiStatus: UAPIStatus = .merged) {
         self.name = name
         self.value = value
         self.uapiStatus = uapiStatus
@@ -257,15 +206,8 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { name }
 
-    public static let x86Default = VMType(name: "KVM_X86_DEFAULT_VM", value: 0)
-    public static let x86SWProtected = VMType(name: "KVM_X86_SW_PROTECTED_VM", value: 1)
-    public static let x86SEV = VMType(name: "KVM_X86_SEV_VM", value: 2)
-    public static let x86SEVES = VMType(name: "KVM_X86_SEV_ES_VM", value: 3)
-    public static let x86SNP = VMType(name: "KVM_X86_SNP_VM", value: 4)
-    public static let x86TDX = VMType(name: "KVM_X86_TDX_VM", value: 5)
-
-    /// The x86_64 machine types.
-    public static let x86Types: [VMType] = [.x86Default, .x86SWProtected, .x86SEV, .x86SEVES, .x86SNP, .x86TDX]
+    // The x86 types (`x86Default` … `x86TDX`, `x86Types`) and the arm64 type flags are generated from
+    // Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 
     /// The arm64 machine kinds, selected by flag bits of the type word.
     public enum ArmKind: String, CaseIterable, Hashable, Sendable {
@@ -286,16 +228,16 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
         case .normal:
             return VMType(name: ipa, value: UInt64(ipaBits))
         case .protected:
-            return VMType(name: "KVM_VM_TYPE_ARM_PROTECTED|" + ipa, value: (1 << 31) | UInt64(ipaBits))
+            return VMType(name: armProtectedFlag.name + "|" + ipa, value: armProtectedFlag.value | UInt64(ipaBits))
         case .realm:
-            return VMType(name: "KVM_VM_TYPE_ARM_REALM|" + ipa, value: (1 << 30) | UInt64(ipaBits), uapiStatus: .posted)
+            return VMType(name: armRealmFlag.name + "|" + ipa, value: armRealmFlag.value | UInt64(ipaBits), uapiStatus: .posted)
         }
     }
 
     /// The arm64 kind of the type word (nil for x86 types), from its flag bits.
     public var armKind: ArmKind? {
-        if name.hasPrefix("KVM_VM_TYPE_ARM_PROTECTED|") { return .protected }
-        if name.hasPrefix("KVM_VM_TYPE_ARM_REALM|") { return .realm }
+        if name.hasPrefix(Self.armProtectedFlag.name + "|") { return .protected }
+        if name.hasPrefix(Self.armRealmFlag.name + "|") { return .realm }
         return name.hasPrefix("KVM_VM_TYPE_ARM_IPA_SIZE(") ? .normal : nil
     }
 
@@ -317,12 +259,12 @@ public struct VMType: Hashable, Sendable, CustomStringConvertible {
         case .arm64:
             var rest = Substring(name)
             var kind = ArmKind.normal
-            if rest.hasPrefix("KVM_VM_TYPE_ARM_PROTECTED|") {
+            if rest.hasPrefix(armProtectedFlag.name + "|") {
                 kind = .protected
-                rest = rest.dropFirst("KVM_VM_TYPE_ARM_PROTECTED|".count)
-            } else if rest.hasPrefix("KVM_VM_TYPE_ARM_REALM|") {
+                rest = rest.dropFirst(armProtectedFlag.name.count + 1)
+            } else if rest.hasPrefix(armRealmFlag.name + "|") {
                 kind = .realm
-                rest = rest.dropFirst("KVM_VM_TYPE_ARM_REALM|".count)
+                rest = rest.dropFirst(armRealmFlag.name.count + 1)
             }
             guard rest.hasPrefix("KVM_VM_TYPE_ARM_IPA_SIZE("), rest.hasSuffix(")") else { return nil }
             let digits = rest.dropFirst("KVM_VM_TYPE_ARM_IPA_SIZE(".count).dropLast()

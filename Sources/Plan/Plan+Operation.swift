@@ -187,15 +187,15 @@ public enum OperationKind: String, CaseIterable, Hashable, Sendable {
     /// The sub-command's id (`sev_cmd_id` / `kvm_tdx_cmd_id`).
     public var commandID: UInt32? {
         switch self {
-        case .sevInit2: 22
-        case .snpLaunchStart: 100
-        case .snpLaunchUpdate: 101
-        case .snpLaunchFinish: 102
-        case .tdxCapabilities: 0
-        case .tdxInitVM: 1
-        case .tdxInitVCPU: 2
-        case .tdxInitMemRegion: 3
-        case .tdxFinalizeVM: 4
+        case .sevInit2: EncryptOpCommand.sevInit2
+        case .snpLaunchStart: EncryptOpCommand.snpLaunchStart
+        case .snpLaunchUpdate: EncryptOpCommand.snpLaunchUpdate
+        case .snpLaunchFinish: EncryptOpCommand.snpLaunchFinish
+        case .tdxCapabilities: EncryptOpCommand.tdxCapabilities
+        case .tdxInitVM: EncryptOpCommand.tdxInitVM
+        case .tdxInitVCPU: EncryptOpCommand.tdxInitVCPU
+        case .tdxInitMemRegion: EncryptOpCommand.tdxInitMemRegion
+        case .tdxFinalizeVM: EncryptOpCommand.tdxFinalizeVM
         default: nil
         }
     }

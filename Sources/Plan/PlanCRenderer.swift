@@ -604,7 +604,7 @@ public struct PlanCRenderer: Sendable {
             case .tdx:
                 lines += [
                     "    {", "        struct kp_tdx_cmd cmd;", "        memset(&cmd, 0, sizeof cmd);",
-                    "        cmd.id = 5; /* KVM_TDX_GET_CPUID */", "        cmd.data = (uint64_t)(uintptr_t)c;",
+                    "        cmd.id = \(EncryptOpCommand.tdxGetCPUID); /* KVM_TDX_GET_CPUID */", "        cmd.data = (uint64_t)(uintptr_t)c;",
                     "        " + check("kp_ioctl(\(v(vcpu)), KP_KVM_MEMORY_ENCRYPT_OP, &cmd)", "KVM_TDX_GET_CPUID"), "    }",
                 ]
             }
@@ -616,18 +616,18 @@ public struct PlanCRenderer: Sendable {
             return bootState(vcpu: v(vcpu), index: vcpu.index ?? 0, mode: mode, entry: entry, count: count, id: id)
         case .sevInit2(let on, let sev, let features, let ghcb):
             return sevCommand(
-                on: v(on), sev: v(sev), id: id, op: op, commandID: 22, structName: "kp_sev_init",
+                on: v(on), sev: v(sev), id: id, op: op, commandID: EncryptOpCommand.sevInit2, structName: "kp_sev_init",
                 fields: ["vmsa_features = \(hex(features))", "ghcb_version = \(ghcb)"])
         case .snpLaunchStart(let on, let sev, let policy):
             return sevCommand(
-                on: v(on), sev: v(sev), id: id, op: op, commandID: 100, structName: "kp_sev_snp_launch_start",
+                on: v(on), sev: v(sev), id: id, op: op, commandID: EncryptOpCommand.snpLaunchStart, structName: "kp_sev_snp_launch_start",
                 fields: ["policy = \(hex(policy))"])
         case .snpLaunchUpdate(let on, let sev, let gpa, let size, let type, let source):
             return [
                 "{", "    struct kp_sev_snp_launch_update u;", "    struct kp_sev_cmd cmd;", "    memset(&u, 0, sizeof u);",
                 "    memset(&cmd, 0, sizeof cmd);", "    u.gfn_start = \(hex(gpa >> 12));", "    u.uaddr = \(address(source));",
                 "    u.len = \(hex(size));", "    u.type = \(type.value); /* \(type.uapiName) */",
-                "    cmd.id = 101; /* KVM_SEV_SNP_LAUNCH_UPDATE */", "    cmd.data = (uint64_t)(uintptr_t)&u;",
+                "    cmd.id = \(EncryptOpCommand.snpLaunchUpdate); /* KVM_SEV_SNP_LAUNCH_UPDATE */", "    cmd.data = (uint64_t)(uintptr_t)&u;",
                 "    cmd.sev_fd = (uint32_t)\(v(sev));",
                 "    while (u.len > 0) { /* the kernel may process part and update gfn_start, uaddr, len */",
                 "        uint64_t before = u.len;", "        if (kp_ioctl(\(v(on)), KP_KVM_MEMORY_ENCRYPT_OP, &cmd) < 0) {",
@@ -647,7 +647,7 @@ public struct PlanCRenderer: Sendable {
                 arrays.append("static const uint8_t id_auth[\(idAuth.count)] = { \(Self.byteList(idAuth)) };")
             }
             var lines = sevCommand(
-                on: v(on), sev: v(sev), id: id, op: op, commandID: 102, structName: "kp_sev_snp_launch_finish",
+                on: v(on), sev: v(sev), id: id, op: op, commandID: EncryptOpCommand.snpLaunchFinish, structName: "kp_sev_snp_launch_finish",
                 fields: finish.idBlock == nil
                     ? []
                     : ["id_block_uaddr = (uint64_t)(uintptr_t)id_block", "id_auth_uaddr = (uint64_t)(uintptr_t)id_auth", "id_block_en = 1"])
@@ -661,7 +661,7 @@ public struct PlanCRenderer: Sendable {
             return [
                 "tdx_caps = calloc(1, sizeof *tdx_caps + KP_MAX_CPUID_ENTRIES * sizeof(struct kp_cpuid_entry2));",
                 "if (tdx_caps == NULL) kp_fail(\(id), \"calloc\");", "tdx_caps->cpuid_nent = KP_MAX_CPUID_ENTRIES;",
-            ] + tdxCommand(on: v(on), id: id, op: op, commandID: 0, flags: "0", data: "(uint64_t)(uintptr_t)tdx_caps")
+            ] + tdxCommand(on: v(on), id: id, op: op, commandID: EncryptOpCommand.tdxCapabilities, flags: "0", data: "(uint64_t)(uintptr_t)tdx_caps")
         case .tdxInitVM(let on, let attributes, let xfam, let gpaw, let measurements):
             var lines = tdxInitVM(on: v(on), attributes: attributes, xfam: xfam, gpaw: gpaw, id: id, op: op)
             if !measurements.isDefault, let xfamLine = lines.firstIndex(where: { $0.contains("init->xfam =") }) {
@@ -673,12 +673,12 @@ public struct PlanCRenderer: Sendable {
             }
             return lines
         case .tdxInitVCPU(let vcpu):
-            return tdxCommand(on: v(vcpu), id: id, op: op, commandID: 2, flags: "0", data: "0")
+            return tdxCommand(on: v(vcpu), id: id, op: op, commandID: EncryptOpCommand.tdxInitVCPU, flags: "0", data: "0")
         case .tdxInitMemRegion(let vcpu, let gpa, let pages, let source, let measure):
             return [
                 "{", "    struct kp_tdx_init_mem_region m;", "    struct kp_tdx_cmd cmd;", "    memset(&cmd, 0, sizeof cmd);",
                 "    m.source_addr = \(address(source));", "    m.gpa = \(hex(gpa));", "    m.nr_pages = \(hex(pages));",
-                "    cmd.id = 3; /* KVM_TDX_INIT_MEM_REGION */",
+                "    cmd.id = \(EncryptOpCommand.tdxInitMemRegion); /* KVM_TDX_INIT_MEM_REGION */",
                 "    cmd.flags = \(measure ? "1; /* KVM_TDX_MEASURE_MEMORY_REGION */" : "0;")",
                 "    cmd.data = (uint64_t)(uintptr_t)&m;",
                 "    while (m.nr_pages > 0) { /* the kernel updates source_addr, gpa, nr_pages with the remainder */",
@@ -689,7 +689,7 @@ public struct PlanCRenderer: Sendable {
                 "        }", "        if (m.nr_pages == before) kp_failf(\(id), \(op), \"no progress\");", "    }", "}",
             ]
         case .tdxFinalizeVM(let on):
-            return tdxCommand(on: v(on), id: id, op: op, commandID: 4, flags: "0", data: "0")
+            return tdxCommand(on: v(on), id: id, op: op, commandID: EncryptOpCommand.tdxFinalizeVM, flags: "0", data: "0")
         case .armVCPUInit(let vcpu, let features):
             return [
                 "{", "    struct kp_vcpu_init init;", "    memset(&init, 0, sizeof init);",
@@ -774,7 +774,7 @@ public struct PlanCRenderer: Sendable {
     }
 
     private func sevCommand(
-        on: String, sev: String, id: String, op: String, commandID: Int, structName: String, fields: [String]
+        on: String, sev: String, id: String, op: String, commandID: UInt32, structName: String, fields: [String]
     ) -> [String] {
         var lines = [
             "{", "    struct \(structName) d;", "    struct kp_sev_cmd cmd;", "    memset(&d, 0, sizeof d);",
@@ -794,7 +794,7 @@ public struct PlanCRenderer: Sendable {
         bytes.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
     }
 
-    private func tdxCommand(on: String, id: String, op: String, commandID: Int, flags: String, data: String) -> [String] {
+    private func tdxCommand(on: String, id: String, op: String, commandID: UInt32, flags: String, data: String) -> [String] {
         [
             "{", "    struct kp_tdx_cmd cmd;", "    memset(&cmd, 0, sizeof cmd);", "    cmd.id = \(commandID);",
             "    cmd.flags = \(flags);", "    cmd.data = \(data);", "    if (kp_ioctl(\(on), KP_KVM_MEMORY_ENCRYPT_OP, &cmd) < 0)",
@@ -825,7 +825,7 @@ public struct PlanCRenderer: Sendable {
             "            e.eax = (e.eax & ~0x00ff0000u) | (\(gpaw)u << 16); /* GuestPhysAddrSize = GPAW */",
             "        entries[init->cpuid_nent++] = e;", "    }", "    init->attributes = 0x\(String(attributes, radix: 16))ULL;",
             "    init->xfam = 0x\(String(xfam, radix: 16))ULL;", "    {", "        struct kp_tdx_cmd cmd;",
-            "        memset(&cmd, 0, sizeof cmd);", "        cmd.id = 1; /* KVM_TDX_INIT_VM */",
+            "        memset(&cmd, 0, sizeof cmd);", "        cmd.id = \(EncryptOpCommand.tdxInitVM); /* KVM_TDX_INIT_VM */",
             "        cmd.data = (uint64_t)(uintptr_t)init;", "        if (kp_ioctl(\(on), KP_KVM_MEMORY_ENCRYPT_OP, &cmd) < 0)",
             "            kp_failf(\(id), \(op), \"%s (hw_error 0x%llx)\", strerror(errno), (unsigned long long)cmd.hw_error);",
             "    }", "    free(init);", "    free(supported);", "}",

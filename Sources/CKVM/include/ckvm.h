@@ -12,7 +12,7 @@
 //   `_Static_assert`s in ckvm.c (sizes and field offsets of KVM_UAPI.md §1.5), so a drifting
 //   definition fails the build instead of corrupting an ioctl argument.
 // * Names: every type is `ckvm_<kernel name>` and every constant `CKVM_<KERNEL_NAME>`. Request
-//   numbers are `extern const unsigned long CKVM_KVM_*`, computed in ckvm.c with the generic
+//   numbers are `extern const unsigned long CKVM_KVM_*`, computed in ckvm_uapi.c with the generic
 //   `_IOC` encoding (dir << 30 | size << 16 | type << 8 | nr; identical on x86_64 and arm64).
 //   Plain numeric constants are enums or `#define`s of integer literals, which Swift imports.
 //   No function-like macros are exported (Swift cannot import them).
@@ -49,99 +49,15 @@
 extern "C" {
 #endif
 
-// MARK: - Encoding (KVM_UAPI.md §1.1)
+// MARK: - Generated constants
 
-/// The KVM ioctl type byte (`KVMIO`).
-#define CKVM_KVMIO 0xAE
-/// The API version every supported kernel reports from KVM_GET_API_VERSION.
-#define CKVM_KVM_API_VERSION 12
+// KVMIO, the API version, the request numbers (defined in ckvm_uapi.c), the KVM_CAP_* numbers, the VM types,
+// the memslot/guest_memfd/attribute flags, the SEV/TDX command ids and the exit reasons come from the one uapi
+// table, Scripts/uapi/kvm-uapi.json (`python3 Scripts/generate-uapi.py`).
+#include "ckvm_uapi.h"
 
-// MARK: - Request numbers (computed in ckvm.c)
+// MARK: - Flags (§1.4; memslot, guest_memfd and attribute flags are in ckvm_uapi.h)
 
-// System ioctls (/dev/kvm).
-extern const unsigned long CKVM_KVM_GET_API_VERSION;          // _IO(KVMIO, 0x00)              0xAE00
-extern const unsigned long CKVM_KVM_CREATE_VM;                // _IO(KVMIO, 0x01)              0xAE01
-extern const unsigned long CKVM_KVM_CHECK_EXTENSION;          // _IO(KVMIO, 0x03)              0xAE03 (also VM fd)
-extern const unsigned long CKVM_KVM_GET_VCPU_MMAP_SIZE;       // _IO(KVMIO, 0x04)              0xAE04
-// VM ioctls.
-extern const unsigned long CKVM_KVM_CREATE_VCPU;              // _IO(KVMIO, 0x41)              0xAE41
-extern const unsigned long CKVM_KVM_SET_USER_MEMORY_REGION;   // _IOW(KVMIO, 0x46, 32 B)       0x4020AE46
-extern const unsigned long CKVM_KVM_SET_USER_MEMORY_REGION2;  // _IOW(KVMIO, 0x49, 160 B)      0x40A0AE49
-extern const unsigned long CKVM_KVM_ENABLE_CAP;               // _IOW(KVMIO, 0xa3, 104 B)      0x4068AEA3 (also vCPU fd)
-extern const unsigned long CKVM_KVM_SET_MEMORY_ATTRIBUTES;    // _IOW(KVMIO, 0xd2, 32 B)       0x4020AED2
-extern const unsigned long CKVM_KVM_CREATE_GUEST_MEMFD;       // _IOWR(KVMIO, 0xd4, 64 B)      0xC040AED4
-// vCPU ioctls.
-extern const unsigned long CKVM_KVM_RUN;                      // _IO(KVMIO, 0x80)              0xAE80
-extern const unsigned long CKVM_KVM_PRE_FAULT_MEMORY;         // _IOWR(KVMIO, 0xd5, 64 B)      0xC040AED5
-
-#if defined(__x86_64__)
-// x86 system ioctls.
-extern const unsigned long CKVM_KVM_GET_SUPPORTED_CPUID;      // _IOWR(KVMIO, 0x05, 8 B)       0xC008AE05
-// x86 VM ioctls.
-extern const unsigned long CKVM_KVM_SET_TSS_ADDR;             // _IO(KVMIO, 0x47)              0xAE47
-extern const unsigned long CKVM_KVM_SET_IDENTITY_MAP_ADDR;    // _IOW(KVMIO, 0x48, 8 B)        0x4008AE48
-extern const unsigned long CKVM_KVM_CREATE_IRQCHIP;           // _IO(KVMIO, 0x60)              0xAE60
-extern const unsigned long CKVM_KVM_IRQ_LINE;                 // _IOW(KVMIO, 0x61, 8 B)        0x4008AE61
-extern const unsigned long CKVM_KVM_CREATE_PIT2;              // _IOW(KVMIO, 0x77, 64 B)       0x4040AE77
-extern const unsigned long CKVM_KVM_MEMORY_ENCRYPT_OP;        // _IOWR(KVMIO, 0xba, 8 B)       0xC008AEBA (also vCPU fd, TDX)
-extern const unsigned long CKVM_KVM_MEMORY_ENCRYPT_REG_REGION;   // _IOR(KVMIO, 0xbb, 16 B)    0x8010AEBB
-extern const unsigned long CKVM_KVM_MEMORY_ENCRYPT_UNREG_REGION; // _IOR(KVMIO, 0xbc, 16 B)    0x8010AEBC
-// x86 vCPU ioctls.
-extern const unsigned long CKVM_KVM_GET_REGS;                 // _IOR(KVMIO, 0x81, 144 B)      0x8090AE81
-extern const unsigned long CKVM_KVM_SET_REGS;                 // _IOW(KVMIO, 0x82, 144 B)      0x4090AE82
-extern const unsigned long CKVM_KVM_GET_SREGS;                // _IOR(KVMIO, 0x83, 312 B)      0x8138AE83
-extern const unsigned long CKVM_KVM_SET_SREGS;                // _IOW(KVMIO, 0x84, 312 B)      0x4138AE84
-extern const unsigned long CKVM_KVM_SET_CPUID2;               // _IOW(KVMIO, 0x90, 8 B)        0x4008AE90
-extern const unsigned long CKVM_KVM_GET_CPUID2;               // _IOWR(KVMIO, 0x91, 8 B)       0xC008AE91
-#endif
-
-// MARK: - Machine types for KVM_CREATE_VM (§1.2)
-
-#define CKVM_KVM_X86_DEFAULT_VM 0
-#define CKVM_KVM_X86_SW_PROTECTED_VM 1
-#define CKVM_KVM_X86_SEV_VM 2
-#define CKVM_KVM_X86_SEV_ES_VM 3
-#define CKVM_KVM_X86_SNP_VM 4
-#define CKVM_KVM_X86_TDX_VM 5
-/// arm64: bits 7:0 of the machine type are the IPA size (0 = 40 bits).
-#define CKVM_KVM_VM_TYPE_ARM_IPA_SIZE_MASK 0xffUL
-/// arm64 pKVM protected VM (merged for 7.1; value 1UL << 31, §1.2 and §7).
-#define CKVM_KVM_VM_TYPE_ARM_PROTECTED 0x80000000UL
-
-// MARK: - Capabilities for KVM_CHECK_EXTENSION (§1.3)
-
-#define CKVM_KVM_CAP_USER_MEMORY 3
-#define CKVM_KVM_CAP_NR_VCPUS 9
-#define CKVM_KVM_CAP_NR_MEMSLOTS 10
-#define CKVM_KVM_CAP_SYNC_MMU 16
-#define CKVM_KVM_CAP_ENABLE_CAP 54
-#define CKVM_KVM_CAP_MAX_VCPUS 66
-#define CKVM_KVM_CAP_READONLY_MEM 81
-#define CKVM_KVM_CAP_ENABLE_CAP_VM 98
-#define CKVM_KVM_CAP_CHECK_EXTENSION_VM 105
-#define CKVM_KVM_CAP_MULTI_ADDRESS_SPACE 118
-#define CKVM_KVM_CAP_MAX_VCPU_ID 128
-#define CKVM_KVM_CAP_ARM_VM_IPA_SIZE 165
-#define CKVM_KVM_CAP_EXIT_HYPERCALL 201
-#define CKVM_KVM_CAP_USER_MEMORY2 231
-#define CKVM_KVM_CAP_MEMORY_FAULT_INFO 232
-#define CKVM_KVM_CAP_MEMORY_ATTRIBUTES 233
-#define CKVM_KVM_CAP_GUEST_MEMFD 234
-#define CKVM_KVM_CAP_VM_TYPES 235
-#define CKVM_KVM_CAP_PRE_FAULT_MEMORY 236
-#define CKVM_KVM_CAP_GUEST_MEMFD_FLAGS 244
-
-// MARK: - Flags (§1.4)
-
-// kvm_userspace_memory_region(2).flags
-#define CKVM_KVM_MEM_LOG_DIRTY_PAGES (1U << 0)
-#define CKVM_KVM_MEM_READONLY (1U << 1)
-#define CKVM_KVM_MEM_GUEST_MEMFD (1U << 2)
-// kvm_create_guest_memfd.flags
-#define CKVM_GUEST_MEMFD_FLAG_MMAP (1ULL << 0)
-#define CKVM_GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1)
-// kvm_memory_attributes.attributes
-#define CKVM_KVM_MEMORY_ATTRIBUTE_PRIVATE (1ULL << 3)
 // kvm_run.memory_fault.flags
 #define CKVM_KVM_MEMORY_EXIT_FLAG_PRIVATE (1ULL << 3)
 // kvm_run.hypercall.flags
@@ -153,36 +69,6 @@ extern const unsigned long CKVM_KVM_GET_CPUID2;               // _IOWR(KVMIO, 0x
 #define CKVM_KVM_MAP_GPA_RANGE_PAGE_SZ_1G (1ULL << 1)
 #define CKVM_KVM_MAP_GPA_RANGE_ENCRYPTED (1ULL << 4)
 #define CKVM_KVM_MAP_GPA_RANGE_DECRYPTED 0
-
-// MARK: - Exit reasons (kvm_run.exit_reason)
-
-#define CKVM_KVM_EXIT_UNKNOWN 0
-#define CKVM_KVM_EXIT_EXCEPTION 1
-#define CKVM_KVM_EXIT_IO 2
-#define CKVM_KVM_EXIT_HYPERCALL 3
-#define CKVM_KVM_EXIT_DEBUG 4
-#define CKVM_KVM_EXIT_HLT 5
-#define CKVM_KVM_EXIT_MMIO 6
-#define CKVM_KVM_EXIT_IRQ_WINDOW_OPEN 7
-#define CKVM_KVM_EXIT_SHUTDOWN 8
-#define CKVM_KVM_EXIT_FAIL_ENTRY 9
-#define CKVM_KVM_EXIT_INTR 10
-#define CKVM_KVM_EXIT_SET_TPR 11
-#define CKVM_KVM_EXIT_TPR_ACCESS 12
-#define CKVM_KVM_EXIT_NMI 16
-#define CKVM_KVM_EXIT_INTERNAL_ERROR 17
-#define CKVM_KVM_EXIT_SYSTEM_EVENT 24
-#define CKVM_KVM_EXIT_IOAPIC_EOI 26
-#define CKVM_KVM_EXIT_X86_RDMSR 29
-#define CKVM_KVM_EXIT_X86_WRMSR 30
-#define CKVM_KVM_EXIT_DIRTY_RING_FULL 31
-#define CKVM_KVM_EXIT_X86_BUS_LOCK 33
-#define CKVM_KVM_EXIT_NOTIFY 37
-#define CKVM_KVM_EXIT_MEMORY_FAULT 39
-#define CKVM_KVM_EXIT_TDX 40
-#define CKVM_KVM_EXIT_ARM_SEA 41
-#define CKVM_KVM_EXIT_ARM_LDST64B 42
-#define CKVM_KVM_EXIT_SNP_REQ_CERTS 43
 
 // kvm_run.io.direction
 #define CKVM_KVM_EXIT_IO_IN 0
@@ -439,14 +325,7 @@ struct ckvm_enc_region {
     uint64_t size;
 };
 
-// SEV command ids (`enum sev_cmd_id`, §1.4).
-#define CKVM_KVM_SEV_INIT 0
-#define CKVM_KVM_SEV_ES_INIT 1
-#define CKVM_KVM_SEV_LAUNCH_START 2
-#define CKVM_KVM_SEV_INIT2 22
-#define CKVM_KVM_SEV_SNP_LAUNCH_START 100
-#define CKVM_KVM_SEV_SNP_LAUNCH_UPDATE 101
-#define CKVM_KVM_SEV_SNP_LAUNCH_FINISH 102
+// SEV command ids: ckvm_uapi.h (generated).
 // kvm_sev_snp_launch_update.type
 #define CKVM_KVM_SEV_PAGE_TYPE_INVALID 0
 #define CKVM_KVM_SEV_SNP_PAGE_TYPE_NORMAL 1
@@ -508,13 +387,7 @@ struct ckvm_sev_snp_launch_finish {
     uint64_t pad1[4];
 };
 
-// TDX command ids (`enum kvm_tdx_cmd_id`, §1.4).
-#define CKVM_KVM_TDX_CAPABILITIES 0
-#define CKVM_KVM_TDX_INIT_VM 1
-#define CKVM_KVM_TDX_INIT_VCPU 2
-#define CKVM_KVM_TDX_INIT_MEM_REGION 3
-#define CKVM_KVM_TDX_FINALIZE_VM 4
-#define CKVM_KVM_TDX_GET_CPUID 5
+// TDX command ids: ckvm_uapi.h (generated).
 #define CKVM_KVM_TDX_MEASURE_MEMORY_REGION (1U << 0)
 
 /// `struct kvm_tdx_cmd`, 24 bytes: the KVM_MEMORY_ENCRYPT_OP argument on TDX VMs and vCPUs.
