@@ -42,15 +42,6 @@ struct MapCommand: ParsableCommand {
         let map = GuestMemoryMap(plan: plan)
         let renderer = GuestMemoryMapRenderer(colour: output == nil && Console.colourStdout)
         let text = format == .svg ? renderer.svg(map) : renderer.text(map)
-        if let output {
-            do {
-                try LocalFileAccess().write(text, to: output)
-            } catch {
-                Console.error("kvmplan: \(error)")
-                throw ExitCode(2)
-            }
-        } else {
-            Console.out(text)
-        }
+        try Console.result(text, to: output, raw: false)
     }
 }

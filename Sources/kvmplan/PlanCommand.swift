@@ -47,17 +47,23 @@ struct PlanCommand: ParsableCommand {
         case .json: text = plan.jsonString(pretty: true) + "\n"
         case .c: text = PlanCRenderer().render(plan)
         }
-        if let output {
-            do {
-                try LocalFileAccess().write(text, to: output)
-            } catch {
-                Console.error("kvmplan: \(error)")
-                throw ExitCode(2)
-            }
-        } else if format == .text {
-            Console.out(text)
-        } else {
-            Console.outData(text)
+        try Console.result(text, to: output, raw: format != .text)
+    }
+}
+
+extension Console {
+    /// A command's result (`plan`, `map`): written to `output` (`-o FILE`; a failed write is exit 2) or to
+    /// stdout — `raw` (JSON, C) byte for byte, else through `out`'s terminal escaping.
+    static func result(_ text: String, to output: String?, raw: Bool) throws {
+        guard let output else {
+            if raw { outData(text) } else { out(text) }
+            return
+        }
+        do {
+            try LocalFileAccess().write(text, to: output)
+        } catch {
+            Console.error("kvmplan: \(error)")
+            throw ExitCode(2)
         }
     }
 }
