@@ -1,3 +1,5 @@
+import Plan
+
 /// The sharing engine (DESIGN §7): a pure state machine over the private/shared state of guest pages.
 /// It turns the conversion exits of private-memory VMs — `KVM_EXIT_MEMORY_FAULT` and
 /// `KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE)` — into the actions the launcher performs
@@ -60,9 +62,9 @@ public struct SharingEngine: Sendable {
     public static let mapGPARangeEncrypted: UInt64 = 1 << 4
     /// `-KVM_EINVAL` as a 64-bit register value: what KVM itself puts in RAX when it refuses a
     /// KVM_HC_MAP_GPA_RANGE (x86.c), and what `hypercall.ret` must hold for the guest to see the same.
-    public static let minusKVMEINVAL = UInt64(bitPattern: -22)
+    public static let minusKVMEINVAL = PlanPlatform.minusKVMEINVAL
     /// `KVM_EINVAL` (22): what SEV-SNP and TDX page-state-change completions expect in `hypercall.ret`.
-    public static let EINVAL: UInt64 = 22
+    public static let EINVAL = PlanPlatform.kvmEINVAL
 
     /// The `hypercall.ret` of a refused KVM_HC_MAP_GPA_RANGE.
     public let refusal: UInt64

@@ -33,10 +33,15 @@ public enum PlanPlatform: String, CaseIterable, Hashable, Sendable {
     /// since 7.2 only EINVAL or EAGAIN are accepted, sev.c / tdx.c): there it is `KVM_EINVAL` (22).
     public var mapGPARangeRefusal: UInt64 {
         switch self {
-        case .sevSNP, .tdx: 22
-        case .default, .swProtected, .pkvm, .cca: UInt64(bitPattern: -22)
+        case .sevSNP, .tdx: Self.kvmEINVAL
+        case .default, .swProtected, .pkvm, .cca: Self.minusKVMEINVAL
         }
     }
+
+    /// `KVM_EINVAL` (include/uapi/linux/kvm_para.h: EINVAL, 22).
+    public static let kvmEINVAL: UInt64 = 22
+    /// `-KVM_EINVAL` as a 64-bit register value (what KVM puts in RAX for its own refusals).
+    public static let minusKVMEINVAL = UInt64(bitPattern: -22)
 }
 
 // MARK: - Plan
