@@ -36,12 +36,7 @@ public enum LaunchPreview {
         if type.type.armKind == .protected {
             // pKVM pins every page donated to the guest and charges it to RLIMIT_MEMLOCK (KVM_UAPI.md §8).
             let pinned = plan.steps.reduce(UInt64(0)) { total, step in
-                switch step.operation {
-                case .setUserMemoryRegion(_, _, _, _, _, let size, _), .setUserMemoryRegion2(_, _, _, _, _, let size, _, _):
-                    return total &+ size
-                default:
-                    return total
-                }
+                total &+ (step.operation.memslot?.size ?? 0)
             }
             let amount = pinned % (1 << 20) == 0 ? "\(pinned >> 20) MiB" : "\(pinned) bytes"
             lines.append(("guest memory is pinned: RLIMIT_MEMLOCK must allow \(amount) (or CAP_IPC_LOCK)", type.source?.description))

@@ -268,10 +268,11 @@ public struct Launcher: Sendable {
         var gmemOffsets: [String: UInt64] = [:]
         for step in plan.steps {
             switch step.operation {
-            case .setMemoryAttributes(_, let gpa, let size, let attributes) where attributes.contains(.private):
+            case .setMemoryAttributes(let s) where s.attributes.contains(.private):
+                let gpa = s.gpa, size = s.size
                 privateRanges.append(GPARange(gpa: gpa, size: size))
-            case .setUserMemoryRegion2(_, let region, _, _, _, _, _, let binding?):
-                gmemOffsets[region] = binding.offset
+            case .setUserMemoryRegion2(let s) where s.guestMemfd != nil:
+                gmemOffsets[s.region] = s.guestMemfd?.offset
             default:
                 continue
             }

@@ -68,26 +68,32 @@ public struct GuestMemoryMap: Hashable, Sendable {
         var payloadSegments = 0
         for step in plan.steps {
             switch step.operation {
-            case .setMemoryAttributes(_, let gpa, let size, let attributes) where attributes.contains(.private):
+            case .setMemoryAttributes(let s) where s.attributes.contains(.private):
+                let gpa = s.gpa, size = s.size
                 attributePrivate.append(GPARange(gpa: gpa, size: size))
-            case .setUserMemoryRegion(_, let region, _, let flags, let gpa, let size, _):
+            case .setUserMemoryRegion(let s):
+                let region = s.region, flags = s.flags, gpa = s.gpa, size = s.size
                 slots.append(
                     Region(
                         name: region, range: GPARange(gpa: gpa, size: size), kind: .shared, initiallyPrivate: false,
                         readonly: flags.contains(.readonly), guestMemfd: false))
-            case .setUserMemoryRegion2(_, let region, _, let flags, let gpa, let size, _, let gmem):
+            case .setUserMemoryRegion2(let s):
+                let region = s.region, flags = s.flags, gpa = s.gpa, size = s.size, gmem = s.guestMemfd
                 slots.append(
                     Region(
                         name: region, range: GPARange(gpa: gpa, size: size), kind: .shared, initiallyPrivate: false,
                         readonly: flags.contains(.readonly), guestMemfd: gmem != nil))
-            case .loadPayload(_, let gpa, let size, _, _):
+            case .loadPayload(let s):
+                let gpa = s.gpa, size = s.size
                 markers.append(Marker(label: payloadSegments == 0 ? "payload" : "payload.\(payloadSegments)", range: GPARange(gpa: gpa, size: size)))
                 payloadSegments += 1
-            case .setBootState(_, let mode, _, _) where mode == .protected || mode == .long:
+            case .setBootState(let s) where s.mode == .protected || s.mode == .long:
                 if !markers.contains(where: { $0.label == "boot area" }) { markers.append(Marker(label: "boot area", range: Self.bootArea)) }
-            case .tdxInitVM(_, _, _, let gpaw, _):
+            case .tdxInitVM(let s):
+                let gpaw = s.gpaw
                 tdxWidth = Int(gpaw)
-            case .createVM(_, let type) where plan.arch == .arm64:
+            case .createVM(let s) where plan.arch == .arm64:
+                let type = s.type
                 let bits = Int(type.value & 0xff)
                 armIPABits = bits == 0 ? 40 : bits
             default: break

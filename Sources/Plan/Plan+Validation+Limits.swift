@@ -119,9 +119,11 @@ extension Plan {
                 }
             }
             switch step.operation {
-            case .createVCPU(_, let vcpu):
+            case .createVCPU(let s):
+                let vcpu = s.index
                 if UInt64(vcpu) >= Self.maximumVCPUs { issue("vCPU index \(vcpu) is not below \(Self.maximumVCPUs)", "index") }
-            case .setBootState(_, let mode, let entry, let count):
+            case .setBootState(let s):
+                let mode = s.mode, entry = s.entry, count = s.vcpuCount
                 if count == 0 || UInt64(count) > Self.maximumVCPUs {
                     issue("vCPU count \(count) is not in 1...\(Self.maximumVCPUs)", "vcpus")
                 }
@@ -130,38 +132,48 @@ extension Plan {
                 } else if mode == .protected && entry > UInt64(UInt32.max) {
                     issue("protected-mode entry \(PlanFormatting.hex(entry)) is not below 4 GiB", "entry")
                 }
-            case .setUserMemoryRegion(_, _, let slot, _, let gpa, let size, let userspace):
+            case .setUserMemoryRegion(let s):
+                let slot = s.slot, gpa = s.gpa, size = s.size, userspace = s.userspace
                 if slot > Self.maximumSlotID { issue("memslot \(slot) is not at most \(Self.maximumSlotID)", "slot") }
                 range(gpa, size, "size", "memslot")
                 range(userspace.offset, size, "userspace.offset", "mapping range")
-            case .setUserMemoryRegion2(_, _, let slot, _, let gpa, let size, let userspace, let binding):
+            case .setUserMemoryRegion2(let s):
+                let slot = s.slot, gpa = s.gpa, size = s.size, userspace = s.userspace, binding = s.guestMemfd
                 if slot > Self.maximumSlotID { issue("memslot \(slot) is not at most \(Self.maximumSlotID)", "slot") }
                 range(gpa, size, "size", "memslot")
                 if let userspace { range(userspace.offset, size, "userspace.offset", "mapping range") }
                 if let binding { range(binding.offset, size, "guest-memfd.offset", "guest_memfd range") }
-            case .setMemoryAttributes(_, let gpa, let size, _):
+            case .setMemoryAttributes(let s):
+                let gpa = s.gpa, size = s.size
                 range(gpa, size, "size", "attribute range")
-            case .mmap(_, _, let size, let offset, _, _):
+            case .mmap(let s):
+                let size = s.size, offset = s.offset
                 range(offset, size, "offset", "mapping")
-            case .fallocate(_, _, let offset, let size):
+            case .fallocate(let s):
+                let offset = s.offset, size = s.size
                 range(offset, size, "offset", "file range")
-            case .loadPayload(let into, let gpa, let size, let fileOffset, _):
+            case .loadPayload(let s):
+                let into = s.into, gpa = s.gpa, size = s.size, fileOffset = s.fileOffset
                 range(gpa, size, "gpa", "load")
                 range(fileOffset, size, "file-offset", "payload range")
                 range(into.offset, size, "into.offset", "mapping range")
-            case .loadInitrd(let into, let gpa, let size, _):
+            case .loadInitrd(let s):
+                let into = s.into, gpa = s.gpa, size = s.size
                 range(gpa, size, "gpa", "load")
                 range(into.offset, size, "into.offset", "mapping range")
-            case .snpLaunchUpdate(_, _, let gpa, let size, _, let source):
+            case .snpLaunchUpdate(let s):
+                let gpa = s.gpa, size = s.size, source = s.source
                 range(gpa, size, "size", "launch range")
                 range(source.offset, size, "source.offset", "source range")
-            case .tdxInitMemRegion(_, let gpa, let pages, let source, _):
+            case .tdxInitMemRegion(let s):
+                let gpa = s.gpa, pages = s.nrPages, source = s.source
                 let (bytes, overflow) = pages.multipliedReportingOverflow(by: 4096)
                 if overflow { issue("\(pages) pages overflow 64 bits", "nr-pages") } else {
                     range(gpa, bytes, "gpa", "launch range")
                     range(source.offset, bytes, "source.offset", "source range")
                 }
-            case .armRMIPopulate(_, let base, let size, let source, _):
+            case .armRMIPopulate(let s):
+                let base = s.base, size = s.size, source = s.source
                 range(base, size, "size", "populate range")
                 range(source.offset, size, "source.offset", "source range")
             default:
@@ -207,13 +219,8 @@ extension Plan {
 
     private var slotViews: [SlotView] {
         steps.compactMap { step -> SlotView? in
-            switch step.operation {
-            case .setUserMemoryRegion(_, _, _, _, let gpa, let size, let userspace):
-                SlotView(gpa: gpa, size: size, mapping: userspace.map, mappingOffset: userspace.offset)
-            case .setUserMemoryRegion2(_, _, _, _, let gpa, let size, let userspace, _):
-                SlotView(gpa: gpa, size: size, mapping: userspace?.map, mappingOffset: userspace?.offset ?? 0)
-            default:
-                nil
+            step.operation.memslot.map {
+                SlotView(gpa: $0.gpa, size: $0.size, mapping: $0.userspace?.map, mappingOffset: $0.userspace?.offset ?? 0)
             }
         }
     }
@@ -227,7 +234,8 @@ extension Plan {
             let gpa: UInt64
             let size: UInt64
             switch step.operation {
-            case .loadPayload(let i, let g, let s, _, _), .loadInitrd(let i, let g, let s, _): (into, gpa, size) = (i, g, s)
+            case .loadPayload(let s): (into, gpa, size) = (s.into, s.gpa, s.size)
+            case .loadInitrd(let s): (into, gpa, size) = (s.into, s.gpa, s.size)
             default: continue
             }
             func issue(_ message: String, _ field: String) {
@@ -263,8 +271,8 @@ extension Plan {
         var boots: [(index: Int, step: Step, mode: BootMode, entry: UInt64)] = []
         for (index, step) in steps.enumerated() {
             switch step.operation {
-            case .loadPayload(_, let gpa, let size, let fileOffset, _): loads.append((index, step, gpa, size, fileOffset))
-            case .setBootState(_, let mode, let entry, _): boots.append((index, step, mode, entry))
+            case .loadPayload(let s): loads.append((index, step, s.gpa, s.size, s.fileOffset))
+            case .setBootState(let s): boots.append((index, step, s.mode, s.entry))
             default: break
             }
         }
@@ -297,7 +305,7 @@ extension Plan {
         // ELF: one load per segment, in any order (the order is part of the measurement); each is bounded above.
         // Linux: the initrd is loaded whole, once, exactly when the payload names one.
         let initrdLoads = steps.enumerated().compactMap { index, step -> (Int, Step, UInt64)? in
-            if case .loadInitrd(_, _, let size, _) = step.operation { return (index, step, size) }
+            if case .loadInitrd(let s) = step.operation, case let size = s.size { return (index, step, size) }
             return nil
         }
         if let initrd = payload.initrd {

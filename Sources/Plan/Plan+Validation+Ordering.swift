@@ -63,7 +63,7 @@ private struct OrderingCheck {
 
     func enableCap(_ cap: Capability) -> [(index: Int, args: [UInt64])] {
         steps.indices.compactMap { index in
-            guard case .enableCap(.vm, let c, let args) = steps[index].operation, c == cap else { return nil }
+            guard case .enableCap(let s) = steps[index].operation, case let c = s.cap, case let args = s.args, s.on == .vm, c == cap else { return nil }
             return (index, args)
         }
     }
@@ -114,7 +114,7 @@ private struct OrderingCheck {
         // reserved bit unless the CPUID already has x2APIC (tdx.c:3072-3078, lapic.c:2848-2852).
         var initialized: [FdRef: Int] = [:]
         for index in indices(.tdxInitVCPU) {
-            guard case .tdxInitVCPU(let vcpu) = steps[index].operation else { continue }
+            guard case .tdxInitVCPU(let s) = steps[index].operation, case let vcpu = s.vcpu else { continue }
             if let earlier = initialized[vcpu] {
                 issue(id, index, "\(vcpu) is KVM_TDX_INIT_VCPU'd twice (first at \(name(earlier)))")
                 continue
@@ -122,7 +122,7 @@ private struct OrderingCheck {
             initialized[vcpu] = index
             if index > finalize { issue(id, index, "KVM_TDX_INIT_VCPU after KVM_TDX_FINALIZE_VM (\(name(finalize))): EINVAL") }
             let cpuid = steps.indices.first { i in
-                if case .setCPUID2(vcpu, .tdx) = steps[i].operation { return i < index }
+                if case .setCPUID2(let s) = steps[i].operation, s.vcpu == vcpu, s.from == .tdx { return i < index }
                 return false
             }
             if cpuid == nil {
@@ -136,11 +136,11 @@ private struct OrderingCheck {
             if initialized[vcpu] == nil { issue(id, index, "\(vcpu) is never KVM_TDX_INIT_VCPU'd") }
         }
         for index in indices(.setCPUID2) {
-            guard case .setCPUID2(let vcpu, .supported) = steps[index].operation else { continue }
+            guard case .setCPUID2(let s) = steps[index].operation, case let vcpu = s.vcpu, s.from == .supported else { continue }
             issue(id, index, "a TD's CPUID comes from KVM_TDX_GET_CPUID, not KVM_GET_SUPPORTED_CPUID (\(vcpu))", field: "args.from")
         }
         for index in indices(.tdxInitMemRegion) {
-            guard case .tdxInitMemRegion(let vcpu, _, _, _, _) = steps[index].operation else { continue }
+            guard case .tdxInitMemRegion(let s) = steps[index].operation, case let vcpu = s.vcpu else { continue }
             if index > finalize { issue(id, index, "KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM (\(name(finalize))): EINVAL") }
             if let done = initialized[vcpu], done > index {
                 issue(id, index, "uses \(vcpu) before its KVM_TDX_INIT_VCPU (\(name(done)))")
@@ -196,7 +196,7 @@ private struct OrderingCheck {
 
         // The boot area a `boot` step writes is read as private memory: it must be LAUNCH_UPDATE'd after the first
         // boot step wrote it (KVM_UAPI.md §8).
-        if let firstBoot = first(.setBootState), case .setBootState(_, let mode, _, _) = steps[firstBoot].operation,
+        if let firstBoot = first(.setBootState), case .setBootState(let s) = steps[firstBoot].operation, case let mode = s.mode,
             let area = Plan.bootArea(mode)
         {
             let covering = populates().filter { $0.index > firstBoot }.map(\.range)
@@ -228,12 +228,15 @@ private struct OrderingCheck {
     func populates() -> [PopulateStep] {
         steps.indices.compactMap { index in
             switch steps[index].operation {
-            case .snpLaunchUpdate(_, _, let gpa, let size, _, let source):
+            case .snpLaunchUpdate(let s):
+                let gpa = s.gpa, size = s.size, source = s.source
                 return PopulateStep(index: index, range: GPARange(gpa: gpa, size: size), source: source)
-            case .tdxInitMemRegion(_, let gpa, let pages, let source, _):
+            case .tdxInitMemRegion(let s):
+                let gpa = s.gpa, pages = s.nrPages, source = s.source
                 let (size, overflow) = pages.multipliedReportingOverflow(by: 4096)
                 return PopulateStep(index: index, range: GPARange(gpa: gpa, size: overflow ? .max : size), source: source)
-            case .armRMIPopulate(_, let base, let size, let source, _):
+            case .armRMIPopulate(let s):
+                let base = s.base, size = s.size, source = s.source
                 return PopulateStep(index: index, range: GPARange(gpa: base, size: size), source: source)
             default:
                 return nil
@@ -261,9 +264,11 @@ private struct OrderingCheck {
         var slots: [(index: Int, range: GPARange, guestMemfd: Bool)] = []
         for (index, step) in steps.enumerated() {
             switch step.operation {
-            case .setUserMemoryRegion(_, _, _, _, let gpa, let size, _):
+            case .setUserMemoryRegion(let s):
+                let gpa = s.gpa, size = s.size
                 slots.append((index, GPARange(gpa: gpa, size: size), false))
-            case .setUserMemoryRegion2(_, _, _, _, let gpa, let size, _, let gmem):
+            case .setUserMemoryRegion2(let s):
+                let gpa = s.gpa, size = s.size, gmem = s.guestMemfd
                 slots.append((index, GPARange(gpa: gpa, size: size), gmem != nil))
             default:
                 break
@@ -295,7 +300,7 @@ private struct OrderingCheck {
     func privateBefore(_ index: Int, _ range: GPARange) -> Bool {
         var ranges: [GPARange] = []
         for step in steps[..<index] {
-            guard case .setMemoryAttributes(_, let gpa, let size, let attributes) = step.operation else { continue }
+            guard case .setMemoryAttributes(let s) = step.operation, case let gpa = s.gpa, case let size = s.size, case let attributes = s.attributes else { continue }
             if attributes.contains(.private) {
                 ranges.append(GPARange(gpa: gpa, size: size))
             } else {

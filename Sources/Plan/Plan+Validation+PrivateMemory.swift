@@ -26,17 +26,22 @@ extension Plan {
                     PlanIssue("plan.private-memory", message, stepIndex: index, stepID: step.id, field: field, source: step.source))
             }
             switch step.operation {
-            case .createGuestMemfd(_, let name, _, let flags):
+            case .createGuestMemfd(let s):
+                let name = s.name, flags = s.flags
                 gmemFlags[.guestMemfd(name)] = flags
-            case .mmap(let name, .guestMemfd(let gmem), _, _, _, _):
+            case .mmap(let s):
+                guard case .guestMemfd(let gmem) = s.source else { break }
+                let name = s.name
                 mappedGmem[.mapping(name)] = gmem
                 if let flags = gmemFlags[gmem], !flags.contains(.mmap) {
                     issue("\(gmem) was created without GUEST_MEMFD_FLAG_MMAP and cannot be mapped", field: "args.source")
                 }
-            case .setUserMemoryRegion(_, let region, _, _, let gpa, let size, _),
-                .setUserMemoryRegion2(_, let region, _, _, let gpa, let size, _, nil):
-                plainSlots.append((region, GPARange(gpa: gpa, size: size)))
-            case .setMemoryAttributes(_, let gpa, let size, let attributes) where attributes.contains(.private):
+            case .setUserMemoryRegion, .setUserMemoryRegion2:
+                if let slot = step.operation.memslot, slot.guestMemfd == nil {
+                    plainSlots.append((slot.region, GPARange(gpa: slot.gpa, size: slot.size)))
+                }
+            case .setMemoryAttributes(let s) where s.attributes.contains(.private):
+                let gpa = s.gpa, size = s.size
                 let range = GPARange(gpa: gpa, size: size)
                 for slot in plainSlots where slot.range.overlaps(range) {
                     issue(
@@ -93,11 +98,13 @@ extension Operation {
     /// The host addresses the launcher reads or writes for this step (field name, address).
     var hostAccesses: [(String, Address)] {
         switch self {
-        case .loadPayload(let into, _, _, _, _), .loadInitrd(let into, _, _, _): [("offset", into)]
-        case .linuxBootParams(let into, _, _, _, _, _), .linuxMPTable(let into, _, _): [("offset", into)]
-        case .snpLaunchUpdate(_, _, _, _, _, let source): [("source", source)]
-        case .tdxInitMemRegion(_, _, _, let source, _): [("source", source)]
-        case .armRMIPopulate(_, _, _, let source, _): [("source", source)]
+        case .loadPayload(let s): [("offset", s.into)]
+        case .loadInitrd(let s): [("offset", s.into)]
+        case .linuxBootParams(let s): [("offset", s.into)]
+        case .linuxMPTable(let s): [("offset", s.into)]
+        case .snpLaunchUpdate(let s): [("source", s.source)]
+        case .tdxInitMemRegion(let s): [("source", s.source)]
+        case .armRMIPopulate(let s): [("source", s.source)]
         default: []
         }
     }

@@ -123,10 +123,10 @@ extension Plan {
                 }
                 defined.insert(ref)
             }
-            for (field, message) in argumentProblems(operation) {
+            for (field, message) in operation.step.argumentProblems(arch: arch) {
                 issue("plan.invalid-argument", message, field: "args." + field)
             }
-            if case .createVM(_, let type) = operation, type != requires.vmType.type {
+            if case .createVM(let s) = operation, case let type = s.type, type != requires.vmType.type {
                 issue(
                     "plan.vm-type-mismatch",
                     "creates a \(type.name) VM but requires.vm-type is \(requires.vmType.type.name)", field: "args.type")
@@ -190,81 +190,14 @@ extension Plan {
 
     private func displayName(_ operation: Operation) -> String { operation.command ?? operation.op }
 
-    /// Argument combinations the types allow but the operation cannot mean.
-    private func argumentProblems(_ operation: Operation) -> [(String, String)] {
-        var problems: [(String, String)] = []
-        switch operation {
-        case .checkExtension(_, let cap, _):
-            if Capability.named(cap.name) != cap { problems.append(("cap", "'\(cap.name)' is not a capability of the catalogue")) }
-        case .enableCap(_, let cap, let args):
-            if Capability.named(cap.name) != cap { problems.append(("cap", "'\(cap.name)' is not a capability of the catalogue")) }
-            if args.count != 4 { problems.append(("args", "KVM_ENABLE_CAP takes exactly 4 args, not \(args.count)")) }
-        case .createVM(_, let type):
-            if VMType.named(type.name, arch: arch) != type {
-                problems.append(("type", "'\(type.name)' is not a \(arch.rawValue) VM type"))
-            }
-        case .createGuestMemfd(_, _, let size, let flags):
-            if size == 0 { problems.append(("size", "a guest_memfd needs a size > 0")) }
-            if !flags.isFullyNamed { problems.append(("flags", "unknown guest_memfd flag bits \(PlanFormatting.hex(flags.rawValue))")) }
-        case .mmap(_, let source, let size, _, let shared, _):
-            if size == 0 { problems.append(("size", "a mapping needs a size > 0")) }
-            if case .guestMemfd = source, !shared { problems.append(("shared", "a guest_memfd can only be mapped MAP_SHARED")) }
-        case .setUserMemoryRegion(_, let region, _, let flags, _, _, _):
-            if !PlanFormatting.isManifestName(region) { problems.append(("region", "region name '\(region)' is not a manifest name")) }
-            if !flags.isSubset(of: [.logDirtyPages, .readonly]) {
-                problems.append(("flags", "KVM_SET_USER_MEMORY_REGION accepts only LOG_DIRTY_PAGES and READONLY"))
-            }
-        case .setUserMemoryRegion2(_, let region, _, let flags, _, _, let userspace, let guestMemfd):
-            if !PlanFormatting.isManifestName(region) { problems.append(("region", "region name '\(region)' is not a manifest name")) }
-            if !flags.isFullyNamed { problems.append(("flags", "unknown memslot flag bits \(PlanFormatting.hex(flags.rawValue))")) }
-            if flags.contains(.guestMemfd) != (guestMemfd != nil) {
-                problems.append(("guest-memfd", "flags contain GUEST_MEMFD exactly when a guest_memfd is bound"))
-            }
-            if userspace == nil && guestMemfd == nil {
-                problems.append(("userspace", "a memslot needs a userspace mapping, a guest_memfd or both"))
-            }
-        case .setMemoryAttributes(_, _, _, let attributes):
-            if !attributes.isFullyNamed {
-                problems.append(("attributes", "unknown attribute bits \(PlanFormatting.hex(attributes.rawValue))"))
-            }
-        case .loadPayload(_, _, _, _, let sha256), .loadInitrd(_, _, _, let sha256):
-            if !PlanFormatting.isSHA256Digest(sha256) { problems.append(("sha256", "must be sha256: and 64 hex digits")) }
-        case .linuxMPTable(_, let gpa, let cpus):
-            if !(1...LinuxMPTable.maxCPUs).contains(cpus) { problems.append(("cpus", "an MP table lists 1 to \(LinuxMPTable.maxCPUs) processors")) }
-            if gpa + 1024 > 0x10_0000 { problems.append(("gpa", "the MP table must lie below 1 MiB, where Linux looks for it")) }
-        case .linuxBootParams(_, let zeroPage, let cmdlineGPA, let cmdline, _, let e820):
-            if e820.count > LinuxZeroPage.maxE820Entries { problems.append(("e820", "the zero page holds at most 128 e820 entries")) }
-            if cmdline.utf8.contains(0) { problems.append(("cmdline", "the command line must not contain a NUL byte")) }
-            if cmdlineGPA < zeroPage + UInt64(LinuxZeroPage.size) && zeroPage < cmdlineGPA + UInt64(cmdline.utf8.count) + 1 {
-                problems.append(("cmdline-gpa", "the command line overlaps the zero page"))
-            }
-        case .setBootState(_, let mode, _, let count):
-            if mode.arch != arch { problems.append(("mode", "boot mode \(mode.rawValue) is not a \(arch.rawValue) mode")) }
-            if count == 0 { problems.append(("vcpus", "a guest has at least one vCPU")) }
-        case .tdxInitVM(_, _, _, let gpaw, _):
-            if gpaw != 48 && gpaw != 52 { problems.append(("gpaw", "TDX accepts a GPA width of 48 or 52, not \(gpaw)")) }
-        case .armVCPUInit(_, let features):
-            if !features.isFullyNamed {
-                problems.append(("features", "unknown vCPU feature bits \(PlanFormatting.hex(features.rawValue))"))
-            }
-        default:
-            break
-        }
-        return problems
-    }
-
     // MARK: - Handlers
 
     private func validateHandlers(_ issues: inout [PlanIssue]) {
         // The memslots of each region.
         var slots: [String: [GPARange]] = [:]
         for step in steps {
-            switch step.operation {
-            case .setUserMemoryRegion(_, let region, _, _, let gpa, let size, _),
-                .setUserMemoryRegion2(_, let region, _, _, let gpa, let size, _, _):
-                slots[region, default: []].append(GPARange(gpa: gpa, size: size))
-            default:
-                break
+            if let slot = step.operation.memslot {
+                slots[slot.region, default: []].append(GPARange(gpa: slot.gpa, size: slot.size))
             }
         }
         for (index, handler) in handlers.enumerated() {

@@ -15,21 +15,13 @@ struct PlanFindings {
     static func slots(_ plan: Plan) -> [String: Step] {
         var out: [String: Step] = [:]
         for step in plan.steps {
-            switch step.operation {
-            case .setUserMemoryRegion(_, let region, _, _, _, _, _), .setUserMemoryRegion2(_, let region, _, _, _, _, _, _):
-                out[region] = step
-            default: break
-            }
+            if let slot = step.operation.memslot { out[slot.region] = step }
         }
         return out
     }
 
     static func slotRange(_ step: Step) -> (gpa: UInt64, size: UInt64)? {
-        switch step.operation {
-        case .setUserMemoryRegion(_, _, _, _, let gpa, let size, _), .setUserMemoryRegion2(_, _, _, _, let gpa, let size, _, _):
-            return (gpa, size)
-        default: return nil
-        }
+        step.operation.memslot.map { ($0.gpa, $0.size) }
     }
 
     /// Whether a slot has a private side the host cannot read (a guest_memfd without in-place mmap on a
@@ -209,11 +201,14 @@ struct PlanFindings {
             let before = stepsA[id]
             let after = stepsB[id]
             switch (before?.operation, after?.operation) {
-            case (.loadPayload(_, _, _, _, let x)?, .loadPayload(_, _, _, _, let y)?) where x != y:
+            case (.loadPayload(let a)?, .loadPayload(let b)?) where a.sha256 != b.sha256:
+                let (x, y) = (a.sha256, b.sha256)
                 out.append(Finding(.measurement, "the kernel changes (\(PlanFormatting.shortDigest(x)) → \(PlanFormatting.shortDigest(y))): the guest boots other code", before: before?.source, after: after?.source))
-            case (.loadInitrd(_, _, _, let x)?, .loadInitrd(_, _, _, let y)?) where x != y:
+            case (.loadInitrd(let a)?, .loadInitrd(let b)?) where a.sha256 != b.sha256:
+                let (x, y) = (a.sha256, b.sha256)
                 out.append(Finding(.measurement, "the initrd changes (\(PlanFormatting.shortDigest(x)) → \(PlanFormatting.shortDigest(y)))", before: before?.source, after: after?.source))
-            case (.linuxBootParams(_, _, _, let x, let ix, let ex)?, .linuxBootParams(_, _, _, let y, let iy, let ey)?):
+            case (.linuxBootParams(let a)?, .linuxBootParams(let b)?):
+                let (x, ix, ex, y, iy, ey) = (a.cmdline, a.initrd, a.e820, b.cmdline, b.initrd, b.e820)
                 if x != y {
                     out.append(Finding(.measurement, "the kernel command line changes: \"\(x)\" → \"\(y)\"", before: before?.source, after: after?.source))
                 }

@@ -67,7 +67,7 @@ struct LaunchParameterTests {
     func tdxLowered() throws {
         let plan = try Compile.sample("tdx").plan
         let step = try #require(plan.step(id: "tdx.init-vm"))
-        guard case .tdxInitVM(_, let attributes, let xfam, _, let measurements) = step.operation else {
+        guard case .tdxInitVM(let it) = step.operation, case let attributes = it.attributes, case let xfam = it.xfam, case let measurements = it.measurements else {
             Issue.record("tdx.init-vm is \(step.operation)")
             return
         }

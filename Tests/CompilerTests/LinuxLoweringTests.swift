@@ -43,17 +43,17 @@ struct LinuxLoweringTests {
         #expect(index("irqchip") < index("vcpu.0") && index("tss-addr") < index("vcpu.0") && index("identity-map-addr") < index("vcpu.0"))
         #expect(index("irqchip") < index("pit"))
         #expect(!ids.contains("boot.1"), "other vCPUs wait for INIT/SIPI in the in-kernel local APIC")
-        guard case .linuxMPTable(_, 0x9_fc00, 2)? = plan.step(id: "mp-table")?.operation else {
+        guard case .linuxMPTable(let it)? = plan.step(id: "mp-table")?.operation, it.gpa == 0x9_fc00, it.cpus == 2 else {
             Issue.record("mp-table lists both vCPUs")
             return
         }
         #expect(plan.validate().isEmpty, "\(plan.validate())")
-        guard case .loadPayload(_, let gpa, let size, let fileOffset, _)? = plan.step(id: "load.kernel")?.operation else {
+        guard case .loadPayload(let it)? = plan.step(id: "load.kernel")?.operation, case let gpa = it.gpa, case let size = it.size, case let fileOffset = it.fileOffset else {
             Issue.record("load.kernel")
             return
         }
         #expect(gpa == 0x100000 && fileOffset == 1024 && size == 8192)
-        guard case .linuxBootParams(_, let zeroPage, let cmdlineGPA, let cmdline, let initrd, let e820)? = plan.step(id: "boot-params")?.operation
+        guard case .linuxBootParams(let it)? = plan.step(id: "boot-params")?.operation, case let zeroPage = it.zeroPage, case let cmdlineGPA = it.cmdlineGPA, case let cmdline = it.cmdline, case let initrd = it.initrd, case let e820 = it.e820
         else {
             Issue.record("boot-params")
             return
@@ -61,12 +61,12 @@ struct LinuxLoweringTests {
         #expect(zeroPage == 0x8000 && cmdlineGPA == 0x9000 && cmdline == "console=ttyS0 reboot=k")
         #expect(initrd == GPARange(gpa: (64 << 20) - 0x2000, size: 5000), "as high as it goes in RAM, page-aligned")
         #expect(e820 == [E820Entry(address: 0, size: 0x10000, kind: .reserved), E820Entry(address: 0x10000, size: (64 << 20) - 0x10000, kind: .ram)])
-        guard case .setBootState(_, let mode, let entry, _)? = plan.step(id: "boot.0")?.operation else {
+        guard case .setBootState(let it)? = plan.step(id: "boot.0")?.operation, case let mode = it.mode, case let entry = it.entry else {
             Issue.record("boot.0")
             return
         }
         #expect(mode == .linux && entry == 0x100200)
-        guard case .setCPUID2(_, let from)? = plan.step(id: "cpuid.0")?.operation else {
+        guard case .setCPUID2(let it)? = plan.step(id: "cpuid.0")?.operation, case let from = it.from else {
             Issue.record("cpuid.0")
             return
         }

@@ -26,7 +26,7 @@ struct OrderingTests {
         let inits = PlanRules.indices(plan, .tdxInitVCPU)
         #expect(inits.count == 2)
         for index in inits {
-            guard case .tdxInitVCPU(let vcpu) = plan.steps[index].operation else { continue }
+            guard case .tdxInitVCPU(let it) = plan.steps[index].operation, case let vcpu = it.vcpu else { continue }
             let created = try #require(PlanRules.definition(plan, vcpu))
             #expect(created < index, "\(vcpu) created at \(created), initialized at \(index)")
         }
@@ -38,7 +38,7 @@ struct OrderingTests {
         let regions = PlanRules.indices(plan, .tdxInitMemRegion)
         #expect(!regions.isEmpty, "the TDX sample has a measured payload")
         for index in regions {
-            guard case .tdxInitMemRegion(_, let gpa, let pages, _, let measure) = plan.steps[index].operation else { continue }
+            guard case .tdxInitMemRegion(let it) = plan.steps[index].operation, case let gpa = it.gpa, case let pages = it.nrPages, case let measure = it.measure else { continue }
             #expect(measure)
             #expect(gpa % 4096 == 0)
             #expect(PlanRules.privateBefore(plan, index, gpa: gpa, size: pages * 4096), "\(PlanRules.describe(plan, index))")
@@ -65,7 +65,7 @@ struct OrderingTests {
         text = text.replacingOccurrences(of: "gpa-bits: 48", with: "gpa-bits: \(bits)")
         let plan = try Compile.bytes(Array(text.utf8), file: "Manifests/tdx.yaml").plan
         let step = try #require(plan.steps.first { $0.operation.kind == .tdxInitVM })
-        guard case .tdxInitVM(_, _, _, let gpaw, _) = step.operation else { return }
+        guard case .tdxInitVM(let it) = step.operation, case let gpaw = it.gpaw else { return }
         #expect(Int(gpaw) == bits)
         #expect(PlanRules.tdx(plan, gpaBits: bits) == [])
     }
@@ -80,7 +80,7 @@ struct OrderingTests {
     func tdxSplitIRQChip() throws {
         let plan = try Compile.sample("tdx").plan
         let enable = try #require(plan.steps.firstIndex { $0.id == "enable.KVM_CAP_SPLIT_IRQCHIP" })
-        guard case .enableCap(.vm, let cap, let args) = plan.steps[enable].operation else {
+        guard case .enableCap(let it) = plan.steps[enable].operation, case let cap = it.cap, case let args = it.args, it.on == .vm else {
             Issue.record("enable.KVM_CAP_SPLIT_IRQCHIP is \(plan.steps[enable].operation)")
             return
         }
@@ -168,7 +168,7 @@ struct OrderingTests {
         let updates = PlanRules.indices(plan, .snpLaunchUpdate)
         #expect(!updates.isEmpty, "the SNP sample has a measured payload")
         for index in updates {
-            guard case .snpLaunchUpdate(_, _, let gpa, let size, let type, let source) = plan.steps[index].operation else { continue }
+            guard case .snpLaunchUpdate(let it) = plan.steps[index].operation, case let gpa = it.gpa, case let size = it.size, case let type = it.pageType, case let source = it.source else { continue }
             #expect(gpa % 4096 == 0, "gpa \(gpa)")
             #expect(size % 4096 == 0 && size > 0, "size \(size)")
             #expect(source.offset % 4096 == 0, "source \(source)")

@@ -30,7 +30,7 @@ struct LauncherHardeningTests {
         let payload = try #require(sample.payload)
         var plan = sample.plan
         let index = try #require(plan.steps.firstIndex { $0.operation.kind == .loadPayload })
-        guard case .loadPayload(let into, let gpa, _, _, _) = plan.steps[index].operation else { return }
+        guard case .loadPayload(let it) = plan.steps[index].operation, case let into = it.into, case let gpa = it.gpa else { return }
         let wrong = "sha256:" + String(repeating: "0", count: 64)
         plan.steps[index].operation = .loadPayload(into: into, gpa: gpa, size: 1, fileOffset: 0, sha256: wrong)
         let output = CapturedOutput()

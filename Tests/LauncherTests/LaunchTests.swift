@@ -276,7 +276,7 @@ struct LaunchTests {
     @Test func loadRefusesBytesWhoseDigestDiffersFromTheStep() throws {
         var sample = try Samples.compile("hello-long")
         let index = try #require(sample.plan.steps.firstIndex { $0.id == "load.payload" })
-        guard case .loadPayload(let into, let gpa, let size, let fileOffset, _) = sample.plan.steps[index].operation else {
+        guard case .loadPayload(let it) = sample.plan.steps[index].operation, case let into = it.into, case let gpa = it.gpa, case let size = it.size, case let fileOffset = it.fileOffset else {
             Issue.record("load.payload is not a load step")
             return
         }

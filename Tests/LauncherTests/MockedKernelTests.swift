@@ -49,7 +49,7 @@ import TestSupport
             let kvm = fds[FdRef.kvm.description] ?? -1
             var calls: [(String, CInt)]
             switch op {
-            case .openDevice(let path): calls = [("open /dev/\(path.rawValue.split(separator: "/").last ?? "")", -1)]
+            case .openDevice(let it): calls = [("open /dev/\(it.path.rawValue.split(separator: "/").last ?? "")", -1)]
             case .run, .mmapRun, .loadPayload, .loadInitrd, .linuxBootParams, .linuxMPTable: calls = []
             case .createVCPU:
                 let vcpu = position < trace.count ? CInt(trace[position].result) : -1

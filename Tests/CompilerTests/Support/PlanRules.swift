@@ -39,9 +39,11 @@ enum PlanRules {
     static func slots(_ plan: Plan) -> [Slot] {
         plan.steps.enumerated().compactMap { index, step in
             switch step.operation {
-            case .setUserMemoryRegion(_, let region, let slot, let flags, let gpa, let size, let userspace):
+            case .setUserMemoryRegion(let it):
+                let region = it.region, slot = it.slot, flags = it.flags, gpa = it.gpa, size = it.size, userspace = it.userspace
                 return Slot(index: index, region: region, slot: slot, gpa: gpa, size: size, flags: flags, guestMemfd: nil, userspace: userspace.map)
-            case .setUserMemoryRegion2(_, let region, let slot, let flags, let gpa, let size, let userspace, let gmem):
+            case .setUserMemoryRegion2(let it):
+                let region = it.region, slot = it.slot, flags = it.flags, gpa = it.gpa, size = it.size, userspace = it.userspace, gmem = it.guestMemfd
                 return Slot(index: index, region: region, slot: slot, gpa: gpa, size: size, flags: flags, guestMemfd: gmem?.fd, userspace: userspace?.map)
             default:
                 return nil
@@ -61,11 +63,14 @@ enum PlanRules {
     static func populates(_ plan: Plan) -> [Populate] {
         plan.steps.enumerated().compactMap { index, step in
             switch step.operation {
-            case .snpLaunchUpdate(_, _, let gpa, let size, _, let source):
+            case .snpLaunchUpdate(let it):
+                let gpa = it.gpa, size = it.size, source = it.source
                 return Populate(index: index, gpa: gpa, size: size, source: source)
-            case .tdxInitMemRegion(_, let gpa, let pages, let source, _):
+            case .tdxInitMemRegion(let it):
+                let gpa = it.gpa, pages = it.nrPages, source = it.source
                 return Populate(index: index, gpa: gpa, size: pages &* 4096, source: source)
-            case .armRMIPopulate(_, let base, let size, let source, _):
+            case .armRMIPopulate(let it):
+                let base = it.base, size = it.size, source = it.source
                 return Populate(index: index, gpa: base, size: size, source: source)
             default:
                 return nil
@@ -77,7 +82,7 @@ enum PlanRules {
     static func privateBefore(_ plan: Plan, _ index: Int, gpa: UInt64, size: UInt64) -> Bool {
         var ranges: [(UInt64, UInt64)] = []
         for step in plan.steps[..<index] {
-            if case .setMemoryAttributes(_, let a, let s, let attributes) = step.operation {
+            if case .setMemoryAttributes(let it) = step.operation, case let a = it.gpa, case let s = it.size, case let attributes = it.attributes {
                 if attributes.contains(.private) {
                     ranges.append((a, a &+ s))
                 } else {
@@ -113,7 +118,7 @@ enum PlanRules {
             }
             // One KVM_RUN per vCPU, each after its vCPU exists.
             for index in indices(plan, .run) {
-                guard case .run(let vcpu) = plan.steps[index].operation else { continue }
+                guard case .run(let it) = plan.steps[index].operation, case let vcpu = it.vcpu else { continue }
                 if let defined = definition(plan, vcpu), defined > index {
                     out.append("\(describe(plan, index)) runs \(vcpu) before it is created")
                 }
@@ -149,7 +154,7 @@ enum PlanRules {
         let privateVM = hasPrivateMemory(plan.requires.vmType.type, arch: plan.arch)
         let required = plan.requires.guestMemfdFlags?.flags ?? []
         for (index, step) in plan.steps.enumerated() {
-            guard case .createGuestMemfd(_, _, _, let flags) = step.operation else { continue }
+            guard case .createGuestMemfd(let it) = step.operation, case let flags = it.flags else { continue }
             if privateVM && flags.contains(.initShared) {
                 out.append("\(describe(plan, index)): INIT_SHARED on \(plan.requires.vmType.type.name), a VM with private memory (EINVAL, §7)")
             }
@@ -188,7 +193,7 @@ enum PlanRules {
         var out: [String] = []
         for p in populates(plan) {
             guard let defined = definition(plan, p.source.map),
-                case .mmap(_, .guestMemfd(let gmem), _, _, _, _) = plan.steps[defined].operation,
+                case .mmap(let it) = plan.steps[defined].operation, case .guestMemfd(let gmem) = it.source,
                 !guestMemfdFlags(plan, gmem).contains(.initShared)
             else { continue }
             out.append(
@@ -215,8 +220,8 @@ enum PlanRules {
     static func loadRules(_ plan: Plan) -> [String] {
         var out: [String] = []
         for (index, step) in plan.steps.enumerated() {
-            guard case .loadPayload(let into, _, _, _, _) = step.operation, let defined = definition(plan, into.map) else { continue }
-            if case .mmap(_, .guestMemfd(let gmem), _, _, _, _) = plan.steps[defined].operation,
+            guard case .loadPayload(let it) = step.operation, case let into = it.into, let defined = definition(plan, into.map) else { continue }
+            if case .mmap(let it) = plan.steps[defined].operation, case .guestMemfd(let gmem) = it.source,
                 !guestMemfdFlags(plan, gmem).contains(.initShared)
             {
                 out.append(
@@ -228,7 +233,7 @@ enum PlanRules {
 
     static func guestMemfdFlags(_ plan: Plan, _ gmem: FdRef) -> GuestMemfdFlags {
         for step in plan.steps {
-            if case .createGuestMemfd(_, let name, _, let flags) = step.operation, FdRef.guestMemfd(name) == gmem { return flags }
+            if case .createGuestMemfd(let it) = step.operation, case let name = it.name, case let flags = it.flags, FdRef.guestMemfd(name) == gmem { return flags }
         }
         return []
     }
@@ -239,7 +244,7 @@ enum PlanRules {
     static func tdx(_ plan: Plan, gpaBits: Int) -> [String] {
         var out = issues(plan, ["plan.tdx-order", "plan.tdx-boot-state", "plan.hypercall-exit", "plan.populate"])
         for index in indices(plan, .tdxInitVM) {
-            if case .tdxInitVM(_, _, _, let gpaw, _) = plan.steps[index].operation, Int(gpaw) != gpaBits {
+            if case .tdxInitVM(let it) = plan.steps[index].operation, case let gpaw = it.gpaw, Int(gpaw) != gpaBits {
                 out.append("KVM_TDX_INIT_VM gpaw \(gpaw) ≠ gpa-bits \(gpaBits)")
             }
         }

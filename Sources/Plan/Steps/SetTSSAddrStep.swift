@@ -1,0 +1,52 @@
+import Diagnostics
+
+/// `KVM_SET_TSS_ADDR` on `%vm`: three pages outside RAM for Intel VMX's real-mode TSS (before any vCPU).
+public struct SetTSSAddrStep: StepKind {
+    public var on: FdRef
+    public var address: UInt64
+
+    public init(on: FdRef = .vm, address: UInt64) {
+        self.on = on
+        self.address = address
+    }
+
+    // MARK: What it is
+
+    static let op = "KVM_SET_TSS_ADDR"
+    static let allowedKinds: Set<FdKind> = [.vm]
+    static let architectures: Set<PlanArch> = [.x86_64]
+
+    var actsOn: FdRef? { on }
+
+    func ioctls(arch: PlanArch) -> [Ioctl] { [.setTSSAddr] }
+
+    // MARK: JSON
+
+    var jsonArgs: [String: JSONValue] { ["address": .number(address)] }
+
+    static func decode(_ d: inout StepDecoder) throws(PlanDecodingError) -> Self {
+        Self(on: try d.on(), address: try d.args.uint64("address"))
+    }
+
+    // MARK: Text
+
+    var textArguments: [String] {
+        let hex = PlanFormatting.hex
+        return ["addr=\(hex(address))"]
+    }
+
+    // MARK: C reproducer
+
+    func cStatements(_ c: CStatementContext) -> [String] {
+        [c.check("kp_ioctl_value(\(c.v(on)), KP_KVM_SET_TSS_ADDR, \(c.hex(address)))")]
+    }
+}
+
+extension Operation {
+    /// `KVM_SET_TSS_ADDR` on `%vm`: three pages outside RAM for Intel VMX's real-mode TSS (before any vCPU).
+    public static func setTSSAddr(
+        on: FdRef = .vm, address: UInt64
+    ) -> Operation {
+        .setTSSAddr(SetTSSAddrStep(on: on, address: address))
+    }
+}
