@@ -9,6 +9,7 @@ Writes, relative to the repository root (or to DIR, which the staleness test use
   Sources/Plan/UAPI+Generated.swift       IoctlDirection, UAPIStruct, Ioctl, the Capability catalogue, VM types,
                                           EncryptOpCommand, the members of the flag sets (GuestMemfdFlags, …)
   Sources/KVM/UAPI+Generated.swift        KVMCapability's named members and names, VMType's and ExitReason's kernel names
+  Sources/Rules/UAPI+Generated.swift      UAPIMachineType: the machine types the platform traits name
   Tests/KVMTests/UAPIConsistency+Generated.swift   CKVM's compiled values paired with the Swift side
 
 The C reproducer's prelude (PlanCRenderer) prints its KP_KVM_* request numbers from IoctlNumbers and its
@@ -339,6 +340,31 @@ def swift_kvm(t):
     return "\n".join(out)
 
 
+def swift_rules(t):
+    out = [
+        f"// {HEADER}",
+        "// Regenerate with `python3 Scripts/generate-uapi.py`; a test fails when this file is stale.",
+        "",
+        "/// A `KVM_CREATE_VM` machine type (x86_64) or type flag (arm64), by its kernel name and value: what the",
+        "/// platform traits name (the Plan module's `VMType` is generated from the same table).",
+        "public struct UAPIMachineType: Hashable, Sendable {",
+        "    public let name: String",
+        "    public let value: UInt64",
+        "    /// Only in a posted, unmerged series.",
+        "    public let posted: Bool",
+        "}",
+        "",
+        "extension UAPIMachineType {",
+    ]
+    for v in t["vmTypes"]:
+        if v.get("doc"):
+            out += doc_lines(v["doc"], "    ")
+        posted = "true" if v.get("status") == "posted" else "false"
+        out.append(f'    public static let {v["swift"]} = UAPIMachineType(name: "{v["name"]}", value: {v["value"]}, posted: {posted})')
+    out += ["}", ""]
+    return "\n".join(out)
+
+
 def swift_tests(t):
     out = [
         f"// {HEADER}",
@@ -397,6 +423,7 @@ OUTPUTS = [
     ("Sources/CKVM/ckvm_uapi.c", c_source),
     ("Sources/Plan/UAPI+Generated.swift", swift_plan),
     ("Sources/KVM/UAPI+Generated.swift", swift_kvm),
+    ("Sources/Rules/UAPI+Generated.swift", swift_rules),
     ("Tests/KVMTests/UAPIConsistency+Generated.swift", swift_tests),
 ]
 

@@ -45,6 +45,11 @@ struct PlanBuilder {
     var deferred: [Step] = []
     /// SNP: the launch digest over the LAUNCH_UPDATE steps, in step order; nil once a page's contents are unknown.
     var snpDigest: SNPLaunchDigest? = SNPLaunchDigest()
+    /// The expected launch measurement, when the platform's back end computes one.
+    var measurement: PlanMeasurement?
+    /// The platform's back end (`Platforms/`): a fresh value each time, so passing `&self` to it never
+    /// overlaps an access to one of its own fields.
+    var backEnd: any PlatformLowering { Self.backEnd(platform) }
 
     init(_ checked: CheckedManifest) {
         self.checked = checked
@@ -57,11 +62,8 @@ struct PlanBuilder {
     var plan: Plan {
         Plan(
             name: manifest.name.value, arch: manifest.arch.value == .x86_64 ? .x86_64 : .arm64,
-            platform: PlanPlatform(rawValue: manifest.platform.value.rawValue) ?? .default,
-            manifestDigest: Lowering.digest(manifest.bytes), requires: requires, steps: steps, handlers: handlers,
-            payload: payloadInfo,
-            measurement: platform == .sevSnp && manifest.payload != nil
-                ? snpDigest.map { PlanMeasurement(snpLaunchUpdates: $0.text) } : nil)
+            platform: backEnd.planPlatform, manifestDigest: Lowering.digest(manifest.bytes), requires: requires, steps: steps,
+            handlers: handlers, payload: payloadInfo, measurement: measurement)
     }
 
     mutating func add(_ id: String, _ operation: Operation, at source: SourceLocation?, comment: String? = nil) {
@@ -86,7 +88,7 @@ struct PlanBuilder {
     // MARK: - The sequence
 
     mutating func build() {
-        let vmType = self.vmType()
+        let vmType = backEnd.vmType(self)
         requires.vmType = VMTypeRequirement(vmType, source: manifest.platform.location)
         collectRequirements(vmType)
 
@@ -95,7 +97,7 @@ struct PlanBuilder {
         for requirement in requires.sortedCapabilities where requirement.scope == .system {
             add("cap.\(requirement.cap.name)", .checkExtension(on: .kvm, cap: requirement.cap, expect: requirement.expect), at: requirement.source)
         }
-        if platform == .sevSnp { add("sev", .openDevice(.sev), at: manifest.platform.location) }
+        backEnd.openDevices(&self)
         add("vm", .createVM(type: vmType), at: manifest.platform.location)
         for requirement in requires.sortedCapabilities where requirement.scope == .vm {
             add("cap.\(requirement.cap.name)", .checkExtension(on: .vm, cap: requirement.cap, expect: requirement.expect), at: requirement.source)
@@ -112,74 +114,12 @@ struct PlanBuilder {
 
         if isLinux { lowerLinuxDevices() }
 
-        switch platform {
-        case .tdx:
-            // Split IRQ chip and INIT_VM before any vCPU; per vCPU GET_CPUID → SET_CPUID2 → INIT_VCPU, before
-            // memory; INIT_MEM_REGION after the private attributes; FINALIZE before any run (KVM_UAPI.md §3.1, §8).
-            add("tdx.capabilities", .tdxCapabilities(), at: manifest.platform.location)
-            add(
-                "enable.KVM_CAP_SPLIT_IRQCHIP", .enableCap(cap: .splitIRQChip, args: [24, 0, 0, 0]), at: manifest.platform.location,
-                comment: "a TD's vCPUs need a split IRQ chip (tdx.c:685-686); 24 IOAPIC routes, before any vCPU")
-            let tdx = manifest.tdx
-            var measurements = TDXMeasurementRegisters()
-            if let bytes = tdx?.mrconfigid.flatMap({ HexBytes.decode($0.value) }) { measurements.mrconfigid = bytes }
-            if let bytes = tdx?.mrowner.flatMap({ HexBytes.decode($0.value) }) { measurements.mrowner = bytes }
-            if let bytes = tdx?.mrownerconfig.flatMap({ HexBytes.decode($0.value) }) { measurements.mrownerconfig = bytes }
-            add(
-                "tdx.init-vm",
-                .tdxInitVM(
-                    attributes: tdx?.attributes?.value ?? 0, xfam: tdx?.xfam?.value ?? TDXXFAM.defaultXFAM, gpaw: UInt8(context.gpaBits),
-                    measurements: measurements),
-                at: tdx?.location ?? manifest.gpaBits?.location ?? manifest.platform.location)
-            createVCPUs(boot: false)
-            lowerMemory()
-            lowerPayload()
-            add("tdx.finalize", .tdxFinalizeVM(), at: manifest.platform.location)
-        case .sevSnp:
-            // INIT2 and LAUNCH_START before memory; vCPU state (which writes the boot area) before LAUNCH_UPDATE,
-            // which needs the attributes PRIVATE and measures the payload and the boot area; LAUNCH_FINISH last,
-            // measuring the VMSAs (KVM_UAPI.md §3.2, §8).
-            add("snp.init", .sevInit2(vmsaFeatures: 0, ghcbVersion: 2), at: manifest.platform.location)
-            let snp = manifest.sevSnp
-            let policy = snp?.policy?.value ?? SNPPolicy.defaultPolicy
-            add(
-                "snp.launch-start", .snpLaunchStart(policy: policy), at: snp?.policy?.location ?? manifest.platform.location,
-                comment: "policy: \(SNPPolicy.describe(policy))")
-            deferPopulates = true
-            lowerMemory()
-            lowerPayload()
-            createVCPUs(boot: boots)
-            steps += deferred
-            deferred = []
-            if boots { lowerSNPBootArea() }
-            var finish = SNPLaunchFinish()
-            if let bytes = snp?.hostData.flatMap({ HexBytes.decode($0.value) }) { finish.hostData = bytes }
-            finish.idBlock = context.launchFiles["id-block"]?.file?.bytes
-            finish.idAuth = context.launchFiles["id-auth"]?.file?.bytes
-            add("snp.launch-finish", .snpLaunchFinish(finish: finish), at: snp?.location ?? manifest.platform.location)
-        default:
-            lowerMemory()
-            lowerPayload()
-            createVCPUs(boot: boots)
-        }
+        backEnd.lowerSequence(&self, boots: boots)
         lowerHandlers()
         if manifest.payload != nil {
             for index in 0..<vcpuCount {
                 add("run.\(index)", .run(vcpu: .vcpu(index)), at: manifest.vcpus.location)
             }
-        }
-    }
-
-    func vmType() -> VMType {
-        switch platform {
-        case .default where isX86: return .x86Default
-        case .swProtected: return .x86SWProtected
-        case .sevSnp: return .x86SNP
-        case .tdx: return .x86TDX
-        default:
-            let bits = UInt8(manifest.gpaBits?.value ?? 0)
-            let kind: VMType.ArmKind = platform == .pkvm ? .protected : platform == .cca ? .realm : .normal
-            return VMType.arm(ipaBits: bits, kind: kind) ?? .x86Default
         }
     }
 
@@ -190,10 +130,7 @@ struct PlanBuilder {
         if isX86 && platform != .default, let bit = traits.vmTypeBit {
             requires.require(.vmTypes, .bits(1 << UInt64(bit)), at: platformAt)
         }
-        if manifest.arch.value == .arm64, let bits = manifest.gpaBits, platform != .pkvm {
-            requires.require(.armVMIPASize, .atLeast(UInt64(bits.value)), at: bits.location)
-        }
-        if platform == .cca { requires.require(.armRMI, .atLeast(1), at: platformAt) }
+        backEnd.addRequirements(&self)
         let slots = context.memslotRegions
         if !slots.isEmpty { requires.require(.nrMemslots, .atLeast(UInt64(slots.count)), at: manifest.memory.regionsLocation) }
         if vcpuCount > 1 {
@@ -202,8 +139,6 @@ struct PlanBuilder {
                 .maxVCPUs, .atLeast(UInt64(vcpuCount)), scope: traits.startsAtResetVector ? .vm : .system, at: manifest.vcpus.location)
         }
         if traits.startsAtResetVector { requires.require(.splitIRQChip, .atLeast(1), scope: .vm, at: platformAt) }
-        // A realm activates at its first run only with an in-kernel irqchip (posted CCA v14, patch 18/44).
-        if platform == .cca { requires.require(.irqchip, .atLeast(1), at: platformAt) }
         var gmemFlags: GuestMemfdFlags = []
         var gmemFlagsAt: SourceLocation? = nil
         for region in context.regions {
@@ -348,7 +283,7 @@ struct PlanBuilder {
         let measured = context.measured && traits.measuredLaunch
         let at = payload.load?.location ?? payload.path.location
         let format: PayloadInfo.Format
-        var mode: PlanBootMode = isX86 ? (PlanBootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1
+        var mode: PlanBootMode = isX86 ? PlanBootMode(payload.mode.value) : .el1
         switch payload.format.value {
         case .flat: format = .flat
         case .elf: format = .elf
@@ -386,29 +321,14 @@ struct PlanBuilder {
                 at: at)
             guard populates else { continue }
             let pageSource = Address(source.map, offset: source.offset - (piece.gpa - pageStart))
-            switch platform {
-            case .sevSnp:
-                // The page as the launch command reads it: zeros around the payload bytes (a fresh mapping).
-                var page = [UInt8](repeating: 0, count: Int(span))
-                page.replaceSubrange(Int(piece.gpa - pageStart)..<Int(piece.gpa - pageStart) + slice.count, with: slice)
-                snpDigest?.launchUpdate(measured ? .normal : .unmeasured, gpa: pageStart, data: page)
-                populate(
-                    Step(
-                        "snp.launch-update.\(suffix)",
-                        .snpLaunchUpdate(gpa: pageStart, size: span, pageType: measured ? .normal : .unmeasured, source: pageSource),
-                        source: payload.measured?.location ?? at, comment: Self.launchUpdateLoop))
-            case .tdx:
-                add(
-                    "tdx.init-mem-region.\(suffix)",
-                    .tdxInitMemRegion(vcpu: .vcpu(0), gpa: pageStart, nrPages: span / 4096, source: pageSource, measure: measured),
-                    at: payload.measured?.location ?? at)
-            case .cca:
-                add(
-                    "cca.populate.\(suffix)", .armRMIPopulate(base: pageStart, size: span, source: pageSource, measure: measured),
-                    at: payload.measured?.location ?? at)
-            default:
-                break
-            }
+            // The pages as the launch command reads them: zeros around the payload bytes (a fresh mapping).
+            var pages = [UInt8](repeating: 0, count: Int(span))
+            pages.replaceSubrange(Int(piece.gpa - pageStart)..<Int(piece.gpa - pageStart) + slice.count, with: slice)
+            backEnd.populate(
+                PopulatedPiece(
+                    suffix: suffix, pageStart: pageStart, span: span, pages: pages, source: pageSource, measured: measured,
+                    at: payload.measured?.location ?? at),
+                in: &self)
         }
     }
 
@@ -474,7 +394,7 @@ struct PlanBuilder {
         else { return }
         let measured = context.measured && traits.measuredLaunch
         let ram = context.memslotRegions.map { GPARange(gpa: $0.base.value, size: $0.size.value) }
-        let mode: PlanBootMode = PlanBootMode(rawValue: payload.mode.value.rawValue) ?? .long
+        let mode = PlanBootMode(payload.mode.value)
         if let image = BootAreaImage.bytes(mode: mode, ram: ram) {
             snpDigest?.launchUpdate(measured ? .normal : .unmeasured, gpa: area.lowerBound, data: image)
         } else {
@@ -493,34 +413,33 @@ struct PlanBuilder {
 
     mutating func createVCPUs(boot: Bool) {
         let at = manifest.vcpus.location
-        let entry = context.payloadEntry ?? 0
         for index in 0..<vcpuCount {
-            let vcpu = FdRef.vcpu(index)
             add("vcpu.\(index)", .createVCPU(index: index), at: at)
-            add("map-run.\(index)", .mmapRun(vcpu: vcpu), at: at)
-            switch platform {
-            case .tdx:
-                // KVM_TDX_INIT_VCPU sets APIC_BASE to x2APIC, a reserved bit unless the CPUID already has x2APIC
-                // (tdx.c:3072-3078, lapic.c:2848-2852): KVM_TDX_GET_CPUID → KVM_SET_CPUID2 first.
-                add("cpuid.\(index)", .setCPUID2(vcpu: vcpu, from: .tdx), at: at)
-                add("tdx.init-vcpu.\(index)", .tdxInitVCPU(vcpu: vcpu), at: at)
-            default:
-                if isX86 {
-                    add("cpuid.\(index)", .setCPUID2(vcpu: vcpu, from: isLinux ? .supportedHypervisor : .supported), at: at)
-                } else {
-                    add("vcpu-init.\(index)", .armVCPUInit(vcpu: vcpu, features: [.psci0_2]), at: at)
-                }
-                if boot, isLinux {
-                    // Only the boot CPU starts at the entry; the others wait in the in-kernel local APIC for
-                    // the INIT/SIPI of the guest's SMP bring-up.
-                    if index == 0, let payload = manifest.payload {
-                        add("boot.0", .setBootState(vcpu: vcpu, mode: .linux, entry: entry, vcpuCount: vcpuCount), at: payload.format.location)
-                    }
-                } else if boot, let payload = manifest.payload {
-                    let mode: PlanBootMode = isX86 ? (PlanBootMode(rawValue: payload.mode.value.rawValue) ?? .long) : .el1
-                    add("boot.\(index)", .setBootState(vcpu: vcpu, mode: mode, entry: entry, vcpuCount: vcpuCount), at: payload.mode.location)
-                }
+            add("map-run.\(index)", .mmapRun(vcpu: .vcpu(index)), at: at)
+            backEnd.setUpVCPU(index, boot: boot, in: &self)
+        }
+    }
+
+    /// A vCPU's CPUID (x86) or arm64 init, then its boot state when `boot`: what every platform but TDX does.
+    mutating func setUpVCPU(_ index: UInt32, boot: Bool) {
+        let at = manifest.vcpus.location
+        let vcpu = FdRef.vcpu(index)
+        let entry = context.payloadEntry ?? 0
+        if isX86 {
+            add("cpuid.\(index)", .setCPUID2(vcpu: vcpu, from: isLinux ? .supportedHypervisor : .supported), at: at)
+        } else {
+            add("vcpu-init.\(index)", .armVCPUInit(vcpu: vcpu, features: [.psci0_2]), at: at)
+        }
+        guard boot, let payload = manifest.payload else { return }
+        if isLinux {
+            // Only the boot CPU starts at the entry; the others wait in the in-kernel local APIC for the
+            // INIT/SIPI of the guest's SMP bring-up.
+            if index == 0 {
+                add("boot.0", .setBootState(vcpu: vcpu, mode: .linux, entry: entry, vcpuCount: vcpuCount), at: payload.format.location)
             }
+        } else {
+            let mode: PlanBootMode = isX86 ? PlanBootMode(payload.mode.value) : .el1
+            add("boot.\(index)", .setBootState(vcpu: vcpu, mode: mode, entry: entry, vcpuCount: vcpuCount), at: payload.mode.location)
         }
     }
 
@@ -548,8 +467,8 @@ struct PlanBuilder {
         let convertible = context.regions.filter { names.contains($0.name.value) && $0.access.value == .convertible }
             .map { ConvertibleRange(region: $0.name.value, gpa: $0.base.value, size: $0.size.value) }
         guard !convertible.isEmpty else { return }
-        let onShare: PlanOnShare = manifest.sharing?.onShare.value == .keep ? .keep : .punchHole
-        let onUnshare: PlanOnUnshare = manifest.sharing?.onUnshare.value == .keep ? .keep : .discard
+        let onShare = manifest.sharing.map { PlanOnShare($0.onShare.value) } ?? .punchHole
+        let onUnshare = manifest.sharing.map { PlanOnUnshare($0.onUnshare.value) } ?? .discard
         let at = manifest.sharing?.location ?? manifest.platform.location
         if context.conversion.contains(.hypercall) {
             handlers.append(Handler(.hypercallMapGPARange(convertible: convertible, onShare: onShare, onUnshare: onUnshare), source: at))

@@ -5,3 +5,33 @@ import Plan
 typealias PlanBootMode = BootMode
 typealias PlanOnShare = OnShare
 typealias PlanOnUnshare = OnUnshare
+
+// The manifest's words for these, mapped case by case: a case added on one side without the other does not compile.
+
+extension PlanBootMode {
+    init(_ mode: ManifestBootMode) {
+        switch mode {
+        case .real: self = .real
+        case .protected: self = .protected
+        case .long: self = .long
+        }
+    }
+}
+
+extension PlanOnShare {
+    init(_ policy: ManifestOnShare) {
+        switch policy {
+        case .punchHole: self = .punchHole
+        case .keep: self = .keep
+        }
+    }
+}
+
+extension PlanOnUnshare {
+    init(_ policy: ManifestOnUnshare) {
+        switch policy {
+        case .discard: self = .discard
+        case .keep: self = .keep
+        }
+    }
+}

@@ -55,7 +55,7 @@ public enum HostRules {
             out.append(
                 issue(
                     "host.vm-type",
-                    "this host's KVM supports VM types {\(host.vmTypes.joined(separator: ", "))}, not \(platformName) (\(context.traits.vmTypeName))",
+                    "this host's KVM supports VM types {\(host.vmTypes.joined(separator: ", "))}, not \(platformName) (\(context.traits.vmType?.name ?? "KVM_VM_TYPE_ARM_IPA_SIZE"))",
                     at: m.platform.location, path: m.platform.path, notes: [hostNote]))
             // Capabilities of a VM type the host cannot create are meaningless: stop here.
             return out

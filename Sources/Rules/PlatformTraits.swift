@@ -1,15 +1,14 @@
 import Manifest
 
-/// What a platform is, as data (DESIGN §2 platform table, KVM_UAPI.md §1.2, §3). The compiler never
-/// switches on a platform to decide a rule; it reads these traits.
+/// What a platform is, as data (DESIGN §2 platform table, KVM_UAPI.md §1.2, §3). The rules never switch on a
+/// platform; they read these traits. What differs in the plan's step sequence lives in the platform's lowering
+/// back end (`Compiler/Platforms/`); the machine type's name and value come from the uapi table.
 public struct PlatformTraits: Sendable, Hashable {
     public var platform: Platform
     public var arch: Architecture
-    /// `KVM_CREATE_VM` machine type name and value (arm64: flags only, the IPA size is added from gpa-bits).
-    public var vmTypeName: String
-    public var vmTypeValue: UInt64
-    /// The bit of `KVM_CAP_VM_TYPES` that must be set on x86 (nil on arm64).
-    public var vmTypeBit: Int?
+    /// `KVM_CREATE_VM`'s machine type (arm64: the type flag, the IPA size is added from gpa-bits; nil for a
+    /// plain arm64 VM, whose type word is the IPA size alone). From the uapi table.
+    public var vmType: UAPIMachineType?
     public var hasPrivateMemory: Bool
     /// Backings that can hold private memory on this platform.
     public var privateBackings: Set<Backing>
@@ -48,6 +47,9 @@ public struct PlatformTraits: Sendable, Hashable {
     public var maxMemslots: Int
     public var maxVCPUs: Int
 
+    /// The bit of `KVM_CAP_VM_TYPES` that must be set on x86 (the type's value; nil on arm64).
+    public var vmTypeBit: Int? { arch == .x86_64 ? vmType.map { Int($0.value) } : nil }
+
     /// The default shared bit for a given address width: TDX 47/51, SNP 51, CCA top IPA bit.
     public func defaultSharedBit(gpaBits: Int) -> Int? {
         switch defaultAccessType {
@@ -78,7 +80,7 @@ public struct PlatformTraits: Sendable, Hashable {
     }
 
     static let x86Base = PlatformTraits(
-        platform: .default, arch: .x86_64, vmTypeName: "KVM_X86_DEFAULT_VM", vmTypeValue: 0, vmTypeBit: 0,
+        platform: .default, arch: .x86_64, vmType: .x86Default,
         hasPrivateMemory: false, privateBackings: [], defaultAccessType: nil, defaultConversion: [], possibleConversion: [],
         readonlySlots: true, dirtyLogging: true, gmemInitShared: true, gmemNeedsMmap: false, measuredLaunch: false,
         uapiMerged: true, testingOnly: false, allowedGPABits: 32...52, discreteGPABits: nil, defaultGPABits: 48,
@@ -89,9 +91,7 @@ public struct PlatformTraits: Sendable, Hashable {
     public static let swProtected: PlatformTraits = {
         var t = x86Base
         t.platform = .swProtected
-        t.vmTypeName = "KVM_X86_SW_PROTECTED_VM"
-        t.vmTypeValue = 1
-        t.vmTypeBit = 1
+        t.vmType = .x86SWProtected
         t.hasPrivateMemory = true
         t.privateBackings = [.guestMemfd]
         t.defaultAccessType = .attribute
@@ -107,9 +107,7 @@ public struct PlatformTraits: Sendable, Hashable {
     public static let sevSnp: PlatformTraits = {
         var t = x86Base
         t.platform = .sevSnp
-        t.vmTypeName = "KVM_X86_SNP_VM"
-        t.vmTypeValue = 4
-        t.vmTypeBit = 4
+        t.vmType = .x86SNP
         t.hasPrivateMemory = true
         t.privateBackings = [.guestMemfd]
         t.defaultAccessType = .cBit
@@ -126,9 +124,7 @@ public struct PlatformTraits: Sendable, Hashable {
     public static let tdx: PlatformTraits = {
         var t = x86Base
         t.platform = .tdx
-        t.vmTypeName = "KVM_X86_TDX_VM"
-        t.vmTypeValue = 5
-        t.vmTypeBit = 5
+        t.vmType = .x86TDX
         t.hasPrivateMemory = true
         t.privateBackings = [.guestMemfd]
         t.defaultAccessType = .gpaBit
@@ -145,7 +141,7 @@ public struct PlatformTraits: Sendable, Hashable {
     }()
 
     static let arm64Base = PlatformTraits(
-        platform: .default, arch: .arm64, vmTypeName: "KVM_VM_TYPE_ARM_NORMAL", vmTypeValue: 0, vmTypeBit: nil,
+        platform: .default, arch: .arm64, vmType: nil,
         hasPrivateMemory: false, privateBackings: [], defaultAccessType: nil, defaultConversion: [], possibleConversion: [],
         readonlySlots: true, dirtyLogging: true, gmemInitShared: true, gmemNeedsMmap: true, measuredLaunch: false,
         uapiMerged: true, testingOnly: false, allowedGPABits: 32...52, discreteGPABits: nil, defaultGPABits: 40,
@@ -156,8 +152,7 @@ public struct PlatformTraits: Sendable, Hashable {
     public static let pkvm: PlatformTraits = {
         var t = arm64Base
         t.platform = .pkvm
-        t.vmTypeName = "KVM_VM_TYPE_ARM_PROTECTED"
-        t.vmTypeValue = 1 << 31
+        t.vmType = .armProtected
         t.hasPrivateMemory = true
         t.privateBackings = [.anonymous, .memfd]
         t.defaultAccessType = .inPlace
@@ -169,8 +164,7 @@ public struct PlatformTraits: Sendable, Hashable {
     public static let cca: PlatformTraits = {
         var t = arm64Base
         t.platform = .cca
-        t.vmTypeName = "KVM_VM_TYPE_ARM_REALM"
-        t.vmTypeValue = 1 << 30  // posted series v14; 1 << 8 in v5…v13 (KVM_UAPI.md §8)
+        t.vmType = .armRealm  // posted series v14; 1 << 8 in v5…v13 (KVM_UAPI.md §8)
         t.hasPrivateMemory = true
         t.privateBackings = [.guestMemfd]
         t.defaultAccessType = .ipaBit

@@ -11,6 +11,7 @@ struct UAPIGeneratedTests {
         "Sources/CKVM/ckvm_uapi.c",
         "Sources/Plan/UAPI+Generated.swift",
         "Sources/KVM/UAPI+Generated.swift",
+        "Sources/Rules/UAPI+Generated.swift",
         "Tests/KVMTests/UAPIConsistency+Generated.swift",
     ]
 
