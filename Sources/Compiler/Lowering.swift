@@ -264,39 +264,28 @@ struct PlanBuilder {
     // MARK: - Payload
 
     mutating func lowerPayload() {
-        guard let payload = manifest.payload, let file = context.payloadFile, let bytes = file.bytes,
-            let path = context.payloadPath, let entry = context.payloadEntry
+        guard let payload = manifest.payload, let bytes = context.payloadFile?.bytes, let path = context.payloadPath,
+            let image = context.payloadImage
         else { return }
-        // The pieces to copy: one for a flat image, one per PT_LOAD segment for ELF.
-        var pieces: [(gpa: UInt64, fileOffset: UInt64, fileSize: UInt64, memorySize: UInt64)] = []
-        switch payload.format.value {
-        case .flat, .firmware:
-            guard let gpa = context.payloadLoadGPA else { return }
-            pieces = [(gpa, 0, UInt64(bytes.count), UInt64(bytes.count))]
-        case .elf:
-            guard case .success(let image) = ELFImage.parse(bytes) else { return }
-            pieces = image.segments.map { ($0.physicalAddress, $0.fileOffset, $0.fileSize, $0.memorySize) }
-        case .linux:
+        var mode: PlanBootMode = isX86 ? PlanBootMode(payload.mode.value) : .el1
+        switch image.start {
+        case .linuxBootProtocol:
             lowerLinux(payload, bytes: bytes, path: path)
             return
-        }
-        let measured = context.measured && traits.measuredLaunch
-        let at = payload.load?.location ?? payload.path.location
-        let format: PayloadInfo.Format
-        var mode: PlanBootMode = isX86 ? PlanBootMode(payload.mode.value) : .el1
-        switch payload.format.value {
-        case .flat: format = .flat
-        case .elf: format = .elf
-        case .firmware:
-            format = .firmware
+        case .resetVector:
             // The reset state: a TD starts in 32-bit protected mode, other x86 vCPUs in real mode.
             mode = traits.startsAtResetVector ? .protected : .real
-        case .linux:
-            return  // lowerLinux, above
+        case .bootMode:
+            break
         }
+        let format = PayloadInfo.Format(payload.format.value)
+        // The pieces to copy: the image's segments (one for a flat image, one per PT_LOAD segment for ELF).
+        let pieces = image.segments.map { (gpa: $0.gpa, fileOffset: $0.fileOffset, fileSize: $0.fileSize) }
+        let measured = context.measured && traits.measuredLaunch
+        let at = payload.load?.location ?? payload.path.location
         payloadInfo = PayloadInfo(
             path: path, format: format, sha256: Lowering.digest(bytes), size: UInt64(bytes.count),
-            loadGPA: pieces.first?.gpa ?? 0, entry: entry, mode: mode, measured: measured, source: payload.location)
+            loadGPA: pieces.first?.gpa ?? 0, entry: image.entry, mode: mode, measured: measured, source: payload.location)
         for (n, piece) in pieces.enumerated() where piece.fileSize > 0 {
             let suffix = pieces.count == 1 ? "payload" : "payload.\(n)"
             guard let layout = layout(containing: piece.gpa) else { continue }

@@ -5,3 +5,4 @@ import Manifest
 typealias ManifestBootMode = BootMode
 typealias ManifestOnShare = OnShare
 typealias ManifestOnUnshare = OnUnshare
+typealias ManifestPayloadFormat = PayloadFormat

@@ -35,3 +35,14 @@ extension PlanOnUnshare {
         }
     }
 }
+
+extension PayloadInfo.Format {
+    init(_ format: ManifestPayloadFormat) {
+        switch format {
+        case .flat: self = .flat
+        case .elf: self = .elf
+        case .firmware: self = .firmware
+        case .linux: self = .linux
+        }
+    }
+}

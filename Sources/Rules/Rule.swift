@@ -50,12 +50,25 @@ public struct PayloadFile: Sendable, Hashable {
 public struct RuleContext: Sendable {
     public var manifest: Manifest
     public var traits: PlatformTraits
-    public var payloadFile: PayloadFile?
+    public let payloadFile: PayloadFile?
     /// The payload path as resolved against the manifest's directory.
-    public var payloadPath: String?
+    public let payloadPath: String?
     /// `format: linux`: the initrd as resolved against the manifest's directory, and what it looks like.
-    public var initrdPath: String?
-    public var initrdFile: PayloadFile?
+    public let initrdPath: String?
+    public let initrdFile: PayloadFile?
+
+    // The payload decoded once, when the context is made (the inputs above are constants).
+
+    /// `format: elf`: the parsed ELF image, or why it is not one.
+    public private(set) var elfImage: Result<ELFImage, ELFImage.ParseFailure>?
+    /// `format: linux`: the bzImage's setup header, or why it has none.
+    public private(set) var bzImage: Result<BzImage, BzImage.ParseFailure>?
+    /// `format: linux`: where the kernel, its run area and the initrd go; nil when the image or the initrd is
+    /// unusable.
+    public private(set) var linuxLayout: Result<LinuxBootLayout, LinuxBootLayout.Problem>?
+    /// The payload as its format's loader decoded it (`Payloads/`); nil without a payload, or when the file or
+    /// the manifest does not say enough to know.
+    public private(set) var payloadImage: PayloadImage?
     public var host: HostProfile?
 
     /// Files other manifest keys name (`sev-snp.id-block`, `sev-snp.id-auth`), by key, as resolved and read.
@@ -83,6 +96,24 @@ public struct RuleContext: Sendable {
         self.payloadPath = payloadPath
         self.payloadFile = payloadFile
         self.host = host
+        decodePayload()
+    }
+
+    /// Parses the payload file once for its format, then asks the format's loader for the image.
+    private mutating func decodePayload() {
+        guard let payload = manifest.payload, let file = payloadFile, file.kind == .regular, let bytes = file.bytes,
+            !bytes.isEmpty
+        else { return }
+        switch payload.format.value {
+        case .elf: elfImage = ELFImage.parse(bytes)
+        case .linux:
+            bzImage = BzImage.parse(bytes)
+            if case .success(let image)? = bzImage, payload.initrd == nil || initrdSize != nil {
+                linuxLayout = LinuxBootLayout.compute(image: image, initrdSize: initrdSize, ram: linuxRAM)
+            }
+        case .flat, .firmware: break
+        }
+        payloadImage = PayloadLoaders.loader(for: payload.format.value).decode(self, bytes: bytes)
     }
 
     /// Whether the rules that depend on `key` should stay quiet because it could not be read.

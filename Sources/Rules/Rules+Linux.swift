@@ -5,14 +5,6 @@ import Manifest
 // (Documentation/arch/x86/boot.rst), with an optional initrd and command line (DESIGN §10).
 
 extension RuleContext {
-    /// The bzImage's setup header, when the payload is a readable `format: linux` image.
-    public var bzImage: Result<BzImage, BzImage.ParseFailure>? {
-        guard manifest.payload?.format.value == .linux, let file = payloadFile, file.kind == .regular, let bytes = file.bytes,
-            !bytes.isEmpty
-        else { return nil }
-        return BzImage.parse(bytes)
-    }
-
     /// `2.15` for the payload's boot protocol, or `?`.
     public var bzImageVersion: String {
         guard case .success(let image)? = bzImage else { return "?" }
@@ -30,13 +22,6 @@ extension RuleContext {
     var initrdSize: UInt64? {
         guard let file = initrdFile, file.kind == .regular, file.bytes != nil else { return nil }
         return file.size
-    }
-
-    /// Where the kernel, its run area and the initrd go; nil when the image or the initrd is unusable.
-    public var linuxLayout: Result<LinuxBootLayout, LinuxBootLayout.Problem>? {
-        guard case .success(let image)? = bzImage else { return nil }
-        if manifest.payload?.initrd != nil && initrdSize == nil { return nil }
-        return LinuxBootLayout.compute(image: image, initrdSize: initrdSize, ram: linuxRAM)
     }
 }
 

@@ -38,24 +38,9 @@ extension RuleContext {
         }
     }
 
-    /// The payload's ranges in guest memory: one for a flat image, one per PT_LOAD segment for ELF.
-    /// `nil` when the file or the manifest does not say enough to know.
-    public var payloadRanges: [(gpa: UInt64, size: UInt64)]? {
-        guard let payload = manifest.payload, let file = payloadFile, file.kind == .regular else { return nil }
-        switch payload.format.value {
-        case .flat, .firmware:
-            guard let gpa = payloadLoadGPA else { return nil }
-            return [(gpa, file.size)]
-        case .elf:
-            guard let bytes = file.bytes, case .success(let image) = ELFImage.parse(bytes) else { return nil }
-            return image.segments.map { ($0.physicalAddress, $0.memorySize) }
-        case .linux:
-            guard case .success(let layout)? = linuxLayout else { return nil }
-            var ranges = [(layout.kernelGPA, layout.kernelSize)]
-            if let initrd = layout.initrd { ranges.append(initrd) }
-            return ranges
-        }
-    }
+    /// The payload's ranges in guest memory (`PayloadImage.ranges`); nil when the file or the manifest does not
+    /// say enough to know.
+    public var payloadRanges: [(gpa: UInt64, size: UInt64)]? { payloadImage?.ranges }
 
     /// The flat payload's load GPA (`region+offset` resolved); a firmware image's default is 4 GiB − its size.
     public var payloadLoadGPA: UInt64? {
@@ -74,20 +59,9 @@ extension RuleContext {
         }
     }
 
-    /// The entry point: `entry`, else the load address (flat); `e_entry` (ELF).
-    public var payloadEntry: UInt64? {
-        guard let payload = manifest.payload else { return nil }
-        switch payload.format.value {
-        case .flat: return payload.entry?.value ?? payloadLoadGPA
-        case .firmware: return Firmware.resetVector
-        case .elf:
-            guard let bytes = payloadFile?.bytes, case .success(let image) = ELFImage.parse(bytes) else { return nil }
-            return image.entry
-        case .linux:
-            guard case .success(let layout)? = linuxLayout else { return nil }
-            return layout.entry
-        }
-    }
+    /// The entry point (`PayloadImage.entry`): `entry`, else the load address (flat); the reset vector (firmware);
+    /// `e_entry` (ELF); the 64-bit entry (Linux).
+    public var payloadEntry: UInt64? { payloadImage?.entry }
 }
 
 /// The payload file exists and is a readable regular file.
@@ -115,8 +89,8 @@ public enum PayloadFileRule: Rule {
             } else if file.bytes == nil {
                 diagnostics.append(
                     emit("payload file '\(shown)' is larger than \(ManifestInteger.formatSize(PayloadFile.readLimit))", at: payload.path))
-            } else if payload.format.value == .elf, let bytes = file.bytes {
-                switch ELFImage.parse(bytes) {
+            } else if let elf = context.elfImage {
+                switch elf {
                 case .failure(let failure):
                     diagnostics.append(emit("payload '\(shown)': \(failure.reason)", at: payload.format))
                 case .success(let image):
