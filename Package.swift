@@ -15,16 +15,19 @@ let package = Package(
     targets: [
         // MARK: - Compiler half (builds and tests anywhere)
         .target(name: "Diagnostics"),
+        // The guest-physical layout the launcher promises a guest (boot area, Linux boot addresses, firmware):
+        // one home for the rules, the plan and the launcher.
+        .target(name: "GuestLayout"),
         // YAML comes from libyaml's event API directly: every node's position, anchor, alias and tag is seen
         // exactly (no alias is ever expanded), and no Foundation is linked (start-up time; see README).
         .systemLibrary(name: "CLibYAML", providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
         .target(
-            name: "Manifest", dependencies: ["Diagnostics", "CLibYAML"],
+            name: "Manifest", dependencies: ["Diagnostics", "CLibYAML", "GuestLayout"],
             linkerSettings: [
                 .linkedLibrary(":libyaml.a", .when(platforms: [.linux])), .linkedLibrary("yaml", .when(platforms: [.macOS])),
             ]),
-        .target(name: "Rules", dependencies: ["Manifest", "Diagnostics"]),
-        .target(name: "Plan", dependencies: ["Diagnostics", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Rules", dependencies: ["Manifest", "Diagnostics", "GuestLayout"]),
+        .target(name: "Plan", dependencies: ["Diagnostics", "GuestLayout", .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Compiler",
             dependencies: [
@@ -37,7 +40,7 @@ let package = Package(
         .target(name: "KVM", dependencies: ["CKVM", .product(name: "SystemPackage", package: "swift-system")]),
         .target(
             name: "Launcher",
-            dependencies: ["Plan", "KVM", .product(name: "SystemPackage", package: "swift-system")]),
+            dependencies: ["Plan", "KVM", "GuestLayout", .product(name: "SystemPackage", package: "swift-system")]),
 
         // MARK: - CLI
         .executableTarget(

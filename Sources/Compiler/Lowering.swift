@@ -2,6 +2,7 @@ import Diagnostics
 import Manifest
 import Plan
 import Rules
+import GuestLayout
 
 /// The `lower` stage: a checked manifest → an ordered, typed plan (DESIGN §4), following the per-platform
 /// sequences and ordering rules of KVM_UAPI.md §3. Pure: the same manifest always gives the same plan.
@@ -177,8 +178,8 @@ struct PlanBuilder {
     /// on AMD), the in-kernel PIC, IOAPIC and local APICs, and the PIT (with KVM answering port 0x61).
     mutating func lowerLinuxDevices() {
         guard let at = manifest.payload?.format.location else { return }
-        add("tss-addr", .setTSSAddr(address: LinuxBootLayout.tssAddress), at: at, comment: "Intel VMX real-mode TSS, 3 pages outside RAM")
-        add("identity-map-addr", .setIdentityMapAddr(address: LinuxBootLayout.identityMapAddress), at: at, comment: "Intel VMX identity map, 1 page outside RAM")
+        add("tss-addr", .setTSSAddr(address: LinuxBootArea.tssAddress), at: at, comment: "Intel VMX real-mode TSS, 3 pages outside RAM")
+        add("identity-map-addr", .setIdentityMapAddr(address: LinuxBootArea.identityMapAddress), at: at, comment: "Intel VMX identity map, 1 page outside RAM")
         add("irqchip", .createIRQChip(), at: at, comment: "PIC, IOAPIC, a local APIC per vCPU")
         add("pit", .createPIT2(flags: .speakerDummy), at: at, comment: "i8254 timer on IRQ 0; KVM answers port 0x61")
     }
@@ -349,14 +350,14 @@ struct PlanBuilder {
         if let initrd = layout.initrd, let info = initrdInfo, let into = address(initrd.gpa), let site = payload.initrd {
             add("load.initrd", .loadInitrd(into: into, gpa: initrd.gpa, size: initrd.size, sha256: info.sha256), at: site.location)
         }
-        if let into = address(LinuxBootLayout.zeroPage) {
+        if let into = address(LinuxBootArea.zeroPage) {
             let e820 = layout.e820.map {
                 E820Entry(address: $0.address, size: $0.size, kind: $0.kind == .ram ? .ram : .reserved)
             }
             add(
                 "boot-params",
                 .linuxBootParams(
-                    into: into, zeroPage: LinuxBootLayout.zeroPage, cmdlineGPA: LinuxBootLayout.cmdline,
+                    into: into, zeroPage: LinuxBootArea.zeroPage, cmdlineGPA: LinuxBootArea.cmdline,
                     cmdline: payload.cmdline?.value ?? "", initrd: layout.initrd.map { GPARange(gpa: $0.gpa, size: $0.size) },
                     e820: e820),
                 at: payload.cmdline?.location ?? payload.format.location, comment: "Linux boot protocol \(context.bzImageVersion)")
@@ -378,13 +379,12 @@ struct PlanBuilder {
     /// SNP: the launcher's GDT and page tables, written through the region's shared side by the first boot step,
     /// become measured private pages (KVM_UAPI.md §8; the `payload.snp-boot-area` rule checks the layout).
     mutating func lowerSNPBootArea() {
-        guard let payload = manifest.payload, let area = BootArea.range(payload.mode.value),
+        guard let payload = manifest.payload, let area = X86BootArea.range(payload.mode.value),
             let layout = layout(containing: area.lowerBound), let mapping = layout.mapping
         else { return }
         let measured = context.measured && traits.measuredLaunch
-        let ram = context.memslotRegions.map { GPARange(gpa: $0.base.value, size: $0.size.value) }
-        let mode = PlanBootMode(payload.mode.value)
-        if let image = BootAreaImage.bytes(mode: mode, ram: ram) {
+        let ram = context.memslotRegions.map { (gpa: $0.base.value, size: $0.size.value) }
+        if let image = X86BootArea.image(mode: payload.mode.value, ram: ram) {
             snpDigest?.launchUpdate(measured ? .normal : .unmeasured, gpa: area.lowerBound, data: image)
         } else {
             snpDigest = nil  // RAM above 4 GiB: 1 GiB pages only if the host CPU has them

@@ -1,4 +1,5 @@
 import Diagnostics
+import GuestLayout
 
 /// A value from the manifest with the place it came from. Values the manifest omits carry the
 /// location of the mapping that would have held them and `isExplicit == false`.
@@ -123,11 +124,8 @@ public enum PayloadFormat: String, Sendable, Hashable, CaseIterable {
     case linux
 }
 
-public enum BootMode: String, Sendable, Hashable, CaseIterable {
-    case real
-    case protected
-    case long
-}
+/// `payload.mode`: the launcher's x86 boot modes, as the guest layout defines them.
+public typealias BootMode = X86BootArea.Mode
 
 // MARK: - The manifest
 

@@ -1,3 +1,5 @@
+import GuestLayout
+
 /// The guest physical address space of a plan, as `kvmplan map` draws it: regions with what kind of memory
 /// backs them, MMIO holes, the shared (C-, unprotected-IPA) bit alias, and where the payload and the
 /// launcher's boot area lie. Derived from the plan alone, so a manifest and its plan JSON give one map.
@@ -43,7 +45,7 @@ public struct GuestMemoryMap: Hashable, Sendable {
     public var addressBits: Int?
 
     /// The launcher's boot area for protected and long mode (GDT and identity page tables).
-    public static let bootArea = GPARange(gpa: 0x1000, size: 0x7000)
+    public static let bootArea = GPARange(gpa: X86BootArea.start, size: X86BootArea.end - X86BootArea.start)
 
     public init(plan: Plan) {
         name = plan.name

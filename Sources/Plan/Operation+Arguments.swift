@@ -1,3 +1,5 @@
+import GuestLayout
+
 // The typed argument values of `Operation` cases. Constants are those of KVM_UAPI.md §1.2–§1.4.
 
 // MARK: - Named flag sets
@@ -378,6 +380,16 @@ public enum BootMode: String, CaseIterable, Hashable, Sendable {
 
     /// The architecture the mode belongs to.
     public var arch: PlanArch { self == .el1 ? .arm64 : .x86_64 }
+
+    /// The x86 boot-area mode the launcher sets up for it (`linux` is long mode); nil for arm64.
+    public var x86BootArea: X86BootArea.Mode? {
+        switch self {
+        case .real: .real
+        case .protected: .protected
+        case .long, .linux: .long
+        case .el1: nil
+        }
+    }
 }
 
 /// Where a vCPU's `KVM_SET_CPUID2` entries come from.

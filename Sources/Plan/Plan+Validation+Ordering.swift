@@ -1,4 +1,5 @@
 import Diagnostics
+import GuestLayout
 
 // The kernel's ordering rules for TDX and SEV-SNP plans, and the rules of the launch commands that populate
 // private memory (KVM_UAPI.md §3.1, §3.2, §8; line numbers are Linux 7.1.5's). `validate()` runs them, so a
@@ -26,15 +27,11 @@ extension Plan {
         return out.issues
     }
 
-    /// The part of the launcher's boot area a `boot` step of `mode` writes: the GDT page (protected), the GDT and
-    /// the page tables (long, linux), nothing (real, el1). Mirrors the `payload.snp-boot-area` rule and the launcher's
-    /// `BootState` (GDT 0x1000, PML4 0x2000, PDPT 0x3000, page directories 0x4000–0x7fff).
+    /// The part of the launcher's boot area (`X86BootArea`) a `boot` step of `mode` writes: the GDT page
+    /// (protected), the GDT and the page tables (long, linux), nothing (real, el1).
     public static func bootArea(_ mode: BootMode) -> GPARange? {
-        switch mode {
-        case .protected: GPARange(gpa: 0x1000, size: 0x1000)
-        case .long, .linux: GPARange(gpa: 0x1000, size: 0x7000)
-        case .real, .el1: nil
-        }
+        guard let x86 = mode.x86BootArea, let range = X86BootArea.range(x86) else { return nil }
+        return GPARange(gpa: range.lowerBound, size: range.upperBound - range.lowerBound)
     }
 }
 

@@ -1,3 +1,5 @@
+import GuestLayout
+
 /// Where a Linux guest's pieces go in guest memory (the launcher's side of the Linux/x86 boot protocol).
 /// Pure, shared by the rules (which report what does not fit) and the lowering (which places it).
 ///
@@ -10,22 +12,6 @@
 /// decompresses itself into `[pref_address, pref_address + init_size)`. The initrd goes as high as it can
 /// below `initrd_addr_max` in the kernel's region, page-aligned, above the kernel's run area.
 public struct LinuxBootLayout: Sendable, Hashable {
-    public static let areaStart: UInt64 = 0x1000
-    public static let zeroPage: UInt64 = 0x8000
-    public static let cmdline: UInt64 = 0x9000
-    /// The command-line buffer's size, NUL included (0x9000–0xcfff).
-    public static let cmdlineLimit: UInt64 = 0x4000
-    public static let stackTop: UInt64 = 0x10000
-    public static let areaEnd: UInt64 = 0x10000
-    public static let kernelLoad: UInt64 = 0x100000
-    /// The 64-bit entry point's offset from the protected-mode kernel's start (boot.rst, "64-bit boot protocol").
-    public static let entryOffset: UInt64 = 0x200
-    /// `KVM_SET_IDENTITY_MAP_ADDR` (one page) and `KVM_SET_TSS_ADDR` (three pages): Intel VMX needs both
-    /// outside RAM, below 4 GiB; QEMU and Firecracker use the same addresses.
-    public static let identityMapAddress: UInt64 = 0xfffb_c000
-    public static let tssAddress: UInt64 = 0xfffb_d000
-    public static let vmxPagesEnd: UInt64 = 0xfffc_0000
-
     /// A piece of RAM the layout uses: the region's name and bounds.
     public struct RAM: Sendable, Hashable {
         public var name: String
@@ -53,7 +39,7 @@ public struct LinuxBootLayout: Sendable, Hashable {
     /// Where the kernel decompresses and runs: `[pref_address, pref_address + init_size)`.
     public var runArea: Range<UInt64>
     public var initrd: (gpa: UInt64, size: UInt64)?
-    public var entry: UInt64 { kernelGPA + Self.entryOffset }
+    public var entry: UInt64 { kernelGPA + LinuxBootArea.entryOffset }
     public var e820: [E820]
 
     public static func == (a: LinuxBootLayout, b: LinuxBootLayout) -> Bool {
@@ -74,19 +60,19 @@ public struct LinuxBootLayout: Sendable, Hashable {
 
     /// The layout for `image` with an initrd of `initrdSize` bytes (nil: none) in `ram` (every memslot region).
     public static func compute(image: BzImage, initrdSize: UInt64?, ram: [RAM]) -> Result<LinuxBootLayout, Problem> {
-        let kernelEnd = kernelLoad + UInt64(image.kernelSize)
-        let runStart = max(image.prefAddress, kernelLoad)
+        let kernelEnd = LinuxBootArea.kernelLoad + UInt64(image.kernelSize)
+        let runStart = max(image.prefAddress, LinuxBootArea.kernelLoad)
         let (runEnd, overflow) = runStart.addingReportingOverflow(UInt64(image.initSize))
         guard !overflow else { return .failure(.placement("the kernel's run area (pref_address + init_size) overflows")) }
         let needEnd = max(kernelEnd, runEnd)
         let relocNote = image.relocatable ? "" : " (the kernel is not relocatable: it runs at pref_address)"
-        guard let region = ram.first(where: { !$0.readonly && $0.base <= kernelLoad && kernelLoad < $0.end }) else {
-            return .failure(.placement("no writable RAM region holds the kernel's load address \(hex(kernelLoad))"))
+        guard let region = ram.first(where: { !$0.readonly && $0.base <= LinuxBootArea.kernelLoad && LinuxBootArea.kernelLoad < $0.end }) else {
+            return .failure(.placement("no writable RAM region holds the kernel's load address \(hex(LinuxBootArea.kernelLoad))"))
         }
         guard needEnd <= region.end else {
             return .failure(
                 .placement(
-                    "the kernel needs RAM \(hex(kernelLoad))..\(hex(needEnd - 1)) (loaded at \(hex(kernelLoad)), decompressed at \(hex(runStart)), init_size \(sizeText(UInt64(image.initSize))))\(relocNote), but region '\(region.name)' ends at \(hex(region.end))"))
+                    "the kernel needs RAM \(hex(LinuxBootArea.kernelLoad))..\(hex(needEnd - 1)) (loaded at \(hex(LinuxBootArea.kernelLoad)), decompressed at \(hex(runStart)), init_size \(sizeText(UInt64(image.initSize))))\(relocNote), but region '\(region.name)' ends at \(hex(region.end))"))
         }
         var initrd: (UInt64, UInt64)? = nil
         if let size = initrdSize, size > 0 {
@@ -107,7 +93,7 @@ public struct LinuxBootLayout: Sendable, Hashable {
         }
         return .success(
             LinuxBootLayout(
-                kernelGPA: kernelLoad, kernelFileOffset: UInt64(image.kernelOffset), kernelSize: UInt64(image.kernelSize),
+                kernelGPA: LinuxBootArea.kernelLoad, kernelFileOffset: UInt64(image.kernelOffset), kernelSize: UInt64(image.kernelSize),
                 runArea: runStart..<runEnd, initrd: initrd, e820: e820(ram)))
     }
 
@@ -121,8 +107,8 @@ public struct LinuxBootLayout: Sendable, Hashable {
                 continue
             }
             var base = r.base
-            if base < areaEnd {
-                let end = min(r.end, areaEnd)
+            if base < LinuxBootArea.end {
+                let end = min(r.end, LinuxBootArea.end)
                 out.append(E820(address: base, size: end - base, kind: .reserved))
                 base = end
             }

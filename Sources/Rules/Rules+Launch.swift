@@ -1,5 +1,6 @@
 import Diagnostics
 import Manifest
+import GuestLayout
 
 // Rules about how a confidential guest's vCPUs start: TDX's reset vector, firmware images, and what an
 // SEV-SNP vCPU must find in measured private memory (KVM_UAPI.md §8).
@@ -97,7 +98,7 @@ public enum PayloadSNPBootArea: Rule {
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
         guard let payload = context.manifest.payload, context.traits.measuresBootArea, payload.format.value != .firmware,
-            let area = BootArea.range(payload.mode.value), !context.isDamaged("memory", "platform")
+            let area = X86BootArea.range(payload.mode.value), !context.isDamaged("memory", "platform")
         else { return }
         let shown = "\(ManifestInteger.formatHex(area.lowerBound))..\(ManifestInteger.formatHex(area.upperBound - 1))"
         guard let region = context.ramRegion(containing: area.lowerBound, length: area.upperBound - area.lowerBound) else {

@@ -1,5 +1,6 @@
 import Diagnostics
 import Manifest
+import GuestLayout
 
 // Rules of `payload.format: linux`: an x86 bzImage booted through the Linux/x86 boot protocol
 // (Documentation/arch/x86/boot.rst), with an optional initrd and command line (DESIGN §10).
@@ -124,7 +125,7 @@ public enum LinuxPlacement: Rule {
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
         guard let payload = context.manifest.payload, payload.format.value == .linux, !context.isDamaged("memory") else { return }
-        let vmx = LinuxBootLayout.identityMapAddress..<LinuxBootLayout.vmxPagesEnd
+        let vmx = LinuxBootArea.identityMapAddress..<LinuxBootArea.vmxPagesEnd
         for region in context.regions {
             guard let end = region.end, region.base.value < vmx.upperBound, end > vmx.lowerBound else { continue }
             diagnostics.append(
@@ -219,9 +220,9 @@ public enum LinuxCmdline: Rule {
         if cmdline.value.utf8.contains(0) {
             diagnostics.append(emit("the command line contains a NUL byte, which would end it early", at: cmdline))
         }
-        if length >= LinuxBootLayout.cmdlineLimit {
+        if length >= LinuxBootArea.cmdlineLimit {
             diagnostics.append(
-                emit("the command line is \(length) bytes; the launcher's buffer holds \(LinuxBootLayout.cmdlineLimit - 1)", at: cmdline))
+                emit("the command line is \(length) bytes; the launcher's buffer holds \(LinuxBootArea.cmdlineLimit - 1)", at: cmdline))
         } else if case .success(let image)? = context.bzImage, length > UInt64(image.cmdlineSize) {
             diagnostics.append(
                 emit("the command line is \(length) bytes, longer than the kernel's cmdline_size \(image.cmdlineSize)", at: cmdline))

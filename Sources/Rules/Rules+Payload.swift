@@ -1,31 +1,8 @@
 import Diagnostics
 import Manifest
+import GuestLayout
 
 // Payload rules: the guest image the launcher loads (DESIGN §2 payload, §7).
-
-/// The launcher's boot area for protected and long mode: GDT and identity page tables (DESIGN §7).
-public enum BootArea {
-    public static let start: UInt64 = 0x1000
-    public static let end: UInt64 = 0x8000
-
-    /// The part of the boot area the launcher writes in `mode`: the GDT page (protected), GDT and page tables
-    /// (long), nothing (real).
-    public static func range(_ mode: BootMode) -> Range<UInt64>? {
-        switch mode {
-        case .real: nil
-        case .protected: start..<0x2000
-        case .long: start..<end
-        }
-    }
-}
-
-/// A firmware payload (`format: firmware`): a flat image that ends at 4 GiB, entered at the x86 reset vector.
-public enum Firmware {
-    /// One past the image's last byte.
-    public static let end: UInt64 = 1 << 32
-    /// Where an x86 vCPU starts after reset (CS base 0xffff0000 + IP 0xfff0; a TD's only start).
-    public static let resetVector: UInt64 = 0xffff_fff0
-}
 
 extension RuleContext {
     /// The RAM region (not an MMIO hole) containing `[start, start + length)`, if any.
@@ -245,7 +222,7 @@ public enum PayloadBootArea: Rule {
             payload.format.value != .firmware
         else { return }
         let linux = payload.format.value == .linux
-        let area = BootArea.start..<(linux ? LinuxBootLayout.areaEnd : BootArea.end)
+        let area = X86BootArea.start..<(linux ? LinuxBootArea.end : X86BootArea.end)
         let shown = "\(ManifestInteger.formatHex(area.lowerBound))..\(ManifestInteger.formatHex(area.upperBound - 1))"
         let at = linux ? payload.format.site : payload.mode.site
         if let region = context.ramRegion(containing: area.lowerBound, length: area.upperBound - area.lowerBound) {

@@ -1,4 +1,5 @@
 import Diagnostics
+import GuestLayout
 
 /// Initial register state of a vCPU (x86: `KVM_SET_SREGS` + `KVM_SET_REGS`; arm64: `KVM_SET_ONE_REG` PC).
 /// `vcpuCount` is the number of vCPUs of the guest. Spelled `boot`.
@@ -56,8 +57,9 @@ public struct SetBootStateStep: StepKind {
         Self.bootState(vcpu: c.v(vcpu), index: vcpu.index ?? 0, mode: mode, entry: entry, count: vcpuCount, id: c.id)
     }
 
-    /// Register state as the launcher sets it (Launcher/BootState): flat GDT at 0x1000 and identity page tables
-    /// at 0x2000 (not written here: the guest does not run), RIP = entry, RDI = vCPU index, RSI = vCPU count.
+    /// Register state as the launcher sets it (Launcher/BootState), from the guest layout (`X86BootArea`,
+    /// `LinuxBootArea`): the flat GDT and identity page tables of the boot area (not written here: the guest does
+    /// not run), RIP = entry, RDI = vCPU index, RSI = vCPU count.
     private static func bootState(vcpu: String, index: UInt32, mode: BootMode, entry: UInt64, count: UInt32, id: String) -> [String] {
         if mode == .el1 {
             return [
@@ -70,6 +72,11 @@ public struct SetBootStateStep: StepKind {
             "{", "    struct kp_sregs s;", "    struct kp_regs r;",
             "    if (kp_ioctl(\(vcpu), KP_KVM_GET_SREGS, &s) < 0) kp_fail(\(id), \"KVM_GET_SREGS\");",
         ]
+        let hex = PlanFormatting.hex
+        func selector(_ value: UInt16) -> String {
+            let digits = String(value, radix: 16)
+            return "0x" + (digits.count < 2 ? "0" + digits : digits)
+        }
         var rip = entry
         switch mode {
         case .real:
@@ -84,16 +91,17 @@ public struct SetBootStateStep: StepKind {
         case .protected, .long, .linux:
             let long = mode != .protected
             lines += [
-                "    memset(&s.cs, 0, sizeof s.cs);", "    s.gdt.base = 0x1000; s.gdt.limit = 3 * 8 - 1;",
-                "    s.cs.limit = 0xffffffff; s.cs.selector = 0x08; s.cs.type = 0xb; s.cs.present = 1; s.cs.s = 1; s.cs.g = 1;",
+                "    memset(&s.cs, 0, sizeof s.cs);", "    s.gdt.base = \(hex(X86BootArea.gdtAddress)); s.gdt.limit = 3 * 8 - 1;",
+                "    s.cs.limit = 0xffffffff; s.cs.selector = \(selector(X86BootArea.codeSelector)); s.cs.type = 0xb; s.cs.present = 1; s.cs.s = 1; s.cs.g = 1;",
                 "    s.cs.db = \(long ? 0 : 1); s.cs.l = \(long ? 1 : 0);", "    s.ds = s.cs;",
-                "    s.ds.selector = 0x10; s.ds.type = 0x3; s.ds.db = 1; s.ds.l = 0;", "    s.es = s.fs = s.gs = s.ss = s.ds;",
-                "    s.cr0 = 0x11; /* PE | ET */",
+                "    s.ds.selector = \(selector(X86BootArea.dataSelector)); s.ds.type = 0x3; s.ds.db = 1; s.ds.l = 0;", "    s.es = s.fs = s.gs = s.ss = s.ds;",
+                "    s.cr0 = \(hex(X86BootArea.cr0ProtectedMode)); /* PE | ET */",
             ]
             if long {
                 lines += [
-                    "    s.cr0 |= 0x80000000ULL; /* PG */", "    s.cr3 = 0x2000; /* PML4 of the launcher's identity map */",
-                    "    s.cr4 = 0x20; /* PAE */", "    s.efer = 0x500; /* LME | LMA */",
+                    "    s.cr0 |= \(hex(X86BootArea.cr0Paging))ULL; /* PG */",
+                    "    s.cr3 = \(hex(X86BootArea.pml4Address)); /* PML4 of the launcher's identity map */",
+                    "    s.cr4 = \(hex(X86BootArea.cr4PAE)); /* PAE */", "    s.efer = \(hex(X86BootArea.eferLongMode)); /* LME | LMA */",
                 ]
             }
         case .el1:
@@ -104,7 +112,10 @@ public struct SetBootStateStep: StepKind {
             "    r.rip = 0x\(String(rip, radix: 16))ULL;",
         ]
         if mode == .linux {
-            lines += ["    r.rsi = 0x8000; /* the zero page (boot protocol) */", "    r.rsp = 0x10000;"]
+            lines += [
+                "    r.rsi = \(hex(LinuxBootArea.zeroPage)); /* the zero page (boot protocol) */",
+                "    r.rsp = \(hex(LinuxBootArea.stackTop));",
+            ]
         } else {
             lines += ["    r.rdi = \(index); /* vCPU index */", "    r.rsi = \(count); /* vCPU count */"]
         }

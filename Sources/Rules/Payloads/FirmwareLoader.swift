@@ -1,3 +1,5 @@
+import GuestLayout
+
 /// `format: firmware`: a flat image that ends at 4 GiB (unless `load` says otherwise), entered at the x86 reset
 /// vector in the reset state.
 enum FirmwareLoader: PayloadLoader {
