@@ -127,6 +127,10 @@ public struct ExitPolicy: Sendable {
     public var memoryFault: Bool
     /// The i8042's command/status port (Linux guests): status reads, reset command.
     public var i8042Port: UInt16?
+    /// The plan's MMIO regions (holes without a memslot, read-only slots whose writes exit); nil when the policy
+    /// was not made from a plan. An MMIO exit outside all of them is the guest touching unmapped memory, and
+    /// says so.
+    public var mmioRegions: [(name: String, range: GPARange, readonly: Bool)]?
 
     public init(serialPort: UInt16? = 0x3f8, exitPort: UInt16? = 0xf4, haltEndsVCPU: Bool = true,
                 mapGPARange: Bool = false, memoryFault: Bool = false) {
@@ -136,12 +140,13 @@ public struct ExitPolicy: Sendable {
 
     public init(handlers: [Handler]) {
         self.init(serialPort: nil, exitPort: nil, haltEndsVCPU: false)
+        mmioRegions = []
         for handler in handlers {
             switch handler.kind {
             case .serial(let port): serialPort = port
             case .exitPort(let port): exitPort = port
             case .halt: haltEndsVCPU = true
-            case .mmio: break  // every MMIO exit is reported the same way
+            case .mmio(let region, let range, let readonly): mmioRegions?.append((region, range, readonly))
             case .hypercallMapGPARange: mapGPARange = true
             case .memoryFault: memoryFault = true
             case .i8042(let port): i8042Port = port
@@ -402,10 +407,17 @@ public struct ExitLoop: Sendable {
     // MARK: MMIO
 
     private func handleMMIO(_ mmio: MMIOExit) {
+        // An access the plan did not declare: no MMIO hole and no read-only slot (for a write) holds it.
+        var note = ""
+        if let regions = policy.mmioRegions,
+            !regions.contains(where: { $0.range.contains(GPARange(gpa: mmio.physAddr, size: 1)) && (mmio.isWrite || !$0.readonly) })
+        {
+            note = " (outside the plan's MMIO regions: unmapped guest memory)"
+        }
         if mmio.isWrite {
-            output.message("mmio write \(hex(mmio.physAddr)) \(mmio.data.count) bytes: \(hexBytes(mmio.data))")
+            output.message("mmio write \(hex(mmio.physAddr)) \(mmio.data.count) bytes: \(hexBytes(mmio.data))" + note)
         } else {
-            output.message("mmio read \(hex(mmio.physAddr)) \(mmio.data.count) bytes")
+            output.message("mmio read \(hex(mmio.physAddr)) \(mmio.data.count) bytes" + note)
             port.answerMMIO([UInt8](repeating: 0, count: mmio.data.count))
         }
     }

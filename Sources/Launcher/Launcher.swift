@@ -257,8 +257,7 @@ public struct Launcher: Sendable {
             case .hypercallMapGPARange(let convertible, let share, let unshare),
                 .memoryFault(let convertible, let share, let unshare):
                 for range in convertible where !ranges.contains(range) { ranges.append(range) }
-                onShare = share == .keep ? .keep : .punchHole
-                onUnshare = unshare == .keep ? .keep : .discard
+                (onShare, onUnshare) = (share, unshare)
             default:
                 continue
             }

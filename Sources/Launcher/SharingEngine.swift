@@ -8,8 +8,9 @@ import Plan
 public struct SharingEngine: Sendable {
     public static let pageSize: UInt64 = 4096
 
-    public enum OnShare: String, Sendable, Hashable { case punchHole = "punch-hole", keep }
-    public enum OnUnshare: String, Sendable, Hashable { case discard, keep }
+    /// The plan's sharing policy words (`Plan.OnShare`, `Plan.OnUnshare`).
+    public typealias OnShare = PlanOnShare
+    public typealias OnUnshare = PlanOnUnshare
 
     /// A region whose pages may convert. `gmemOffset` is the offset of `gpa` in the region's guest_memfd.
     public struct ConvertibleRegion: Sendable, Hashable {
@@ -231,3 +232,8 @@ public struct SharingEngine: Sendable {
     }
 }
 
+
+// The plan module's sharing words, by names that cannot be taken for `SharingEngine`'s own (the module `Plan` is
+// shadowed by its struct `Plan`).
+public typealias PlanOnShare = OnShare
+public typealias PlanOnUnshare = OnUnshare

@@ -2,7 +2,9 @@ import GuestLayout
 
 /// The guest physical address space of a plan, as `kvmplan map` draws it: regions with what kind of memory
 /// backs them, MMIO holes, the shared (C-, unprotected-IPA) bit alias, and where the payload and the
-/// launcher's boot area lie. Derived from the plan alone, so a manifest and its plan JSON give one map.
+/// launcher's boot area lie. Derived from the plan's typed steps and handlers alone (never from step ids), so a
+/// manifest and its plan JSON give one map, and a hand-edited plan cannot carry a map its steps contradict.
+/// `Plan.memoryMap` is the plan's own: the diff findings, `kvmplan map` and the launcher's preview read it.
 public struct GuestMemoryMap: Hashable, Sendable {
     public enum Kind: String, Hashable, Sendable, CaseIterable {
         /// Only the guest can read it (guest_memfd with the PRIVATE attribute; pKVM: donated at launch).

@@ -95,6 +95,10 @@ public struct Plan: Hashable, Sendable {
 
     /// Whether any step relies on a uapi that is only posted, not merged.
     public var usesPostedUAPI: Bool { steps.contains { $0.uapiStatus == .posted } }
+
+    /// The plan's guest memory map: regions with what backs them and who can read them at launch, MMIO holes,
+    /// the shared-bit alias, payload and boot-area markers, derived from the typed steps and handlers.
+    public var memoryMap: GuestMemoryMap { GuestMemoryMap(plan: self) }
 }
 
 /// The expected launch measurement of a plan.

@@ -24,40 +24,15 @@ struct PlanFindings {
         step.operation.memslot.map { ($0.gpa, $0.size) }
     }
 
-    /// Whether a slot has a private side the host cannot read (a guest_memfd without in-place mmap on a
-    /// platform with private memory, or pKVM donated memory).
-    static func hostReadableAtLaunch(_ plan: Plan, region: String) -> Bool {
-        guard plan.platform != .default else { return true }
-        if plan.step(id: "attr.\(region)") != nil { return false }
-        if plan.platform == .pkvm || plan.platform == .cca {
-            // Private at launch unless it is only a shared region (no convertible handler lists it and it
-            // has no private population).
-            return !privateRegions(plan).contains(region)
-        }
-        return true
-    }
-
-    /// Regions the plan treats as private at launch (attributes, or a measured populate, or arm64 protected
-    /// platforms' convertible regions).
+    /// Regions private at launch, from the plan's memory map (attributes; pKVM donated memory; a realm's
+    /// guest_memfd memory).
     static func privateRegions(_ plan: Plan) -> Set<String> {
-        var out = Set<String>()
-        for step in plan.steps where step.id.hasPrefix("attr.") { out.insert(String(step.id.dropFirst(5))) }
-        if plan.platform == .pkvm || plan.platform == .cca {
-            for region in convertible(plan) { out.insert(region) }
-        }
-        return out
+        Set(plan.memoryMap.regions.filter { $0.kind == .private || ($0.kind == .convertible && $0.initiallyPrivate) }.map(\.name))
     }
 
+    /// Regions the guest may convert at run time, from the plan's memory map.
     static func convertible(_ plan: Plan) -> Set<String> {
-        var out = Set<String>()
-        for handler in plan.handlers {
-            switch handler.kind {
-            case .hypercallMapGPARange(let ranges, _, _), .memoryFault(let ranges, _, _):
-                for r in ranges { out.insert(r.region) }
-            default: break
-            }
-        }
-        return out
+        Set(plan.memoryMap.regions.filter { $0.kind == .convertible }.map(\.name))
     }
 
     static func onShare(_ plan: Plan) -> OnShare? {

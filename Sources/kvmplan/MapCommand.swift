@@ -39,7 +39,7 @@ struct MapCommand: ParsableCommand {
     func run() throws {
         colour.apply()
         let plan = try DiffCommand.load(file, invalidExit: 1)
-        let map = GuestMemoryMap(plan: plan)
+        let map = plan.memoryMap
         let renderer = GuestMemoryMapRenderer(colour: output == nil && Console.colourStdout)
         let text = format == .svg ? renderer.svg(map) : renderer.text(map)
         try Console.result(text, to: output, raw: false)

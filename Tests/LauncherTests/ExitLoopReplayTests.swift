@@ -59,6 +59,37 @@ struct ExitLoopReplayTests {
         #expect(vcpu.answers.mmio == [[0, 0]])
     }
 
+    /// The policy made from a plan knows its MMIO regions: accesses inside them are reported as before, an access
+    /// outside every one (unmapped guest memory), or a read of a read-only slot's range (which never exits for
+    /// reads), is named as such. The mmio sample's own plan gives the regions.
+    @Test func mmioOutsideThePlansRegionsIsNamed() throws {
+        let sample = try Samples.compile("mmio")
+        let policy = ExitPolicy(handlers: sample.plan.handlers)
+        let regions = try #require(policy.mmioRegions)
+        #expect(regions.map(\.name).sorted() == sample.plan.handlers.compactMap {
+            if case .mmio(let region, _, _) = $0.kind { return region }
+            return nil
+        }.sorted())
+        let hole = try #require(regions.first { !$0.readonly })
+        let unmapped = try #require([UInt64(0xdead_0000), 0x7_0000_0000].first { gpa in
+            !regions.contains { $0.range.contains(GPARange(gpa: gpa, size: 1)) }
+                && !sample.plan.steps.contains { $0.operation.memslot.map { gpa >= $0.gpa && gpa - $0.gpa < $0.size } ?? false }
+        })
+        let vcpu = ReplayVCPU([
+            .exit(.mmio(MMIOExit(physAddr: hole.range.gpa, data: [1], isWrite: true))),
+            .exit(.mmio(MMIOExit(physAddr: unmapped, data: [0, 0, 0, 0], isWrite: false))),
+            Exits.hlt,
+        ])
+        let output = CapturedOutput()
+        let (exitLoop, _) = loop(vcpu, policy: policy, output: output)
+        _ = exitLoop.run()
+        #expect(output.messages == [
+            "mmio write 0x\(String(hole.range.gpa, radix: 16)) 1 bytes: 01",
+            "mmio read 0x\(String(unmapped, radix: 16)) 4 bytes (outside the plan's MMIO regions: unmapped guest memory)",
+        ])
+        #expect(vcpu.answers.mmio == [[0, 0, 0, 0]])
+    }
+
     @Test func haltEndsTheVMOnlyWhenEveryVCPUHalted() {
         let control = VMControl(vcpuCount: 2)
         let output = CapturedOutput()
