@@ -9,7 +9,7 @@ Writes, relative to the repository root (or to DIR, which the staleness test use
   Sources/Plan/UAPI+Generated.swift       IoctlDirection, UAPIStruct, Ioctl, the Capability catalogue, VM types,
                                           EncryptOpCommand, the members of the flag sets (GuestMemfdFlags, …)
   Sources/KVM/UAPI+Generated.swift        KVMCapability's named members and names, VMType's and ExitReason's kernel names
-  Sources/Rules/UAPI+Generated.swift      UAPIMachineType: the machine types the platform traits name
+  Sources/Rules/UAPI+Generated.swift      UAPIMachineType (the machine types the platform traits name), UAPIHypercall
   Tests/KVMTests/UAPIConsistency+Generated.swift   CKVM's compiled values paired with the Swift side
 
 The C reproducer's prelude (PlanCRenderer) prints its KP_KVM_* request numbers from IoctlNumbers and its
@@ -123,6 +123,11 @@ def c_header(t):
     for group in t["flags"]:
         out.append(f"// {group['field']}")
         out += [f"#define CKVM_{group['prefix']}{m['name']} ({group['one']} << {m['bit']})" for m in group["members"]]
+    for group in t["enums"]:
+        out += ["", f"// {group['field']}"]
+        out += [f"#define CKVM_{group['prefix']}{m['name']} {m['value']}" for m in group["members"]]
+    out += ["", "// Hypercall numbers (include/uapi/linux/kvm_para.h)"]
+    out += [f"#define CKVM_{h['name']} {h['number']}" for h in t["hypercalls"]]
     family_docs = {"sev": "SEV command ids (`enum sev_cmd_id`, §1.4).", "tdx": "TDX command ids (`enum kvm_tdx_cmd_id`, §1.4)."}
     for family, doc in family_docs.items():
         out += ["", f"// {doc}"]
@@ -302,6 +307,8 @@ def swift_plan(t):
         out += [f"    /// `{c['name']}`.", f"    public static let {c['swift']}: UInt32 = {c['id']}"]
     out += ["}", "", "// MARK: - Flags"]
     for group in t["flags"]:
+        if group.get("plan") is False:
+            continue
         out += ["", f"extension {group['swift']} {{"]
         for m in group["members"]:
             doc = f"`{group['prefix']}{m['name']}` (1 << {m['bit']})" + (f": {m['doc']}" if "doc" in m else ".")
@@ -311,7 +318,22 @@ def swift_plan(t):
         out.append(f"    public static let named: [(name: String, flag: {group['swift']})] = [")
         out += [f'        ("{m["name"]}", .{m["swift"]}),' for m in group["members"]]
         out += ["    ]", "}"]
-    out.append("")
+    out += ["", "// MARK: - Enumerations"]
+    for group in t["enums"]:
+        if group.get("plan") is False:
+            continue
+        out += ["", f"/// `{group['prefix']}*` of `{group['field']}`.", f"public enum {group['swift']}: String, CaseIterable, Hashable, Sendable {{"]
+        out += [f"    case {m['swift']}" for m in group["members"]]
+        out += ["", "    /// The kernel's value.", f"    public var value: {group['type']} {{", "        switch self {"]
+        out += [f"        case .{m['swift']}: {m['value']}" for m in group["members"]]
+        out += ["        }", "    }", "", "    /// The kernel's name.", "    public var uapiName: String {", "        switch self {"]
+        out += [f'        case .{m["swift"]}: "{group["prefix"]}{m["name"]}"' for m in group["members"]]
+        out += ["        }", "    }", "}"]
+    out += ["", "// MARK: - Hypercalls", "", "/// KVM hypercall numbers (`KVM_HC_*`, include/uapi/linux/kvm_para.h).", "public enum Hypercall {"]
+    for h in t["hypercalls"]:
+        out += doc_lines(f"`{h['name']}`: {h['doc']}", "    ")
+        out.append(f"    public static let {h['swift']}: UInt64 = {h['number']}")
+    out += ["}", ""]
     return "\n".join(out)
 
 
@@ -361,6 +383,10 @@ def swift_rules(t):
             out += doc_lines(v["doc"], "    ")
         posted = "true" if v.get("status") == "posted" else "false"
         out.append(f'    public static let {v["swift"]} = UAPIMachineType(name: "{v["name"]}", value: {v["value"]}, posted: {posted})')
+    out += ["}", "", "/// KVM hypercall numbers (`KVM_HC_*`) the rules name.", "public enum UAPIHypercall {"]
+    for h in t["hypercalls"]:
+        out.append(f"    /// `{h['name']}`.")
+        out.append(f"    public static let {h['swift']}: UInt64 = {h['number']}")
     out += ["}", ""]
     return "\n".join(out)
 
@@ -408,9 +434,18 @@ def swift_tests(t):
     out += ["    ]", "", "    /// Every flag CKVM defines, with the Plan flag set's value for it.",
             "    static let compiledFlags: [(name: String, plan: UInt64, ckvm: UInt64)] = ["]
     for group in t["flags"]:
+        if group.get("plan") is False:
+            continue
         for m in group["members"]:
             member = f"`{m['swift']}`" if m["swift"] in ("private", "default") else m["swift"]
             out.append(f'        ("{group["prefix"]}{m["name"]}", {group["swift"]}.{member}.rawValue, UInt64(CKVM_{group["prefix"]}{m["name"]})),')
+    for group in t["enums"]:
+        if group.get("plan") is False:
+            continue
+        for m in group["members"]:
+            out.append(f'        ("{group["prefix"]}{m["name"]}", UInt64({group["swift"]}.{m["swift"]}.value), UInt64(CKVM_{group["prefix"]}{m["name"]})),')
+    for h in t["hypercalls"]:
+        out.append(f'        ("{h["name"]}", Hypercall.{h["swift"]}, UInt64(CKVM_{h["name"]})),')
     out += ["    ]", "", "    /// Every SEV/TDX command id CKVM defines, with Plan's.",
             "    static let compiledCommands: [(name: String, plan: UInt32, ckvm: UInt32)] = ["]
     out += [f'        ("{c["name"]}", EncryptOpCommand.{c["swift"]}, UInt32(CKVM_{c["name"]})),' for c in t["encryptOpCommands"]]

@@ -105,7 +105,7 @@ struct PlanBuilder {
         }
         if enablesHypercallExit {
             add(
-                "enable.KVM_CAP_EXIT_HYPERCALL", .enableCap(cap: .exitHypercall, args: [1 << 12, 0, 0, 0]),
+                "enable.KVM_CAP_EXIT_HYPERCALL", .enableCap(cap: .exitHypercall, args: [1 << Hypercall.mapGPARange, 0, 0, 0]),
                 at: manifest.sharing?.conversion?.location ?? manifest.platform.location,
                 comment: traits.conversionNeedsHypercall
                     ? "KVM_HC_MAP_GPA_RANGE exits to the launcher; without them every guest page-state change fails (KVM_UAPI.md §8)"
@@ -163,7 +163,7 @@ struct PlanBuilder {
         }
         if enablesHypercallExit {
             requires.require(
-                .exitHypercall, .bits(1 << 12), at: manifest.sharing?.conversion?.location ?? platformAt)
+                .exitHypercall, .bits(1 << Hypercall.mapGPARange), at: manifest.sharing?.conversion?.location ?? platformAt)
         }
         if isLinux, let format = manifest.payload?.format.location {
             for cap in [Capability.irqchip, .pit2, .setTSSAddr, .setIdentityMapAddr] {

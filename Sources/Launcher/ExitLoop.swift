@@ -253,7 +253,7 @@ public struct ExitLoop: Sendable {
     /// Port IN answers: COM1's line status register reads "transmitter empty".
     static let lineStatusIdle: UInt8 = 0x60
     /// `KVM_HC_MAP_GPA_RANGE`.
-    static let mapGPARangeNumber: UInt64 = 12
+    static let mapGPARangeNumber = Hypercall.mapGPARange
 
     public init(port: any VCPUPort, control: VMControl, policy: ExitPolicy, sharing: SharingHandler? = nil,
                 output: any LaunchOutput, trace: Bool = false, devices: LegacyDevices? = nil,

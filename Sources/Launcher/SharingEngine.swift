@@ -60,7 +60,7 @@ public struct SharingEngine: Sendable {
     }
 
     public static let memoryExitFlagPrivate: UInt64 = 1 << 3
-    public static let mapGPARangeEncrypted: UInt64 = 1 << 4
+    public static let mapGPARangeEncrypted = MapGPARangeAttributes.encrypted.rawValue
     /// `-KVM_EINVAL` as a 64-bit register value: what KVM itself puts in RAX when it refuses a
     /// KVM_HC_MAP_GPA_RANGE (x86.c), and what `hypercall.ret` must hold for the guest to see the same.
     public static let minusKVMEINVAL = PlanPlatform.minusKVMEINVAL

@@ -59,10 +59,14 @@ public struct MemoryAttributes: NamedFlags {
 public struct PITFlags: NamedFlags {
     public let rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
-    /// `KVM_PIT_SPEAKER_DUMMY` (1 << 0): KVM answers the PC speaker port 0x61 itself (PIT channel 2 gate
-    /// and output, which Linux's PIT calibration polls), so it never exits to the launcher.
-    public static let speakerDummy = PITFlags(rawValue: 1 << 0)
-    public static let named: [(name: String, flag: PITFlags)] = [("SPEAKER_DUMMY", .speakerDummy)]
+    // The members and `named` are generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
+}
+
+/// The attributes (`args[2]`) of a guest's `KVM_HC_MAP_GPA_RANGE` hypercall.
+public struct MapGPARangeAttributes: NamedFlags {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    // The members and `named` are generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 }
 
 /// One entry of the e820 memory map in the zero page (`struct boot_e820_entry`).
@@ -89,22 +93,7 @@ public struct E820Entry: Hashable, Sendable {
 public struct ArmVCPUFeatures: NamedFlags {
     public let rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
-    public static let powerOff = ArmVCPUFeatures(rawValue: 1 << 0)
-    public static let el1_32bit = ArmVCPUFeatures(rawValue: 1 << 1)
-    public static let psci0_2 = ArmVCPUFeatures(rawValue: 1 << 2)
-    public static let pmuV3 = ArmVCPUFeatures(rawValue: 1 << 3)
-    public static let sve = ArmVCPUFeatures(rawValue: 1 << 4)
-    public static let ptrauthAddress = ArmVCPUFeatures(rawValue: 1 << 5)
-    public static let ptrauthGeneric = ArmVCPUFeatures(rawValue: 1 << 6)
-    public static let hasEL2 = ArmVCPUFeatures(rawValue: 1 << 7)
-    /// `KVM_ARM_VCPU_HAS_EL2_E2H0` (merged). Bit 8 was the posted Arm CCA series' `KVM_ARM_VCPU_REC` until v11;
-    /// v12 dropped REC (a realm's vCPUs are RECs by the VM type), KVM_UAPI.md §3.4, §8.
-    public static let hasEL2E2H0 = ArmVCPUFeatures(rawValue: 1 << 8)
-    public static let named: [(name: String, flag: ArmVCPUFeatures)] = [
-        ("POWER_OFF", .powerOff), ("EL1_32BIT", .el1_32bit), ("PSCI_0_2", .psci0_2), ("PMU_V3", .pmuV3),
-        ("SVE", .sve), ("PTRAUTH_ADDRESS", .ptrauthAddress), ("PTRAUTH_GENERIC", .ptrauthGeneric),
-        ("HAS_EL2", .hasEL2), ("HAS_EL2_E2H0", .hasEL2E2H0),
-    ]
+    // The members and `named` are generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 }
 
 // MARK: - Devices, capabilities, VM types
@@ -405,27 +394,8 @@ public enum CPUIDSource: String, CaseIterable, Hashable, Sendable {
     case tdx = "KVM_TDX_GET_CPUID"
 }
 
-/// `KVM_SEV_SNP_PAGE_TYPE_*` of `KVM_SEV_SNP_LAUNCH_UPDATE`.
-public enum SNPPageType: String, CaseIterable, Hashable, Sendable {
-    case normal
-    case zero
-    case unmeasured
-    case secrets
-    case cpuid
-
-    /// The firmware value.
-    public var value: UInt8 {
-        switch self {
-        case .normal: 1
-        case .zero: 3
-        case .unmeasured: 4
-        case .secrets: 5
-        case .cpuid: 6
-        }
-    }
-
-    var uapiName: String { "KVM_SEV_SNP_PAGE_TYPE_" + rawValue.uppercased() }
-}
+// `SNPPageType` (`KVM_SEV_SNP_PAGE_TYPE_*` of `KVM_SEV_SNP_LAUNCH_UPDATE`) is generated from
+// Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 
 // MARK: - Launch parameters (manifest keys `sev-snp` and `tdx`, DESIGN §10)
 

@@ -208,7 +208,7 @@ private struct OrderingCheck {
     // MARK: - Hypercall exits (KVM_UAPI.md §8)
 
     mutating func hypercallExit() {
-        let enabled = enableCap(.exitHypercall).first { $0.args.first.map { $0 & (1 << 12) != 0 } ?? false }
+        let enabled = enableCap(.exitHypercall).first { $0.args.first.map { $0 & (1 << Hypercall.mapGPARange) != 0 } ?? false }
         if let enabled {
             if let run = first(.run), run < enabled.index {
                 issue("plan.hypercall-exit", enabled.index, "KVM_CAP_EXIT_HYPERCALL is enabled after the first KVM_RUN (\(name(run)))")

@@ -379,3 +379,98 @@ extension MemoryAttributes {
         ("PRIVATE", .private),
     ]
 }
+
+extension PITFlags {
+    /// `KVM_PIT_SPEAKER_DUMMY` (1 << 0): KVM answers the PC speaker port 0x61 itself (PIT channel 2 gate and output, which Linux's PIT calibration polls), so it never exits to the launcher.
+    public static let speakerDummy = PITFlags(rawValue: 1 << 0)
+    public static let named: [(name: String, flag: PITFlags)] = [
+        ("SPEAKER_DUMMY", .speakerDummy),
+    ]
+}
+
+extension ArmVCPUFeatures {
+    /// `KVM_ARM_VCPU_POWER_OFF` (1 << 0).
+    public static let powerOff = ArmVCPUFeatures(rawValue: 1 << 0)
+    /// `KVM_ARM_VCPU_EL1_32BIT` (1 << 1).
+    public static let el1_32bit = ArmVCPUFeatures(rawValue: 1 << 1)
+    /// `KVM_ARM_VCPU_PSCI_0_2` (1 << 2).
+    public static let psci0_2 = ArmVCPUFeatures(rawValue: 1 << 2)
+    /// `KVM_ARM_VCPU_PMU_V3` (1 << 3).
+    public static let pmuV3 = ArmVCPUFeatures(rawValue: 1 << 3)
+    /// `KVM_ARM_VCPU_SVE` (1 << 4).
+    public static let sve = ArmVCPUFeatures(rawValue: 1 << 4)
+    /// `KVM_ARM_VCPU_PTRAUTH_ADDRESS` (1 << 5).
+    public static let ptrauthAddress = ArmVCPUFeatures(rawValue: 1 << 5)
+    /// `KVM_ARM_VCPU_PTRAUTH_GENERIC` (1 << 6).
+    public static let ptrauthGeneric = ArmVCPUFeatures(rawValue: 1 << 6)
+    /// `KVM_ARM_VCPU_HAS_EL2` (1 << 7).
+    public static let hasEL2 = ArmVCPUFeatures(rawValue: 1 << 7)
+    /// `KVM_ARM_VCPU_HAS_EL2_E2H0` (1 << 8): merged. Bit 8 was the posted Arm CCA series' KVM_ARM_VCPU_REC until v11; v12 dropped REC (a realm's vCPUs are RECs by the VM type), KVM_UAPI.md §3.4, §8.
+    public static let hasEL2E2H0 = ArmVCPUFeatures(rawValue: 1 << 8)
+    public static let named: [(name: String, flag: ArmVCPUFeatures)] = [
+        ("POWER_OFF", .powerOff),
+        ("EL1_32BIT", .el1_32bit),
+        ("PSCI_0_2", .psci0_2),
+        ("PMU_V3", .pmuV3),
+        ("SVE", .sve),
+        ("PTRAUTH_ADDRESS", .ptrauthAddress),
+        ("PTRAUTH_GENERIC", .ptrauthGeneric),
+        ("HAS_EL2", .hasEL2),
+        ("HAS_EL2_E2H0", .hasEL2E2H0),
+    ]
+}
+
+extension MapGPARangeAttributes {
+    /// `KVM_MAP_GPA_RANGE_PAGE_SZ_2M` (1 << 0).
+    public static let pageSize2M = MapGPARangeAttributes(rawValue: 1 << 0)
+    /// `KVM_MAP_GPA_RANGE_PAGE_SZ_1G` (1 << 1).
+    public static let pageSize1G = MapGPARangeAttributes(rawValue: 1 << 1)
+    /// `KVM_MAP_GPA_RANGE_ENCRYPTED` (1 << 4): the range becomes private (without it: shared).
+    public static let encrypted = MapGPARangeAttributes(rawValue: 1 << 4)
+    public static let named: [(name: String, flag: MapGPARangeAttributes)] = [
+        ("PAGE_SZ_2M", .pageSize2M),
+        ("PAGE_SZ_1G", .pageSize1G),
+        ("ENCRYPTED", .encrypted),
+    ]
+}
+
+// MARK: - Enumerations
+
+/// `KVM_SEV_SNP_PAGE_TYPE_*` of `kvm_sev_snp_launch_update.type`.
+public enum SNPPageType: String, CaseIterable, Hashable, Sendable {
+    case normal
+    case zero
+    case unmeasured
+    case secrets
+    case cpuid
+
+    /// The kernel's value.
+    public var value: UInt8 {
+        switch self {
+        case .normal: 1
+        case .zero: 3
+        case .unmeasured: 4
+        case .secrets: 5
+        case .cpuid: 6
+        }
+    }
+
+    /// The kernel's name.
+    public var uapiName: String {
+        switch self {
+        case .normal: "KVM_SEV_SNP_PAGE_TYPE_NORMAL"
+        case .zero: "KVM_SEV_SNP_PAGE_TYPE_ZERO"
+        case .unmeasured: "KVM_SEV_SNP_PAGE_TYPE_UNMEASURED"
+        case .secrets: "KVM_SEV_SNP_PAGE_TYPE_SECRETS"
+        case .cpuid: "KVM_SEV_SNP_PAGE_TYPE_CPUID"
+        }
+    }
+}
+
+// MARK: - Hypercalls
+
+/// KVM hypercall numbers (`KVM_HC_*`, include/uapi/linux/kvm_para.h).
+public enum Hypercall {
+    /// `KVM_HC_MAP_GPA_RANGE`: a guest's request to make a GPA range private or shared (include/uapi/linux/kvm_para.h); KVM_CAP_EXIT_HYPERCALL's bit 12 forwards it to userspace.
+    public static let mapGPARange: UInt64 = 12
+}

@@ -8,7 +8,7 @@ extension HostProfile {
         switch name {
         case "KVM_CAP_GUEST_MEMFD_FLAGS": bits = [(1 << 0, "MMAP"), (1 << 1, "INIT_SHARED")]
         case "KVM_CAP_MEMORY_ATTRIBUTES": bits = [(1 << 3, "PRIVATE")]
-        case "KVM_CAP_EXIT_HYPERCALL": bits = [(1 << 12, "KVM_HC_MAP_GPA_RANGE")]
+        case "KVM_CAP_EXIT_HYPERCALL": bits = [(1 << UAPIHypercall.mapGPARange, "KVM_HC_MAP_GPA_RANGE")]
         case "KVM_CAP_VM_TYPES":
             bits = [
                 (1 << 0, "default"), (1 << 1, "sw-protected"), (1 << 2, "sev"), (1 << 3, "sev-es"), (1 << 4, "sev-snp"),

@@ -99,7 +99,7 @@ public enum HostRules {
         }
         if context.traits.hasPrivateMemory, context.conversion.contains(.hypercall),
             context.regions.contains(where: { $0.access.value == .convertible }),
-            cap("KVM_CAP_EXIT_HYPERCALL") & (1 << 12) == 0
+            cap("KVM_CAP_EXIT_HYPERCALL") & (1 << UAPIHypercall.mapGPARange) == 0
         {
             let at = m.sharing?.conversion
             out.append(

@@ -22,3 +22,9 @@ extension UAPIMachineType {
     /// Arm CCA realm (posted series v14, 1UL << 30; v5…v13 used 1 << 8).
     public static let armRealm = UAPIMachineType(name: "KVM_VM_TYPE_ARM_REALM", value: 0x40000000, posted: true)
 }
+
+/// KVM hypercall numbers (`KVM_HC_*`) the rules name.
+public enum UAPIHypercall {
+    /// `KVM_HC_MAP_GPA_RANGE`.
+    public static let mapGPARange: UInt64 = 12
+}

@@ -58,34 +58,10 @@ extern "C" {
 
 // MARK: - Flags (§1.4; memslot, guest_memfd and attribute flags are in ckvm_uapi.h)
 
-// kvm_run.memory_fault.flags
-#define CKVM_KVM_MEMORY_EXIT_FLAG_PRIVATE (1ULL << 3)
-// kvm_run.hypercall.flags
-#define CKVM_KVM_EXIT_HYPERCALL_LONG_MODE (1ULL << 0)
-// Hypercall numbers (include/uapi/linux/kvm_para.h) and KVM_HC_MAP_GPA_RANGE attributes.
-#define CKVM_KVM_HC_MAP_GPA_RANGE 12
-#define CKVM_KVM_MAP_GPA_RANGE_PAGE_SZ_4K 0
-#define CKVM_KVM_MAP_GPA_RANGE_PAGE_SZ_2M (1ULL << 0)
-#define CKVM_KVM_MAP_GPA_RANGE_PAGE_SZ_1G (1ULL << 1)
-#define CKVM_KVM_MAP_GPA_RANGE_ENCRYPTED (1ULL << 4)
-#define CKVM_KVM_MAP_GPA_RANGE_DECRYPTED 0
+// kvm_run.memory_fault.flags, kvm_run.hypercall.flags, KVM_HC_MAP_GPA_RANGE and its attributes: ckvm_uapi.h
+// (generated; the zero values KVM_MAP_GPA_RANGE_PAGE_SZ_4K and _DECRYPTED are not named).
 
-// kvm_run.io.direction
-#define CKVM_KVM_EXIT_IO_IN 0
-#define CKVM_KVM_EXIT_IO_OUT 1
-// kvm_run.internal.suberror
-#define CKVM_KVM_INTERNAL_ERROR_EMULATION 1
-#define CKVM_KVM_INTERNAL_ERROR_SIMUL_EX 2
-#define CKVM_KVM_INTERNAL_ERROR_DELIVERY_EV 3
-#define CKVM_KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON 4
-// kvm_run.system_event.type
-#define CKVM_KVM_SYSTEM_EVENT_SHUTDOWN 1
-#define CKVM_KVM_SYSTEM_EVENT_RESET 2
-#define CKVM_KVM_SYSTEM_EVENT_CRASH 3
-#define CKVM_KVM_SYSTEM_EVENT_WAKEUP 4
-#define CKVM_KVM_SYSTEM_EVENT_SUSPEND 5
-#define CKVM_KVM_SYSTEM_EVENT_SEV_TERM 6
-#define CKVM_KVM_SYSTEM_EVENT_TDX_FATAL 7
+// kvm_run.io.direction, kvm_run.internal.suberror, kvm_run.system_event.type: ckvm_uapi.h (generated).
 
 // MARK: - Memory slots and guest_memfd (§1.5)
 
@@ -316,8 +292,7 @@ struct ckvm_pit_config {
     uint32_t flags;
     uint32_t pad[15];
 };
-/// `KVM_PIT_SPEAKER_DUMMY`: KVM answers the PC speaker port 0x61.
-#define CKVM_KVM_PIT_SPEAKER_DUMMY 1
+// KVM_PIT_SPEAKER_DUMMY: ckvm_uapi.h (generated).
 
 /// `struct kvm_enc_region`, 16 bytes (KVM_MEMORY_ENCRYPT_REG_REGION, SEV/SEV-ES).
 struct ckvm_enc_region {
@@ -328,11 +303,7 @@ struct ckvm_enc_region {
 // SEV command ids: ckvm_uapi.h (generated).
 // kvm_sev_snp_launch_update.type
 #define CKVM_KVM_SEV_PAGE_TYPE_INVALID 0
-#define CKVM_KVM_SEV_SNP_PAGE_TYPE_NORMAL 1
-#define CKVM_KVM_SEV_SNP_PAGE_TYPE_ZERO 3
-#define CKVM_KVM_SEV_SNP_PAGE_TYPE_UNMEASURED 4
-#define CKVM_KVM_SEV_SNP_PAGE_TYPE_SECRETS 5
-#define CKVM_KVM_SEV_SNP_PAGE_TYPE_CPUID 6
+// KVM_SEV_SNP_PAGE_TYPE_*: ckvm_uapi.h (generated).
 #define CKVM_KVM_SEV_SNP_FINISH_DATA_SIZE 32
 
 /// `struct kvm_sev_cmd`, 24 bytes: the KVM_MEMORY_ENCRYPT_OP argument on SEV VMs.

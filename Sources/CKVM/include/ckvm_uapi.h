@@ -135,6 +135,55 @@ extern const unsigned long CKVM_KVM_ARM_RMI_POPULATE;
 #define CKVM_GUEST_MEMFD_FLAG_INIT_SHARED (1ULL << 1)
 // kvm_memory_attributes.attributes
 #define CKVM_KVM_MEMORY_ATTRIBUTE_PRIVATE (1ULL << 3)
+// kvm_pit_config.flags
+#define CKVM_KVM_PIT_SPEAKER_DUMMY (1U << 0)
+// kvm_vcpu_init.features[0] (arm64 bit numbers)
+#define CKVM_KVM_ARM_VCPU_POWER_OFF (1U << 0)
+#define CKVM_KVM_ARM_VCPU_EL1_32BIT (1U << 1)
+#define CKVM_KVM_ARM_VCPU_PSCI_0_2 (1U << 2)
+#define CKVM_KVM_ARM_VCPU_PMU_V3 (1U << 3)
+#define CKVM_KVM_ARM_VCPU_SVE (1U << 4)
+#define CKVM_KVM_ARM_VCPU_PTRAUTH_ADDRESS (1U << 5)
+#define CKVM_KVM_ARM_VCPU_PTRAUTH_GENERIC (1U << 6)
+#define CKVM_KVM_ARM_VCPU_HAS_EL2 (1U << 7)
+#define CKVM_KVM_ARM_VCPU_HAS_EL2_E2H0 (1U << 8)
+// KVM_HC_MAP_GPA_RANGE args[2] (kvm_para.h; PAGE_SZ_4K and DECRYPTED are 0)
+#define CKVM_KVM_MAP_GPA_RANGE_PAGE_SZ_2M (1ULL << 0)
+#define CKVM_KVM_MAP_GPA_RANGE_PAGE_SZ_1G (1ULL << 1)
+#define CKVM_KVM_MAP_GPA_RANGE_ENCRYPTED (1ULL << 4)
+// kvm_run.memory_fault.flags
+#define CKVM_KVM_MEMORY_EXIT_FLAG_PRIVATE (1ULL << 3)
+// kvm_run.hypercall.flags
+#define CKVM_KVM_EXIT_HYPERCALL_LONG_MODE (1ULL << 0)
+
+// kvm_sev_snp_launch_update.type
+#define CKVM_KVM_SEV_SNP_PAGE_TYPE_NORMAL 1
+#define CKVM_KVM_SEV_SNP_PAGE_TYPE_ZERO 3
+#define CKVM_KVM_SEV_SNP_PAGE_TYPE_UNMEASURED 4
+#define CKVM_KVM_SEV_SNP_PAGE_TYPE_SECRETS 5
+#define CKVM_KVM_SEV_SNP_PAGE_TYPE_CPUID 6
+
+// kvm_run.system_event.type
+#define CKVM_KVM_SYSTEM_EVENT_SHUTDOWN 1
+#define CKVM_KVM_SYSTEM_EVENT_RESET 2
+#define CKVM_KVM_SYSTEM_EVENT_CRASH 3
+#define CKVM_KVM_SYSTEM_EVENT_WAKEUP 4
+#define CKVM_KVM_SYSTEM_EVENT_SUSPEND 5
+#define CKVM_KVM_SYSTEM_EVENT_SEV_TERM 6
+#define CKVM_KVM_SYSTEM_EVENT_TDX_FATAL 7
+
+// kvm_run.io.direction
+#define CKVM_KVM_EXIT_IO_IN 0
+#define CKVM_KVM_EXIT_IO_OUT 1
+
+// kvm_run.internal.suberror
+#define CKVM_KVM_INTERNAL_ERROR_EMULATION 1
+#define CKVM_KVM_INTERNAL_ERROR_SIMUL_EX 2
+#define CKVM_KVM_INTERNAL_ERROR_DELIVERY_EV 3
+#define CKVM_KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON 4
+
+// Hypercall numbers (include/uapi/linux/kvm_para.h)
+#define CKVM_KVM_HC_MAP_GPA_RANGE 12
 
 // SEV command ids (`enum sev_cmd_id`, §1.4).
 #define CKVM_KVM_SEV_INIT 0
