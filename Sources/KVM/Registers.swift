@@ -194,8 +194,11 @@ final class CPUIDBuffer {
 
     deinit { pointer.deallocate() }
 
-    /// The allocation as the ioctl's (or the KVM_MEMORY_ENCRYPT_OP payload's) bytes.
-    var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: pointer, count: byteCount) }
+    /// The allocation as the ioctl's (or the KVM_MEMORY_ENCRYPT_OP payload's) bytes; valid while this object lives.
+    var bytes: UnsafeMutableRawBufferPointer {
+        // SAFETY: `pointer` is this object's allocation of exactly `byteCount` bytes.
+        UnsafeMutableRawBufferPointer(start: pointer, count: byteCount)
+    }
 
     /// The entries KVM reported (`nent` of them, never more than `capacity`).
     var entries: [CPUIDEntry] {

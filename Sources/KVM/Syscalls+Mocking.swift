@@ -173,9 +173,11 @@ package final class MockingDriver: Sendable {
     /// trace keeps the call as it was made.
     ///
     /// ```swift
-    /// // A KVM_SEV_SNP_LAUNCH_UPDATE that does one page per call (len at offset 16 of the payload).
+    /// // A KVM_SEV_SNP_LAUNCH_UPDATE that does one page per call (gfn_start @0, uaddr @8, len @16 of the payload).
     /// driver.answer(where: { $0.command == "KVM_SEV_SNP_LAUNCH_UPDATE" }) { call in
-    ///     … call.payload![16..<24] = len - 4096 …
+    ///     guard var payload = call.payload else { return -Int(Errno.badAddress.rawValue) }
+    ///     MockedBytes.store(&payload, MockedBytes.load(payload, at: 16) - 4096, at: 16)  // and gfn_start, uaddr
+    ///     call.payload = payload
     ///     return 0
     /// }
     /// ```

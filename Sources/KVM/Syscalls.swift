@@ -107,6 +107,8 @@ enum Syscalls {
     static func ioctl(
         _ fd: CInt, _ request: UInt, buffer: UnsafeMutableRawBufferPointer, _ operation: String, detail: String? = nil
     ) throws(KVMError) -> Int {
+        // SAFETY: the caller owns `buffer` and keeps it alive for the call (`withExtendedLifetime`); KVM reads and
+        // writes at most the size its header declares, which the buffer was allocated for (CPUIDBuffer).
         try valueOrErrno(
             operation, detail: detail,
             call: { .ioctl(operation, fd, request, bytes: Array(UnsafeRawBufferPointer(buffer))) },

@@ -111,7 +111,9 @@ extension VM {
             return
         }
         precondition(idBlock.count == blockSize && idAuth.count == authSize, "ID block 96 bytes, ID auth 4096 bytes")
-        // SAFETY: one allocation holds both blobs for the duration of the call (KVM copies them in), freed after it.
+        // SAFETY: one allocation holds both blobs for the duration of the call (KVM copies them in), freed after it;
+        // the block fills its first 96 bytes and the auth structure the 4096 after them (sizes checked above), and
+        // their addresses go into the struct only for the call.
         let blobs = UnsafeMutableRawBufferPointer.allocate(byteCount: blockSize + authSize, alignment: 8)
         defer { blobs.deallocate() }
         UnsafeMutableRawBufferPointer(rebasing: blobs[0..<blockSize]).copyBytes(from: idBlock)

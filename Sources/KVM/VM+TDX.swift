@@ -120,12 +120,13 @@ extension VM {
         var fixed = ckvm_tdx_init_vm()
         fixed.attributes = parameters.attributes
         fixed.xfam = parameters.xfam
+        // SAFETY: each copy puts 48 bytes (checked above) into a 48-byte array of a local struct.
         withUnsafeMutableBytes(of: &fixed.mrconfigid) { $0.copyBytes(from: parameters.mrconfigid) }
         withUnsafeMutableBytes(of: &fixed.mrowner) { $0.copyBytes(from: parameters.mrowner) }
         withUnsafeMutableBytes(of: &fixed.mrownerconfig) { $0.copyBytes(from: parameters.mrownerconfig) }
         fixed.cpuid_nent = UInt32(parameters.cpuid.count)
         // SAFETY: the allocation starts with room for the 264-byte fixed part (header plus cpuid header), 8-byte
-        // aligned; the entries the buffer wrote follow it. The 48-byte copies above fill 48-byte arrays exactly.
+        // aligned; the entries the buffer wrote follow it.
         buffer.pointer.storeBytes(of: fixed, as: ckvm_tdx_init_vm.self)
         try TDXRequest.issue(rawDescriptor, .initVM, payload: buffer.bytes)
     }
