@@ -158,26 +158,33 @@ public struct CPUIDEntry: Hashable, Sendable {
 }
 
 /// Heap memory laid out as `struct kvm_cpuid2`: an 8-byte header (`nent`, `padding`) followed by
-/// `capacity` 40-byte entries. Swift does not import the flexible array, so the entries are
-/// addressed from `CKVM_CPUID2_ENTRIES_OFFSET`.
+/// `capacity` 40-byte entries, optionally after `headerSize` bytes of an enclosing struct (the TDX payloads
+/// embed a `struct kvm_cpuid2` at their end: `kvm_tdx_capabilities` at 2048, `kvm_tdx_init_vm` at 256). Swift
+/// does not import the flexible array, so the entries are addressed from `CKVM_CPUID2_ENTRIES_OFFSET`.
 final class CPUIDBuffer {
+    /// The start of the allocation: the enclosing struct's header, then the `struct kvm_cpuid2`.
     let pointer: UnsafeMutableRawPointer
+    /// Bytes before the `struct kvm_cpuid2` (0 for KVM_SET_CPUID2 and KVM_GET_SUPPORTED_CPUID).
+    let headerSize: Int
     let capacity: Int
+    /// The whole allocation, header included.
+    let byteCount: Int
 
-    init(capacity: Int) {
-        precondition(capacity >= 0)
+    init(headerSize: Int = 0, capacity: Int) {
+        precondition(capacity >= 0 && headerSize >= 0 && headerSize % 8 == 0)
         self.capacity = capacity
-        let size = Int(CKVM_CPUID2_ENTRIES_OFFSET) + capacity * MemoryLayout<ckvm_cpuid_entry2>.stride
-        // SAFETY: a fresh allocation aligned for the 8-byte header and 4-byte entries; zeroed so
-        // that padding fields are 0, then `nent` is set to the capacity (what KVM may fill).
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-        pointer.storeBytes(of: UInt32(capacity), as: UInt32.self)
+        self.headerSize = headerSize
+        byteCount = headerSize + Int(CKVM_CPUID2_ENTRIES_OFFSET) + capacity * MemoryLayout<ckvm_cpuid_entry2>.stride
+        // SAFETY: a fresh allocation aligned for the 8-byte header fields and 4-byte entries; zeroed so that
+        // padding and reserved fields are 0, then `nent` is set to the capacity (what KVM may fill).
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 8)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+        (pointer + headerSize).storeBytes(of: UInt32(capacity), as: UInt32.self)
     }
 
-    convenience init(entries: [CPUIDEntry]) {
-        self.init(capacity: entries.count)
-        let first = pointer + Int(CKVM_CPUID2_ENTRIES_OFFSET)
+    convenience init(headerSize: Int = 0, entries: [CPUIDEntry]) {
+        self.init(headerSize: headerSize, capacity: entries.count)
+        let first = pointer + headerSize + Int(CKVM_CPUID2_ENTRIES_OFFSET)
         for (i, entry) in entries.enumerated() {
             // SAFETY: i < capacity, so the 40-byte entry lies inside the allocation; the offset is
             // a multiple of 4, the struct's alignment.
@@ -187,12 +194,18 @@ final class CPUIDBuffer {
 
     deinit { pointer.deallocate() }
 
+    /// The allocation as the ioctl's (or the KVM_MEMORY_ENCRYPT_OP payload's) bytes; valid while this object lives.
+    var bytes: UnsafeMutableRawBufferPointer {
+        // SAFETY: `pointer` is this object's allocation of exactly `byteCount` bytes.
+        UnsafeMutableRawBufferPointer(start: pointer, count: byteCount)
+    }
+
     /// The entries KVM reported (`nent` of them, never more than `capacity`).
     var entries: [CPUIDEntry] {
-        // SAFETY: the header's first field is `nent`, written by KVM; it is clamped to the
+        // SAFETY: the `struct kvm_cpuid2` header's first field is `nent`, written by KVM; it is clamped to the
         // allocation's capacity before any entry is read.
-        let count = min(Int(pointer.load(as: UInt32.self)), capacity)
-        let first = pointer + Int(CKVM_CPUID2_ENTRIES_OFFSET)
+        let count = min(Int((pointer + headerSize).load(as: UInt32.self)), capacity)
+        let first = pointer + headerSize + Int(CKVM_CPUID2_ENTRIES_OFFSET)
         return (0..<count).map { i in
             // SAFETY: i < capacity; see `init(entries:)`.
             CPUIDEntry((first + i * MemoryLayout<ckvm_cpuid_entry2>.stride).load(as: ckvm_cpuid_entry2.self))

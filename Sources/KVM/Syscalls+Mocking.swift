@@ -22,8 +22,17 @@ package struct MockedCall: Hashable, Sendable, CustomStringConvertible {
     /// length; `mmap`'s length, prot, flags and offset; `munmap`'s address and length; `madvise`'s address,
     /// length and advice; `memfd_create`'s flags.
     package var arguments: [UInt64]
-    /// The bytes of an ioctl's struct argument as the wrapper passes them in.
+    /// The bytes of an ioctl's struct argument as the wrapper passes them in (for `KVM_MEMORY_ENCRYPT_OP`, the
+    /// 24-byte `struct kvm_sev_cmd` or `struct kvm_tdx_cmd`; for `KVM_SET_CPUID2` and its kin, the whole
+    /// `struct kvm_cpuid2` with its entries).
     package var bytes: [UInt8]?
+    /// The `KVM_MEMORY_ENCRYPT_OP` sub-command as the kernel spells it (`KVM_SEV_SNP_LAUNCH_UPDATE`,
+    /// `KVM_TDX_INIT_VM`); nil for every other call.
+    package var command: String?
+    /// For `KVM_MEMORY_ENCRYPT_OP`, the bytes the command's `data` field points at, as passed in (e.g. the 64-byte
+    /// `struct kvm_sev_snp_launch_update`, or `struct kvm_tdx_init_vm` with its CPUID entries); nil when `data`
+    /// is an immediate.
+    package var payload: [UInt8]?
     /// The path `open` opens, or the name `memfd_create` gives.
     package var path: String?
     /// What the call returned: ≥ 0, or `-errno` (a forced failure, or the real kernel's).
@@ -33,10 +42,11 @@ package struct MockedCall: Hashable, Sendable, CustomStringConvertible {
 
     package init(
         name: String, operation: String, fd: CInt = -1, request: UInt? = nil, arguments: [UInt64] = [],
-        bytes: [UInt8]? = nil, path: String? = nil
+        bytes: [UInt8]? = nil, path: String? = nil, command: String? = nil, payload: [UInt8]? = nil
     ) {
         (self.name, self.operation, self.fd, self.request) = (name, operation, fd, request)
         (self.arguments, self.bytes, self.path) = (arguments, bytes, path)
+        (self.command, self.payload) = (command, payload)
     }
 
     static func ioctl(
@@ -56,19 +66,24 @@ package struct MockedCall: Hashable, Sendable, CustomStringConvertible {
         return call
     }
 
-    /// `ioctl(fd 7, KVM_CREATE_VM, 0)`, `mmap(fd -1, 0x200000, 0x3, 0x22, 0x0)`, `open(/dev/kvm)`.
+    /// `ioctl(fd 7, KVM_CREATE_VM, 0)`, `mmap(fd -1, 0x200000, 0x3, 0x22, 0x0)`, `open(/dev/kvm)`,
+    /// `ioctl(fd 8, KVM_MEMORY_ENCRYPT_OP, KVM_SEV_INIT2, 24 bytes, payload 48 bytes)`.
     package var description: String {
         var parts: [String] = []
         if let path { parts.append(path) }
         if fd >= 0 || request != nil || name == "mmap" { parts.append("fd \(fd)") }
         if request != nil { parts.append(operation) }
+        if let command { parts.append(command) }
         parts += arguments.map { $0 < 10 ? String($0) : "0x" + String($0, radix: 16) }
         if let bytes { parts.append("\(bytes.count) bytes") }
+        if let payload { parts.append("payload \(payload.count) bytes") }
         return "\(name)(\(parts.joined(separator: ", ")))"
     }
 }
 
-/// Records the system calls made through `Syscalls` while it is installed, and fails chosen ones.
+/// Records the system calls made through `Syscalls` while it is installed, fails chosen ones, and lets a test
+/// answer chosen ones in the kernel's place (`answer(where:with:)`: read and rewrite the struct bytes and the
+/// `KVM_MEMORY_ENCRYPT_OP` payload, as the kernel's `copy_to_user` would, and choose the result).
 ///
 /// ```swift
 /// let driver = MockingDriver(mode: .fakeKernel)
@@ -85,7 +100,10 @@ package final class MockingDriver: Sendable {
         /// Plays the kernel: no descriptor is opened, `open`, `memfd_create` and the creating ioctls return
         /// fresh fake descriptors (from 2 000 000, above any real one), every other call succeeds with 0,
         /// `KVM_GET_API_VERSION` answers 12 and `KVM_CHECK_EXTENSION` `capabilityValue(cap)`. `mmap` maps
-        /// private anonymous memory of the asked length, so the memory can be used as usual.
+        /// private anonymous memory of the asked length, so the memory can be used as usual. The two launch
+        /// commands the kernel may do in part, `KVM_SEV_SNP_LAUNCH_UPDATE` and `KVM_TDX_INIT_MEM_REGION`, do the
+        /// whole range in one call (the remainder they write back is empty); answer them with
+        /// `answer(where:with:)` to play partial progress. Nothing else is written back.
         case fakeKernel
         /// Records the calls and makes them on this host's kernel, except the forced failures.
         case realKernel
@@ -101,9 +119,16 @@ package final class MockingDriver: Sendable {
         var matches: @Sendable (MockedCall, Int) -> Bool
     }
 
+    private struct Answer {
+        var remaining: Int
+        var matches: @Sendable (MockedCall) -> Bool
+        var respond: @Sendable (inout MockedCall) -> Int
+    }
+
     private struct State {
         var trace: [MockedCall] = []
         var forced: [Forced] = []
+        var answers: [Answer] = []
         var nextDescriptor: CInt = 2_000_000
     }
 
@@ -141,26 +166,61 @@ package final class MockingDriver: Sendable {
         state.withLock { $0.forced.append(Forced(errno: errno, remaining: 1, matches: { _, position in position == index })) }
     }
 
-    /// Records `call` and returns its result, ≥ 0 or `-errno`: a forced errno, the fake kernel's answer, or
-    /// `body`'s (the real call).
-    func perform(_ call: MockedCall, _ body: () -> Int) -> Int {
+    /// Answers the next `times` calls that match `predicate` (every one by default) in the kernel's place, in
+    /// either mode: `respond` gets the call as the wrapper made it, may rewrite its `bytes` and `payload` (the
+    /// wrapper copies them back into its argument, at most the argument's size), and returns the result, ≥ 0
+    /// or `-errno`. A forced errno (`force`) takes precedence; the first matching answer registered wins. The
+    /// trace keeps the call as it was made.
+    ///
+    /// ```swift
+    /// // A KVM_SEV_SNP_LAUNCH_UPDATE that does one page per call (gfn_start @0, uaddr @8, len @16 of the payload).
+    /// driver.answer(where: { $0.command == "KVM_SEV_SNP_LAUNCH_UPDATE" }) { call in
+    ///     guard var payload = call.payload else { return -Int(Errno.badAddress.rawValue) }
+    ///     MockedBytes.store(&payload, MockedBytes.load(payload, at: 16) - 4096, at: 16)  // and gfn_start, uaddr
+    ///     call.payload = payload
+    ///     return 0
+    /// }
+    /// ```
+    package func answer(
+        times: Int = .max, where predicate: @escaping @Sendable (MockedCall) -> Bool,
+        with respond: @escaping @Sendable (inout MockedCall) -> Int
+    ) {
+        state.withLock { $0.answers.append(Answer(remaining: times, matches: predicate, respond: respond)) }
+    }
+
+    /// Records `call` and returns its result, ≥ 0 or `-errno`: a forced errno, a test's answer, the fake
+    /// kernel's answer, or `body`'s (the real call). `answered` gets the call as an answer left it.
+    func perform(_ call: MockedCall, answered: (MockedCall) -> Void = { _ in }, _ body: () -> Int) -> Int {
         if call.isHostFact { return body() }
-        let (position, forced): (Int, Errno?) = state.withLock { state in
+        let (position, forced, respond): (Int, Errno?, (@Sendable (inout MockedCall) -> Int)?) = state.withLock { state in
             let position = state.trace.count
             state.trace.append(call)
-            guard let i = state.forced.firstIndex(where: { $0.remaining > 0 && $0.matches(call, position) }) else {
-                return (position, nil)
+            if let i = state.forced.firstIndex(where: { $0.remaining > 0 && $0.matches(call, position) }) {
+                state.forced[i].remaining -= 1
+                return (position, state.forced[i].errno, nil)
             }
-            state.forced[i].remaining -= 1
-            return (position, state.forced[i].errno)
+            if let i = state.answers.firstIndex(where: { $0.remaining > 0 && $0.matches(call) }) {
+                state.answers[i].remaining -= 1
+                return (position, nil, state.answers[i].respond)
+            }
+            return (position, nil, nil)
         }
         let result: Int
         if let forced {
             result = -Int(forced.rawValue)
+        } else if let respond {
+            // Outside the lock: an answer may look at the trace.
+            var answer = call
+            result = respond(&answer)
+            answered(answer)
         } else {
             switch mode {
-            case .realKernel: result = body()
-            case .fakeKernel: result = fakeResult(call, body)
+            case .realKernel:
+                result = body()
+            case .fakeKernel:
+                var answer = call
+                result = fakeResult(&answer, body)
+                if answer != call { answered(answer) }
             }
         }
         state.withLock { if position < $0.trace.count { $0.trace[position].result = result } }
@@ -174,7 +234,7 @@ package final class MockingDriver: Sendable {
         }
     }
 
-    private func fakeResult(_ call: MockedCall, _ body: () -> Int) -> Int {
+    private func fakeResult(_ call: inout MockedCall, _ body: () -> Int) -> Int {
         switch call.name {
         case "open", "memfd_create": return newDescriptor()
         // `mmap` maps anonymous memory (see `Syscalls.map`), which `munmap` removes for real.
@@ -188,7 +248,54 @@ package final class MockingDriver: Sendable {
         // Three pages: `struct kvm_run` and the PIO/coalesced-MMIO pages after it.
         case CKVM_KVM_GET_VCPU_MMAP_SIZE: return 3 * 4096
         case CKVM_KVM_CHECK_EXTENSION: return capabilityValue(UInt(call.arguments.first ?? 0))
+        case CKVM_KVM_MEMORY_ENCRYPT_OP:
+            Self.completeLaunchRange(&call)
+            return 0
         default: return 0
+        }
+    }
+
+    /// The fake kernel's `KVM_SEV_SNP_LAUNCH_UPDATE` and `KVM_TDX_INIT_MEM_REGION`: the whole range in one call,
+    /// written back as the kernel does (sev.c `snp_launch_update`, tdx.c `tdx_vcpu_init_mem_region`).
+    private static func completeLaunchRange(_ call: inout MockedCall) {
+        guard var payload = call.payload, payload.count >= 24 else { return }
+        switch call.command {
+        case "KVM_SEV_SNP_LAUNCH_UPDATE":
+            // struct kvm_sev_snp_launch_update: gfn_start @0, uaddr @8, len @16, type @24 (ZERO leaves uaddr).
+            let len = MockedBytes.load(payload, at: 16)
+            MockedBytes.store(&payload, MockedBytes.load(payload, at: 0) &+ len / 4096, at: 0)
+            if payload.count > 24 && payload[24] != UInt8(CKVM_KVM_SEV_SNP_PAGE_TYPE_ZERO) {
+                MockedBytes.store(&payload, MockedBytes.load(payload, at: 8) &+ len, at: 8)
+            }
+            MockedBytes.store(&payload, 0, at: 16)
+        case "KVM_TDX_INIT_MEM_REGION":
+            // struct kvm_tdx_init_mem_region: source_addr @0, gpa @8, nr_pages @16.
+            let bytes = MockedBytes.load(payload, at: 16) &* 4096
+            MockedBytes.store(&payload, MockedBytes.load(payload, at: 0) &+ bytes, at: 0)
+            MockedBytes.store(&payload, MockedBytes.load(payload, at: 8) &+ bytes, at: 8)
+            MockedBytes.store(&payload, 0, at: 16)
+        default:
+            return
+        }
+        call.payload = payload
+    }
+}
+
+/// Little-endian fields of recorded struct bytes, for answers that play the kernel.
+package enum MockedBytes {
+    /// The `UInt64` at `offset` (zero-extended when fewer than 8 bytes remain).
+    package static func load(_ bytes: [UInt8], at offset: Int, size: Int = 8) -> UInt64 {
+        var value: UInt64 = 0
+        for i in (0..<size).reversed() where offset + i < bytes.count {
+            value = value << 8 | UInt64(bytes[offset + i])
+        }
+        return value
+    }
+
+    /// Stores the low `size` bytes of `value` at `offset` (bytes beyond the end are dropped).
+    package static func store(_ bytes: inout [UInt8], _ value: UInt64, at offset: Int, size: Int = 8) {
+        for i in 0..<size where offset + i < bytes.count {
+            bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))
         }
     }
 }

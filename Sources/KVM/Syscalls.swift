@@ -27,18 +27,21 @@ enum Syscalls {
     /// how KVM_RUN reports KVM_EXIT_MEMORY_FAULT.
     ///
     /// `call` describes the system call for the mocking driver (tests only); it is evaluated only when a
-    /// driver is installed, and each attempt (also an EINTR retry) is one call of the trace.
+    /// driver is installed, and each attempt (also an EINTR retry) is one call of the trace. When a test's
+    /// answer (or the fake kernel) rewrote the call's struct bytes or payload, `answered` copies them back
+    /// into the caller's memory, as the kernel's `copy_to_user` would.
     @inline(__always)
     static func valueOrErrno(
         _ operation: String,
         detail: String? = nil,
         retryOnInterrupt: Bool = true,
         call: () -> MockedCall,
+        answered: (MockedCall) -> Void = { _ in },
         _ body: () -> Int
     ) throws(KVMError) -> Int {
         let driver = MockingDriver.current
         while true {
-            let result = if let driver { driver.perform(call(), body) } else { body() }
+            let result = if let driver { driver.perform(call(), answered: answered, body) } else { body() }
             if result >= 0 { return result }
             let error = Errno(rawValue: CInt(truncatingIfNeeded: -result))
             if retryOnInterrupt && error == .interrupted { continue }
@@ -91,10 +94,69 @@ enum Syscalls {
         try withUnsafeMutableBytes(of: &value) { (bytes) throws(KVMError) -> Int in
             try valueOrErrno(
                 operation, detail: detail,
-                call: { .ioctl(operation, fd, request, bytes: Array(UnsafeRawBufferPointer(bytes))) }
+                call: { .ioctl(operation, fd, request, bytes: Array(UnsafeRawBufferPointer(bytes))) },
+                answered: { copy($0.bytes, into: bytes) }
             ) {
                 ckvm_ioctl_ptr(fd, request, bytes.baseAddress)
             }
+        }
+    }
+
+    /// `ioctl(fd, request, buffer)` for a variable-length argument (`struct kvm_cpuid2` and its entries): the
+    /// whole buffer is the call's struct bytes for the mocking driver. The buffer must stay valid for the call.
+    static func ioctl(
+        _ fd: CInt, _ request: UInt, buffer: UnsafeMutableRawBufferPointer, _ operation: String, detail: String? = nil
+    ) throws(KVMError) -> Int {
+        // SAFETY: the caller owns `buffer` and keeps it alive for the call (`withExtendedLifetime`); KVM reads and
+        // writes at most the size its header declares, which the buffer was allocated for (CPUIDBuffer).
+        try valueOrErrno(
+            operation, detail: detail,
+            call: { .ioctl(operation, fd, request, bytes: Array(UnsafeRawBufferPointer(buffer))) },
+            answered: { copy($0.bytes, into: buffer) }
+        ) {
+            ckvm_ioctl_ptr(fd, request, buffer.baseAddress)
+        }
+    }
+
+    /// `ioctl(fd, KVM_MEMORY_ENCRYPT_OP, &command)`: `command` is a `struct kvm_sev_cmd` or `struct kvm_tdx_cmd`
+    /// whose `data` field the caller pointed at `payload` (the sub-command's own struct), or holds an immediate
+    /// when `payload` is nil. The mocking driver records the command's bytes, the payload's bytes and the
+    /// sub-command's name (`KVM_SEV_SNP_LAUNCH_UPDATE`); a failure is `KVM_MEMORY_ENCRYPT_OP` with the
+    /// sub-command as its detail. `payload` must stay valid for the call.
+    static func memoryEncryptOp<Command>(
+        _ fd: CInt, command: inout Command, name: String, payload: UnsafeMutableRawBufferPointer?
+    ) throws(KVMError) -> Int {
+        let operation = "KVM_MEMORY_ENCRYPT_OP"
+        // SAFETY: `command` is a trivial 24-byte C struct owned by the caller (`ckvm_sev_cmd`, `ckvm_tdx_cmd`: the
+        // size KVM_MEMORY_ENCRYPT_OP's request number encodes is that of its `unsigned long`, but KVM copies the
+        // whole struct, pinned by ckvm.c's static asserts); the pointer is only used for the duration of the ioctl.
+        return try withUnsafeMutableBytes(of: &command) { (bytes) throws(KVMError) -> Int in
+            try valueOrErrno(
+                operation, detail: name,
+                call: {
+                    MockedCall(
+                        name: "ioctl", operation: operation, fd: fd, request: CKVM_KVM_MEMORY_ENCRYPT_OP,
+                        bytes: Array(UnsafeRawBufferPointer(bytes)), command: name,
+                        payload: payload.map { Array(UnsafeRawBufferPointer($0)) })
+                },
+                answered: { call in
+                    copy(call.bytes, into: bytes)
+                    if let payload { copy(call.payload, into: payload) }
+                }
+            ) {
+                ckvm_ioctl_ptr(fd, CKVM_KVM_MEMORY_ENCRYPT_OP, bytes.baseAddress)
+            }
+        }
+    }
+
+    /// Copies what a mocked answer left in `bytes` back into the argument's memory (at most its size).
+    private static func copy(_ bytes: [UInt8]?, into destination: UnsafeMutableRawBufferPointer) {
+        guard let bytes else { return }
+        let count = min(bytes.count, destination.count)
+        bytes.withUnsafeBytes { source in
+            // SAFETY: `count` bytes fit both the answer and the caller's argument, which are distinct memory.
+            UnsafeMutableRawBufferPointer(rebasing: destination[0..<count]).copyMemory(
+                from: UnsafeRawBufferPointer(rebasing: source[0..<count]))
         }
     }
 

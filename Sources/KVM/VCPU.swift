@@ -289,7 +289,8 @@ public final class VCPU: @unchecked Sendable {
     /// The corresponding ioctl is `KVM_SET_CPUID2`.
     public func setCPUID2(_ entries: [CPUIDEntry]) throws(KVMError) {
         let buffer = CPUIDBuffer(entries: entries)
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_CPUID2, pointer: buffer.pointer, "KVM_SET_CPUID2",
+        defer { withExtendedLifetime(buffer) {} }
+        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_CPUID2, buffer: buffer.bytes, "KVM_SET_CPUID2",
                                detail: "\(entries.count) entries")
     }
 
@@ -300,12 +301,7 @@ public final class VCPU: @unchecked Sendable {
         try vm.system.supportedCPUID()
     }
 
-    /// Runs a TDX vCPU sub-command (`KVM_TDX_INIT_VCPU`, `KVM_TDX_INIT_MEM_REGION`, `KVM_TDX_GET_CPUID`).
-    ///
-    /// The corresponding ioctl is `KVM_MEMORY_ENCRYPT_OP` (on the vCPU fd) with `struct kvm_tdx_cmd`.
-    public func tdxCommand(_ command: TDXCommand, flags: UInt32 = 0, data: UInt64 = 0) throws(KVMError) {
-        try TDXRequest.issue(rawDescriptor, command, flags: flags, data: data)
-    }
+    // The TDX vCPU sub-commands are in VCPU+TDX.swift.
     #endif
 }
 

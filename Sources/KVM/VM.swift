@@ -223,36 +223,13 @@ public final class VM: Sendable {
 
     #if arch(x86_64)
     /// Issues a raw `KVM_MEMORY_ENCRYPT_OP` with `argument` pointing at a `struct kvm_sev_cmd` or
-    /// `struct kvm_tdx_cmd` the caller built; prefer `sevCommand` and `tdxCommand`.
+    /// `struct kvm_tdx_cmd` the caller built. The mocking driver sees only the call, not the bytes behind the
+    /// pointer: prefer the typed sub-commands (VM+SEV.swift, VM+TDX.swift), which it records in full.
     ///
     /// The corresponding ioctl is `KVM_MEMORY_ENCRYPT_OP`.
     public func memoryEncryptOp(_ argument: UnsafeMutableRawPointer, detail: String? = nil) throws(KVMError) {
         _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_MEMORY_ENCRYPT_OP, pointer: argument,
                                "KVM_MEMORY_ENCRYPT_OP", detail: detail)
-    }
-
-    /// Runs an SEV/SEV-SNP sub-command: `data` points at its payload (`struct kvm_sev_snp_launch_start`,
-    /// …), `sevDescriptor` is an open `/dev/sev`. A firmware failure is in `KVMError.firmwareError`.
-    ///
-    /// The corresponding ioctl is `KVM_MEMORY_ENCRYPT_OP` with `struct kvm_sev_cmd`.
-    public func sevCommand(_ command: SEVCommand, data: UnsafeMutableRawPointer?, sevDescriptor: CInt) throws(KVMError) {
-        var request = ckvm_sev_cmd(
-            id: command.rawValue, pad0: 0, data: UInt64(UInt(bitPattern: data)), error: 0,
-            sev_fd: UInt32(bitPattern: sevDescriptor))
-        do {
-            _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_MEMORY_ENCRYPT_OP, argument: &request,
-                                   "KVM_MEMORY_ENCRYPT_OP", detail: command.description)
-        } catch {
-            throw error.withFirmwareError(UInt64(request.error))
-        }
-    }
-
-    /// Runs a TDX VM sub-command (`KVM_TDX_CAPABILITIES`, `KVM_TDX_INIT_VM`, `KVM_TDX_FINALIZE_VM`);
-    /// `data` is an immediate or a user pointer. A SEAMCALL failure is in `KVMError.firmwareError`.
-    ///
-    /// The corresponding ioctl is `KVM_MEMORY_ENCRYPT_OP` with `struct kvm_tdx_cmd`.
-    public func tdxCommand(_ command: TDXCommand, flags: UInt32 = 0, data: UInt64 = 0) throws(KVMError) {
-        try TDXRequest.issue(rawDescriptor, command, flags: flags, data: data)
     }
 
     /// Tells KVM where 3 pages of guest-physical space for the real-mode TSS may live (Intel VMX).
@@ -313,20 +290,6 @@ enum EnableCapRequest {
         return request
     }
 }
-
-#if arch(x86_64)
-enum TDXRequest {
-    static func issue(_ fd: CInt, _ command: TDXCommand, flags: UInt32, data: UInt64) throws(KVMError) {
-        var request = ckvm_tdx_cmd(id: command.rawValue, flags: flags, data: data, hw_error: 0)
-        do {
-            _ = try Syscalls.ioctl(fd, CKVM_KVM_MEMORY_ENCRYPT_OP, argument: &request, "KVM_MEMORY_ENCRYPT_OP",
-                                   detail: command.description)
-        } catch {
-            throw error.withFirmwareError(request.hw_error)
-        }
-    }
-}
-#endif
 
 extension KVMError {
     /// The error with `firmwareError` set when `code` is non-zero.

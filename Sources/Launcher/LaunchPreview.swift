@@ -57,6 +57,12 @@ public enum LaunchPreview {
         if let first = setup.first, let last = setup.last {
             lines.append(("execute \(setup.count) steps, \(first.id) … \(last.id) (a step failing: undo in reverse, exit 125)", nil))
         }
+        let launchCommands = setup.filter { Self.partialCommands.contains($0.operation.command ?? "") }
+        if let first = launchCommands.first {
+            let platform = first.operation.command?.hasPrefix("KVM_SEV") == true ? "SEV-SNP" : "TDX"
+            lines.append(("repeat each \(first.operation.command ?? "") until KVM has done its whole range (\(PartialProgress.maximumStalls) calls in a row without progress: exit 125)", nil))
+            lines.append(("the \(platform) launch commands are implemented against the kernel's uapi layouts and ordering rules and checked with a recording kernel double, never run on \(platform) hardware", nil))
+        }
         if let unsupported = plan.steps.first(where: { PlanExecutor.unsupportedReason($0) != nil }) {
             lines.append(("but cannot execute step \(unsupported.id): \(PlanExecutor.unsupportedReason(unsupported) ?? "") (exit 125)", nil))
         }
@@ -80,6 +86,9 @@ public enum LaunchPreview {
         }
         return out
     }
+
+    /// The launch commands KVM may do in part, which the launcher repeats (`PartialProgress`).
+    static let partialCommands: Set<String> = ["KVM_SEV_SNP_LAUNCH_UPDATE", "KVM_TDX_INIT_MEM_REGION"]
 
     static func handlerText(_ handler: Handler) -> String {
         switch handler.kind {

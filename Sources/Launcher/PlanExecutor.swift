@@ -38,18 +38,22 @@ public struct StepFailure: Error, Hashable, Sendable, CustomStringConvertible {
     init(_ step: Step, kernel error: KVMError) {
         var detail = "\(KVMError.name(of: error.errno)) (\(error.errno.description))"
         if let firmware = error.firmwareError { detail += ", firmware error \(hex(firmware))" }
-        let op = step.operation.op
-        if error.operation != op && !(op == "open" && error.operation.hasPrefix("open ")) {
-            detail = "\(error.operation): " + detail
+        // A KVM_MEMORY_ENCRYPT_OP failure is named by its sub-command (the error's detail), like the step.
+        let failed = error.operation == "KVM_MEMORY_ENCRYPT_OP" ? error.detail ?? error.operation : error.operation
+        let op = step.operation.command ?? step.operation.op
+        if failed != op && !(op == "open" && failed.hasPrefix("open ")) {
+            detail = "\(failed): " + detail
         }
         self.init(step, detail: detail, errnoName: KVMError.name(of: error.errno))
     }
 }
 
-/// A check a step makes that does not hold (not a kernel error).
+/// A check a step makes that does not hold (not a kernel error), or a kernel answer the step cannot accept.
 struct StepProblem: Error {
     var detail: String
     var status: Int32 = 125
+    /// The errno, when the problem is a kernel error the step gave up on (e.g. EAGAIN too many times).
+    var errnoName: String? = nil
 }
 
 // MARK: - Trace
@@ -97,11 +101,14 @@ final class PlanExecutor {
         case mapping(HostMemory)
         case vcpu(VCPU)
         case runMapping(VCPU)
+        case sevDevice(SEVDevice)
     }
 
     var acquired: [(step: Step, ref: FdRef, resource: Resource)] = []
 
     var system: KVMSystem?
+    /// `/dev/sev`, for the SEV-SNP launch commands' `sev_fd`.
+    var sevDevice: SEVDevice?
     var vm: VM?
     var guestMemfds: [String: GuestMemfd] = [:]
     var memfds: [String: Memfd] = [:]
@@ -124,6 +131,10 @@ final class PlanExecutor {
 
     var slots: [Slot] = []
     var supportedCPUID: [CPUIDEntry]?
+    #if arch(x86_64)
+    /// What `KVM_TDX_CAPABILITIES` reported, for `KVM_TDX_INIT_VM`'s CPUID.
+    var tdxCapabilities: TDXCapabilities?
+    #endif
     var bootAreaWritten = false
 
     init(plan: Plan, payload: [UInt8]?, initrd: [UInt8]? = nil, output: any LaunchOutput, trace: Bool,
@@ -157,7 +168,7 @@ final class PlanExecutor {
             }
             throw failure
         } catch let problem as StepProblem {
-            throw StepFailure(step, detail: problem.detail, status: problem.status)
+            throw StepFailure(step, detail: problem.detail, errnoName: problem.errnoName, status: problem.status)
         } catch {
             throw StepFailure(step, detail: "\(error)")
         }
@@ -243,6 +254,11 @@ final class PlanExecutor {
     func requireVM() throws -> VM {
         guard let vm else { throw missing(.vm) }
         return vm
+    }
+
+    func requireSEV(_ ref: FdRef) throws -> SEVDevice {
+        guard ref == .sev, let sevDevice else { throw missing(ref) }
+        return sevDevice
     }
 
     func requireVCPU(_ ref: FdRef, _ step: Step) throws -> VCPU {
@@ -436,12 +452,18 @@ final class PlanExecutor {
             case .system(let kvm):
                 what = "close \(ref) (fd \(kvm.rawDescriptor))"
                 system = nil
+            case .sevDevice(let sev):
+                what = "close \(ref) (fd \(sev.rawDescriptor))"
+                sevDevice = nil
             }
             // `resource` holds the last reference; it goes at the end of this iteration, which closes the fd
             // (the KVM wrappers close on deinit).
             record(TraceEntry(kind: .undo, stepID: step.id, line: what, result: "0"))
         }
         supportedCPUID = nil
+        #if arch(x86_64)
+        tdxCapabilities = nil
+        #endif
     }
 
     /// The sharing handler's view of the VM: each region's guest_memfd and shared mapping.

@@ -26,6 +26,15 @@ struct LaunchCommand: ParsableCommand {
             own (the first one on kvmplan's main thread). Memory backed by hugetlb needs free huge pages on \
             the host; without them its mmap step fails (exit 125).
 
+            SEV-SNP and TDX plans: /dev/sev is opened like /dev/kvm (SNP), and the launch commands \
+            (KVM_SEV_INIT2 to KVM_SEV_SNP_LAUNCH_FINISH, KVM_TDX_CAPABILITIES to KVM_TDX_FINALIZE_VM) are \
+            KVM_MEMORY_ENCRYPT_OP calls; KVM_SEV_SNP_LAUNCH_UPDATE and KVM_TDX_INIT_MEM_REGION are repeated \
+            with the remainder KVM writes back until the whole range is done (EAGAIN retried; 16 calls in a \
+            row without progress fail the step, exit 125), and a failed command's message carries the \
+            firmware's error code (kvm_sev_cmd.error, kvm_tdx_cmd.hw_error). These steps are implemented \
+            against the kernel's uapi layouts and ordering rules and checked with a recording kernel double; \
+            they have never run on SEV-SNP or TDX hardware, and neither has the run phase of such a guest.
+
             Guest ABI: bytes written to COM1 (port 0x3f8) go to stdout unbuffered, the line status register \
             (0x3fd) reads 0x60; the byte written to port 0xf4 is the exit status and ends the VM; HLT ends a \
             vCPU and the VM exits 0 when every vCPU halted. Accesses to an MMIO hole or writes to a read-only \

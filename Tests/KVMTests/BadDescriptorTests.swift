@@ -46,6 +46,7 @@ struct BadObjects {
     let vcpu: VCPU
     let guestMemfd: GuestMemfd
     let memfd: Memfd
+    let sev: SEVDevice
 
     init(_ bad: BadDescriptor) throws {
         system = KVMSystem(adoptingDescriptor: bad.makeDescriptor())
@@ -53,6 +54,7 @@ struct BadObjects {
         vcpu = VCPU(adoptingDescriptor: bad.makeDescriptor(), vm: vm, runPage: try HostMemory.anonymous(size: 16384))
         guestMemfd = GuestMemfd(adoptingDescriptor: bad.makeDescriptor(), size: 0x20_0000, flags: [.mmap])
         memfd = Memfd(adoptingDescriptor: bad.makeDescriptor(), size: 0x20_0000)
+        sev = SEVDevice(adoptingDescriptor: bad.makeDescriptor())
     }
 }
 
@@ -155,11 +157,31 @@ struct WrapperCase: Sendable, CustomTestStringConvertible {
                 command.initializeMemory(as: UInt8.self, repeating: 0, count: 24)
                 try o.vm.memoryEncryptOp(command)
             },
-            WrapperCase("VM.sevCommand", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
-                try o.vm.sevCommand(.snpLaunchFinish, data: nil, sevDescriptor: -1)
+            WrapperCase("VM.sevInit2", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                try o.vm.sevInit2(vmsaFeatures: 0, ghcbVersion: 2, sev: o.sev)
             },
-            WrapperCase("VM.tdxCommand", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
-                try o.vm.tdxCommand(.finalizeVM)
+            WrapperCase("VM.snpLaunchStart", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                try o.vm.snpLaunchStart(policy: 0x30000, sev: o.sev)
+            },
+            WrapperCase("VM.snpLaunchUpdate", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                _ = try o.vm.snpLaunchUpdate(SNPLaunchRange(gfnStart: 0x100, uaddr: 0x1000, len: 0x1000, type: 1), sev: o.sev)
+            },
+            WrapperCase("VM.snpLaunchFinish", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                try o.vm.snpLaunchFinish(hostData: [UInt8](repeating: 1, count: 32), sev: o.sev)
+            },
+            WrapperCase("VM.snpLaunchFinish (ID block)", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                try o.vm.snpLaunchFinish(
+                    hostData: [UInt8](repeating: 0, count: 32), idBlock: [UInt8](repeating: 2, count: 96),
+                    idAuth: [UInt8](repeating: 3, count: 4096), sev: o.sev)
+            },
+            WrapperCase("VM.tdxCapabilities", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                _ = try o.vm.tdxCapabilities()
+            },
+            WrapperCase("VM.tdxInitVM", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                try o.vm.tdxInitVM(TDXInitVMParameters(attributes: 0, xfam: 3, cpuid: []))
+            },
+            WrapperCase("VM.tdxFinalizeVM", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                try o.vm.tdxFinalizeVM()
             },
             WrapperCase("VM.setTSSAddress", "KVM_SET_TSS_ADDR") { o throws(KVMError) in
                 try o.vm.setTSSAddress(0xfffb_d000)
@@ -185,8 +207,14 @@ struct WrapperCase: Sendable, CustomTestStringConvertible {
             WrapperCase("VCPU.getSupportedCPUID", "KVM_GET_SUPPORTED_CPUID") { o throws(KVMError) in
                 _ = try o.vcpu.getSupportedCPUID()
             },
-            WrapperCase("VCPU.tdxCommand", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
-                try o.vcpu.tdxCommand(.initVCPU)
+            WrapperCase("VCPU.tdxInitVCPU", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                try o.vcpu.tdxInitVCPU()
+            },
+            WrapperCase("VCPU.tdxGetCPUID", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                _ = try o.vcpu.tdxGetCPUID()
+            },
+            WrapperCase("VCPU.tdxInitMemRegion", "KVM_MEMORY_ENCRYPT_OP") { o throws(KVMError) in
+                _ = try o.vcpu.tdxInitMemRegion(TDXMemRegion(sourceAddr: 0x1000, gpa: 0, nrPages: 1), measure: true)
             },
         ]
         #endif
@@ -213,6 +241,12 @@ struct BadDescriptorTests {
         #expect(error?.errno == .noSuchFileOrDirectory)
         #expect(error?.isDeviceMissing == true)
         #expect(error?.isPermissionDenied == false)
+    }
+
+    @Test func missingSEVDeviceIsENOENT() {
+        let error = #expect(throws: KVMError.self) { try SEVDevice(path: "/nonexistent/sev") }
+        #expect(error?.operation == "open /nonexistent/sev")
+        #expect(error?.isDeviceMissing == true)
     }
 
     @Test func probeOfMissingDeviceIsENOENT() {

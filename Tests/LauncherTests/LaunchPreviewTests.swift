@@ -22,10 +22,29 @@ struct LaunchPreviewTests {
     }
 
     @Test func dryRunOfAnUnsupportedPlatformSaysWhichStepCannotRun() throws {
-        let plan = try Samples.compile("tdx").plan
+        let plan = try Samples.compile("cca").plan
         let text = LaunchPreview.render(plan, payloadStatus: "no payload", timeout: nil)
-        #expect(text.contains("check KVM_CAP_VM_TYPES has bit 5 (KVM_X86_TDX_VM)"))
-        #expect(text.contains("but cannot execute step tdx.capabilities: KVM_TDX_CAPABILITIES is not implemented (exit 125)"))
+        #expect(text.contains("but cannot execute step vcpu-init.0: KVM_ARM_VCPU_INIT is not implemented (arm64) (exit 125)"))
+    }
+
+    /// SEV-SNP and TDX plans: every step executable, the repeated launch command, and what was (not) verified.
+    @Test(arguments: [
+        ("tdx", "check KVM_CAP_VM_TYPES has bit 5 (KVM_X86_TDX_VM)", "execute 37 steps, kvm … tdx.finalize", "KVM_TDX_INIT_MEM_REGION", "TDX"),
+        ("sev-snp", "check KVM_CAP_VM_TYPES has bit 4 (KVM_X86_SNP_VM)", "execute 30 steps, kvm … snp.launch-finish", "KVM_SEV_SNP_LAUNCH_UPDATE", "SEV-SNP"),
+    ])
+    func dryRunOfAConfidentialPlanExecutesEveryStep(
+        _ name: String, _ vmType: String, _ execute: String, _ repeated: String, _ platform: String
+    ) throws {
+        let plan = try Samples.compile(name).plan
+        let text = LaunchPreview.render(plan, payloadStatus: "no payload", timeout: nil)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(text.contains(vmType))
+        #expect(lines.contains("#   \(execute) (a step failing: undo in reverse, exit 125)"))
+        #expect(!text.contains("cannot execute"))
+        #expect(lines.contains("#   repeat each \(repeated) until KVM has done its whole range (16 calls in a row without progress: exit 125)"))
+        #expect(lines.contains(
+            "#   the \(platform) launch commands are implemented against the kernel's uapi layouts and ordering rules and checked with a recording kernel double, never run on \(platform) hardware"))
+        #expect(plan.steps.allSatisfy { PlanExecutor.unsupportedReason($0) == nil })
     }
 }
 

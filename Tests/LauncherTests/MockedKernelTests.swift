@@ -10,7 +10,7 @@ import TestSupport
 /// tests run on any Linux host. Each records the system calls a plan's steps make and compares them with the
 /// plan, or forces an errno on one call.
 @Suite struct MockedKernelTests {
-    static let samples = ["memtest", "hello-long", "hello-real", "hello-protected", "smp", "memfd"]
+    static let samples = ["memtest", "hello-long", "hello-real", "hello-protected", "smp", "memfd", "sev-snp", "tdx"]
 
     static func sample(_ name: String) throws -> CompiledSample {
         name == "memfd" ? try LaunchTests.memfdSample() : try Samples.compile(name)
@@ -35,9 +35,15 @@ import TestSupport
 
     // MARK: - Trace equals plan
 
+    /// A call as the plan spells it: a `KVM_MEMORY_ENCRYPT_OP` by its sub-command (`KVM_SEV_INIT2`), any other
+    /// call by its operation.
+    static func spelling(_ call: MockedCall) -> String { call.command ?? call.operation }
+
     /// The calls each step makes, as (operation, fd) with fds of earlier calls' results: the plan's step
     /// itself, plus what its KVM-module wrapper adds (the kvm_run mapping with the vCPU, the supported CPUID
-    /// before the first KVM_SET_CPUID2, the register reads of the boot state).
+    /// before the first KVM_SET_CPUID2 or KVM_TDX_INIT_VM, the register reads of the boot state, the
+    /// KVM_TDX_GET_CPUID of a TDX vCPU's KVM_SET_CPUID2). With the fake kernel, LAUNCH_UPDATE and
+    /// INIT_MEM_REGION take one call each.
     static func expectedCalls(_ plan: Plan, trace: [MockedCall]) -> [(step: String, operation: String, fd: CInt)] {
         var fds: [String: CInt] = [:]
         var position = 0
@@ -54,8 +60,10 @@ import TestSupport
             case .createVCPU:
                 let vcpu = position < trace.count ? CInt(trace[position].result) : -1
                 calls = [("KVM_CREATE_VCPU", on), ("KVM_GET_VCPU_MMAP_SIZE", kvm), ("mmap", vcpu)]
-            case .setCPUID2:
-                calls = (cpuidAsked ? [] : [("KVM_GET_SUPPORTED_CPUID", kvm)]) + [("KVM_SET_CPUID2", on)]
+            case .setCPUID2(let it) where it.from == .tdx:
+                calls = [("KVM_TDX_GET_CPUID", on), ("KVM_SET_CPUID2", on)]
+            case .setCPUID2, .tdxInitVM:
+                calls = (cpuidAsked ? [] : [("KVM_GET_SUPPORTED_CPUID", kvm)]) + [(op.command ?? op.op, on)]
                 cpuidAsked = true
             // `Memfd(name:size:)` sizes the new file (to 0: the plan's own ftruncate step sizes it).
             case .memfdCreate: calls = [("memfd_create", -1), ("ftruncate", position < trace.count ? CInt(trace[position].result) : -1)]
@@ -83,7 +91,7 @@ import TestSupport
         let expected = Self.expectedCalls(sample.plan, trace: trace)
         try #require(trace.count >= expected.count, "\(trace)")
         for (call, want) in zip(trace, expected) {
-            #expect(call.operation == want.operation && call.fd == want.fd, "step \(want.step): \(call) is not \(want.operation) on fd \(want.fd)\n\(trace.map(\.description).joined(separator: "\n"))")
+            #expect(Self.spelling(call) == want.operation && call.fd == want.fd, "step \(want.step): \(call) is not \(want.operation) on fd \(want.fd)\n\(trace.map(\.description).joined(separator: "\n"))")
         }
         // Every ioctl uses the request number of the plan's per-architecture table.
         for call in trace where call.request != nil {
@@ -100,7 +108,7 @@ import TestSupport
 
     // MARK: - Undo order on a failure at each call
 
-    @Test(arguments: ["memtest", "memfd"])
+    @Test(arguments: ["memtest", "memfd", "sev-snp", "tdx"])
     func aFailureAtEachCallUndoesEverythingNewestFirst(_ name: String) throws {
         let sample = try Self.sample(name)
         let clean = MockingDriver(mode: .fakeKernel)
@@ -122,7 +130,7 @@ import TestSupport
             // Host addresses (an mmap's result, a memslot's userspace_addr inside the struct bytes) differ
             // from one launch to the next, so the calls are compared without them.
             #expect(trace[..<index].map(Self.withoutHostAddresses) == cleanTrace[..<index].map(Self.withoutHostAddresses), "the calls before \(index) changed")
-            #expect(trace[index].operation == want.operation && trace[index].result == -Int(Errno.invalidArgument.rawValue))
+            #expect(Self.spelling(trace[index]) == want.operation && trace[index].result == -Int(Errno.invalidArgument.rawValue))
 
             // Steps before the failing one ran; every fd and mapping they made is undone, newest first.
             let failingStep = try #require(sample.plan.steps.firstIndex { $0.id == want.step })
@@ -208,14 +216,26 @@ import TestSupport
         #expect(error?.isDeviceMissing == true)
     }
 
-    /// A call without the values that are host addresses: an mmap's result and a memslot's `userspace_addr`
-    /// (bytes 24..<32 of `kvm_userspace_memory_region` and `_region2`). Everything else stays compared.
+    /// A call without the values that are host addresses: an mmap's result, a memslot's `userspace_addr`
+    /// (bytes 24..<32 of `kvm_userspace_memory_region` and `_region2`), the `data` pointer of a
+    /// `KVM_MEMORY_ENCRYPT_OP` command (bytes 8..<16 of `kvm_sev_cmd` and `kvm_tdx_cmd`), and the source
+    /// addresses in its payload (`kvm_sev_snp_launch_update.uaddr` 8..<16, `kvm_tdx_init_mem_region.source_addr`
+    /// 0..<8, `kvm_sev_snp_launch_finish.id_block_uaddr`/`id_auth_uaddr` 0..<16). Everything else stays compared.
     static func withoutHostAddresses(_ call: MockedCall) -> MockedCall {
         var call = call
+        func zero(_ bytes: inout [UInt8]?, _ range: Range<Int>) {
+            guard var value = bytes, value.count >= range.upperBound else { return }
+            value.replaceSubrange(range, with: [UInt8](repeating: 0, count: range.count))
+            bytes = value
+        }
         if call.name == "mmap" && call.result >= 0 { call.result = 0 }
-        if call.operation.hasPrefix("KVM_SET_USER_MEMORY_REGION"), var bytes = call.bytes, bytes.count >= 32 {
-            bytes.replaceSubrange(24..<32, with: [UInt8](repeating: 0, count: 8))
-            call.bytes = bytes
+        if call.operation.hasPrefix("KVM_SET_USER_MEMORY_REGION") { zero(&call.bytes, 24..<32) }
+        if call.operation == "KVM_MEMORY_ENCRYPT_OP" { zero(&call.bytes, 8..<16) }
+        switch call.command {
+        case "KVM_SEV_SNP_LAUNCH_UPDATE": zero(&call.payload, 8..<16)
+        case "KVM_TDX_INIT_MEM_REGION": zero(&call.payload, 0..<8)
+        case "KVM_SEV_SNP_LAUNCH_FINISH": zero(&call.payload, 0..<16)
+        default: break
         }
         return call
     }

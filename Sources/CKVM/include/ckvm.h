@@ -305,6 +305,9 @@ struct ckvm_enc_region {
 #define CKVM_KVM_SEV_PAGE_TYPE_INVALID 0
 // KVM_SEV_SNP_PAGE_TYPE_*: ckvm_uapi.h (generated).
 #define CKVM_KVM_SEV_SNP_FINISH_DATA_SIZE 32
+// kvm_sev_snp_launch_finish: the ID block and ID authentication structure its uaddrs point at (kvm.h:904-905).
+#define CKVM_KVM_SEV_SNP_ID_BLOCK_SIZE 96
+#define CKVM_KVM_SEV_SNP_ID_AUTH_SIZE 4096
 
 /// `struct kvm_sev_cmd`, 24 bytes: the KVM_MEMORY_ENCRYPT_OP argument on SEV VMs.
 struct ckvm_sev_cmd {

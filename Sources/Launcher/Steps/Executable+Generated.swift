@@ -32,15 +32,15 @@ extension Operation {
         case .loadInitrd(let step): step
         case .linuxBootParams(let step): step
         case .linuxMPTable(let step): step
-        case .sevInit2: nil
-        case .snpLaunchStart: nil
-        case .snpLaunchUpdate: nil
-        case .snpLaunchFinish: nil
-        case .tdxCapabilities: nil
-        case .tdxInitVM: nil
-        case .tdxInitVCPU: nil
-        case .tdxInitMemRegion: nil
-        case .tdxFinalizeVM: nil
+        case .sevInit2(let step): step
+        case .snpLaunchStart(let step): step
+        case .snpLaunchUpdate(let step): step
+        case .snpLaunchFinish(let step): step
+        case .tdxCapabilities(let step): step
+        case .tdxInitVM(let step): step
+        case .tdxInitVCPU(let step): step
+        case .tdxInitMemRegion(let step): step
+        case .tdxFinalizeVM(let step): step
         case .armVCPUInit: nil
         case .armRMIPopulate: nil
         case .run(let step): step

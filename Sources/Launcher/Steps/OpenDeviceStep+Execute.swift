@@ -2,13 +2,19 @@ import KVM
 import Plan
 
 extension OpenDeviceStep: ExecutableStep {
-    var unsupportedReason: String? { path == .kvm ? nil : "opening \(path.rawValue) is not implemented" }
-
     func execute(_ x: PlanExecutor, _ step: Step) throws -> String {
-        guard path == .kvm else { throw x.unsupported(step) }
-        let kvm = try KVMSystem()
-        x.system = kvm
-        x.acquire(step, .kvm, .system(kvm))
-        return "fd \(kvm.rawDescriptor)"
+        switch path {
+        case .kvm:
+            let kvm = try KVMSystem()
+            x.system = kvm
+            x.acquire(step, .kvm, .system(kvm))
+            return "fd \(kvm.rawDescriptor)"
+        case .sev:
+            // The AMD Secure Processor's device: every SEV-SNP launch command names it (kvm_sev_cmd.sev_fd).
+            let sev = try SEVDevice()
+            x.sevDevice = sev
+            x.acquire(step, .sev, .sevDevice(sev))
+            return "fd \(sev.rawDescriptor)"
+        }
     }
 }
