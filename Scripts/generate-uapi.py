@@ -4,7 +4,8 @@
 Usage: python3 Scripts/generate-uapi.py [--output DIR]
 
 Writes, relative to the repository root (or to DIR, which the staleness test uses):
-  Sources/CKVM/include/ckvm_uapi.h        KVMIO, API version, request-number declarations, KVM_CAP_* numbers
+  Sources/CKVM/include/ckvm_uapi.h        KVMIO, API version, request-number declarations, KVM_CAP_* numbers, flags,
+                                          enumerations, hypercall numbers, and the argument structs' layouts
   Sources/CKVM/ckvm_uapi.c                request numbers (_IOC from the table) and sizeof checks of the C structs
   Sources/Plan/UAPI+Generated.swift       IoctlDirection, UAPIStruct, Ioctl, the Capability catalogue, VM types,
                                           EncryptOpCommand, the members of the flag sets (GuestMemfdFlags, …)
@@ -12,8 +13,9 @@ Writes, relative to the repository root (or to DIR, which the staleness test use
   Sources/Rules/UAPI+Generated.swift      UAPIMachineType (the machine types the platform traits name), UAPIHypercall
   Tests/KVMTests/UAPIConsistency+Generated.swift   CKVM's compiled values paired with the Swift side
 
-The C reproducer's prelude (PlanCRenderer) prints its KP_KVM_* request numbers from IoctlNumbers and its
-capability numbers from the Capability catalogue, so it needs no generated file of its own.
+The C reproducer's prelude (PlanCRenderer) prints its KP_KVM_* request numbers from IoctlNumbers, its capability
+numbers from the Capability catalogue and its struct declarations from CReproducerLayouts (in Plan's generated
+file), so the reproducer and CKVM declare the same layouts.
 
 Python 3 standard library only; the output is deterministic (sorted by the table's order).
 """
@@ -134,8 +136,45 @@ def c_header(t):
         out += [f"#define CKVM_{c['name']} {c['id']}" for c in t["encryptOpCommands"] if c["family"] == family]
     out += ["", "// MARK: - Exit reasons (kvm_run.exit_reason)", ""]
     out += [f"#define CKVM_{e['name']} {e['number']}" for e in t["exitReasons"]]
+    out += ["", "// MARK: - Struct layouts (§1.5)", "", "#include <stdint.h>"]
+    for arch, layouts in layout_groups(t):
+        if arch:
+            out += ["", f"#if {C_ARCH[arch]}"]
+        for e in layouts:
+            out += [""] + doc_lines(e["doc"], "") + [f"struct ckvm_{e['c']} {{"]
+            for field in e["fields"]:
+                out.append("    " + field.replace("@", "ckvm_"))
+            out.append("};")
+        if arch:
+            out.append(f"#endif  // {arch}")
     out += ["", "#endif  // CKVM_UAPI_H", ""]
     return "\n".join(out)
+
+
+def layout_arches(e):
+    return ARCHES if e["arch"] == "any" else [e["arch"]]
+
+
+def layout_groups(t):
+    """The layouts in table order, in runs of the same architecture guard (None: every architecture)."""
+    groups = []
+    for e in t["layouts"]:
+        arch = None if e["arch"] == "any" else e["arch"]
+        if groups and groups[-1][0] == arch:
+            groups[-1][1].append(e)
+        else:
+            groups.append((arch, [e]))
+    return groups
+
+
+def layout_size(t, e, arch):
+    """A layout's size on `arch`: its own, or its argument struct's (written once, in `structs`)."""
+    if "size" in e:
+        return e["size"]
+    for s in t["structs"]:
+        if s["kernel"] == e["kernel"]:
+            return s["size"].get(arch)
+    return None
 
 
 def c_source(t):
@@ -170,6 +209,12 @@ def c_source(t):
             if ctype and used:
                 size = s["size"][arch]
                 out.append(f'_Static_assert(sizeof({ctype}) == {size}, "{s["kernel"]} is {size} bytes on {arch}");')
+        asserted = {s["kernel"] for s in t["structs"] if s.get("ckvm", {}).get(arch)
+                    and any(arch in i["arch"] and i["argument"] == s["swift"] for i in t["ioctls"])}
+        for e in t["layouts"]:
+            size = layout_size(t, e, arch)
+            if arch in layout_arches(e) and e["kernel"] not in asserted and size is not None:
+                out.append(f'_Static_assert(sizeof(struct ckvm_{e["c"]}) == {size}, "{e["kernel"]} is {size} bytes on {arch}");')
         out.append(f"#endif  // {arch}")
     out.append("")
     return "\n".join(out)
@@ -329,6 +374,30 @@ def swift_plan(t):
         out += ["        }", "    }", "", "    /// The kernel's name.", "    public var uapiName: String {", "        switch self {"]
         out += [f'        case .{m["swift"]}: "{group["prefix"]}{m["name"]}"' for m in group["members"]]
         out += ["        }", "    }", "}"]
+    out += ["", "// MARK: - Struct layouts of the C reproducer", "",
+            "/// The uapi struct declarations of `kvmplan plan --format c` (`struct kp_*`, each with a size check), from the",
+            "/// same table as CKVM's: the layouts the reproducer uses on an architecture, in table order.",
+            "enum CReproducerLayouts {", "    static func declarations(arch: PlanArch) -> String {",
+            "        switch arch {"]
+    for arch in ARCHES:
+        text = []
+        for e in t["layouts"]:
+            if not e.get("reproducer") or arch not in layout_arches(e):
+                continue
+            if e.get("note"):
+                text.append(f"/* {e['note']} */")
+            text.append(f"struct kp_{e['c']} {{")
+            for field in e["fields"]:
+                text.append("    " + field.split("//")[0].rstrip().replace("@", "kp_"))
+            text.append("};")
+            size = layout_size(t, e, arch)
+            text.append(f'_Static_assert(sizeof(struct kp_{e["c"]}) == {size}, "{e["kernel"][len("struct "):]}");')
+            text.append("")
+        out.append(f"        case .{arch}:")
+        out.append('            """')
+        out += [("            " + line) if line else "" for line in text]
+        out.append('            """')
+    out += ["        }", "    }", "}"]
     out += ["", "// MARK: - Hypercalls", "", "/// KVM hypercall numbers (`KVM_HC_*`, include/uapi/linux/kvm_para.h).", "public enum Hypercall {"]
     for h in t["hypercalls"]:
         out += doc_lines(f"`{h['name']}`: {h['doc']}", "    ")

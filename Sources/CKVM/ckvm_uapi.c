@@ -51,6 +51,19 @@ _Static_assert(sizeof(struct ckvm_cpuid2) == 8, "struct kvm_cpuid2 is 8 bytes on
 _Static_assert(sizeof(struct ckvm_irq_level) == 8, "struct kvm_irq_level is 8 bytes on x86_64");
 _Static_assert(sizeof(struct ckvm_pit_config) == 64, "struct kvm_pit_config is 64 bytes on x86_64");
 _Static_assert(sizeof(uint64_t) == 8, "__u64 is 8 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_one_reg) == 16, "struct kvm_one_reg is 16 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_segment) == 24, "struct kvm_segment is 24 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_dtable) == 16, "struct kvm_dtable is 16 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_cpuid_entry2) == 40, "struct kvm_cpuid_entry2 is 40 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_sev_cmd) == 24, "struct kvm_sev_cmd is 24 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_sev_init) == 48, "struct kvm_sev_init is 48 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_sev_snp_launch_start) == 64, "struct kvm_sev_snp_launch_start is 64 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_sev_snp_launch_update) == 64, "struct kvm_sev_snp_launch_update is 64 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_sev_snp_launch_finish) == 88, "struct kvm_sev_snp_launch_finish is 88 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_tdx_cmd) == 24, "struct kvm_tdx_cmd is 24 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_tdx_capabilities) == 2056, "struct kvm_tdx_capabilities is 2056 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_tdx_init_vm) == 264, "struct kvm_tdx_init_vm is 264 bytes on x86_64");
+_Static_assert(sizeof(struct ckvm_tdx_init_mem_region) == 24, "struct kvm_tdx_init_mem_region is 24 bytes on x86_64");
 #endif  // x86_64
 
 #if defined(__aarch64__)
@@ -80,4 +93,7 @@ _Static_assert(sizeof(struct ckvm_enable_cap) == 104, "struct kvm_enable_cap is 
 _Static_assert(sizeof(struct ckvm_memory_attributes) == 32, "struct kvm_memory_attributes is 32 bytes on arm64");
 _Static_assert(sizeof(struct ckvm_create_guest_memfd) == 64, "struct kvm_create_guest_memfd is 64 bytes on arm64");
 _Static_assert(sizeof(struct ckvm_pre_fault_memory) == 64, "struct kvm_pre_fault_memory is 64 bytes on arm64");
+_Static_assert(sizeof(struct ckvm_one_reg) == 16, "struct kvm_one_reg is 16 bytes on arm64");
+_Static_assert(sizeof(struct ckvm_vcpu_init) == 32, "struct kvm_vcpu_init is 32 bytes on arm64");
+_Static_assert(sizeof(struct ckvm_arm_rmi_populate) == 32, "struct kvm_arm_rmi_populate is 32 bytes on arm64");
 #endif  // arm64

@@ -63,61 +63,10 @@ extern "C" {
 
 // kvm_run.io.direction, kvm_run.internal.suberror, kvm_run.system_event.type: ckvm_uapi.h (generated).
 
-// MARK: - Memory slots and guest_memfd (§1.5)
+// MARK: - Struct layouts
 
-/// `struct kvm_userspace_memory_region`, 32 bytes (KVM_SET_USER_MEMORY_REGION).
-struct ckvm_userspace_memory_region {
-    uint32_t slot;             // bits 15:0 slot id, bits 31:16 address-space id
-    uint32_t flags;            // CKVM_KVM_MEM_*
-    uint64_t guest_phys_addr;
-    uint64_t memory_size;      // bytes; 0 deletes the slot
-    uint64_t userspace_addr;   // start of the host mapping
-};
-
-/// `struct kvm_userspace_memory_region2`, 160 bytes (KVM_SET_USER_MEMORY_REGION2).
-/// The first 32 bytes are identical to `ckvm_userspace_memory_region`.
-struct ckvm_userspace_memory_region2 {
-    uint32_t slot;
-    uint32_t flags;
-    uint64_t guest_phys_addr;
-    uint64_t memory_size;
-    uint64_t userspace_addr;
-    uint64_t guest_memfd_offset;
-    uint32_t guest_memfd;      // a guest_memfd of this VM (with CKVM_KVM_MEM_GUEST_MEMFD)
-    uint32_t pad1;
-    uint64_t pad2[14];
-};
-
-/// `struct kvm_create_guest_memfd`, 64 bytes (KVM_CREATE_GUEST_MEMFD).
-struct ckvm_create_guest_memfd {
-    uint64_t size;             // bytes, host-page aligned, > 0
-    uint64_t flags;            // CKVM_GUEST_MEMFD_FLAG_*
-    uint64_t reserved[6];      // must be zero
-};
-
-/// `struct kvm_memory_attributes`, 32 bytes (KVM_SET_MEMORY_ATTRIBUTES).
-struct ckvm_memory_attributes {
-    uint64_t address;
-    uint64_t size;
-    uint64_t attributes;       // CKVM_KVM_MEMORY_ATTRIBUTE_*
-    uint64_t flags;            // must be zero
-};
-
-/// `struct kvm_pre_fault_memory`, 64 bytes (KVM_PRE_FAULT_MEMORY, vCPU fd).
-struct ckvm_pre_fault_memory {
-    uint64_t gpa;              // in/out
-    uint64_t size;             // in/out: the remainder after a partial call
-    uint64_t flags;            // must be zero
-    uint64_t padding[5];
-};
-
-/// `struct kvm_enable_cap`, 104 bytes (KVM_ENABLE_CAP).
-struct ckvm_enable_cap {
-    uint32_t cap;
-    uint32_t flags;
-    uint64_t args[4];
-    uint8_t pad[64];
-};
+// The argument structs (memory slots, guest_memfd, registers, CPUID, SEV and TDX payloads) are declared in
+// ckvm_uapi.h, generated from Scripts/uapi/kvm-uapi.json with the C reproducer's copies; only kvm_run is here.
 
 // MARK: - kvm_run (the mmap'ed vCPU communication page; fixed part 2352 bytes)
 
@@ -214,46 +163,8 @@ struct ckvm_run {
 
 #if defined(__x86_64__)
 
-/// `struct kvm_regs` (x86), 144 bytes (KVM_GET_REGS / KVM_SET_REGS).
-struct ckvm_regs {
-    uint64_t rax, rbx, rcx, rdx;
-    uint64_t rsi, rdi, rsp, rbp;
-    uint64_t r8, r9, r10, r11;
-    uint64_t r12, r13, r14, r15;
-    uint64_t rip, rflags;
-};
-
-/// `struct kvm_segment` (x86), 24 bytes.
-struct ckvm_segment {
-    uint64_t base;
-    uint32_t limit;
-    uint16_t selector;
-    uint8_t type;
-    uint8_t present, dpl, db, s, l, g, avl;
-    uint8_t unusable;
-    uint8_t padding;
-};
-
-/// `struct kvm_dtable` (x86), 16 bytes.
-struct ckvm_dtable {
-    uint64_t base;
-    uint16_t limit;
-    uint16_t padding[3];
-};
-
 /// Number of interrupt vectors tracked by `ckvm_sregs.interrupt_bitmap` (KVM_NR_INTERRUPTS).
 #define CKVM_KVM_NR_INTERRUPTS 256
-
-/// `struct kvm_sregs` (x86), 312 bytes (KVM_GET_SREGS / KVM_SET_SREGS).
-struct ckvm_sregs {
-    struct ckvm_segment cs, ds, es, fs, gs, ss;
-    struct ckvm_segment tr, ldt;
-    struct ckvm_dtable gdt, idt;
-    uint64_t cr0, cr2, cr3, cr4, cr8;
-    uint64_t efer;
-    uint64_t apic_base;
-    uint64_t interrupt_bitmap[(CKVM_KVM_NR_INTERRUPTS + 63) / 64];
-};
 
 // kvm_cpuid_entry2.flags
 #define CKVM_KVM_CPUID_FLAG_SIGNIFCANT_INDEX (1U << 0)
@@ -262,43 +173,10 @@ struct ckvm_sregs {
 /// KVM's limit on CPUID entries (KVM_MAX_CPUID_ENTRIES, §4).
 #define CKVM_KVM_MAX_CPUID_ENTRIES 256
 
-/// `struct kvm_cpuid_entry2` (x86), 40 bytes.
-struct ckvm_cpuid_entry2 {
-    uint32_t function;
-    uint32_t index;
-    uint32_t flags;            // CKVM_KVM_CPUID_FLAG_*
-    uint32_t eax, ebx, ecx, edx;
-    uint32_t padding[3];
-};
-
-/// `struct kvm_cpuid2` (x86): an 8-byte header followed by `nent` entries of 40 bytes
-/// (KVM_SET_CPUID2, KVM_GET_SUPPORTED_CPUID; also embedded in TDX payloads).
-struct ckvm_cpuid2 {
-    uint32_t nent;
-    uint32_t padding;
-    struct ckvm_cpuid_entry2 entries[];
-};
 /// Byte offset of `entries` in `ckvm_cpuid2`.
 #define CKVM_CPUID2_ENTRIES_OFFSET 8
 
-/// `struct kvm_irq_level`, 8 bytes (KVM_IRQ_LINE): `irq` is the GSI, `level` 1 raises it, 0 lowers it.
-struct ckvm_irq_level {
-    uint32_t irq;
-    uint32_t level;
-};
-
-/// `struct kvm_pit_config`, 64 bytes (KVM_CREATE_PIT2).
-struct ckvm_pit_config {
-    uint32_t flags;
-    uint32_t pad[15];
-};
 // KVM_PIT_SPEAKER_DUMMY: ckvm_uapi.h (generated).
-
-/// `struct kvm_enc_region`, 16 bytes (KVM_MEMORY_ENCRYPT_REG_REGION, SEV/SEV-ES).
-struct ckvm_enc_region {
-    uint64_t addr;
-    uint64_t size;
-};
 
 // SEV command ids: ckvm_uapi.h (generated).
 // kvm_sev_snp_launch_update.type
@@ -309,104 +187,8 @@ struct ckvm_enc_region {
 #define CKVM_KVM_SEV_SNP_ID_BLOCK_SIZE 96
 #define CKVM_KVM_SEV_SNP_ID_AUTH_SIZE 4096
 
-/// `struct kvm_sev_cmd`, 24 bytes: the KVM_MEMORY_ENCRYPT_OP argument on SEV VMs.
-struct ckvm_sev_cmd {
-    uint32_t id;               // CKVM_KVM_SEV_*
-    uint32_t pad0;
-    uint64_t data;             // user pointer to the command's payload
-    uint32_t error;            // out: firmware error code
-    uint32_t sev_fd;           // an open /dev/sev
-};
-
-/// `struct kvm_sev_init`, 48 bytes (KVM_SEV_INIT2).
-struct ckvm_sev_init {
-    uint64_t vmsa_features;
-    uint32_t flags;            // must be zero
-    uint16_t ghcb_version;
-    uint16_t pad1;
-    uint32_t pad2[8];
-};
-
-/// `struct kvm_sev_snp_launch_start`, 64 bytes (KVM_SEV_SNP_LAUNCH_START).
-struct ckvm_sev_snp_launch_start {
-    uint64_t policy;
-    uint8_t gosvw[16];
-    uint16_t flags;            // must be zero
-    uint8_t pad0[6];
-    uint64_t pad1[4];
-};
-
-/// `struct kvm_sev_snp_launch_update`, 64 bytes (KVM_SEV_SNP_LAUNCH_UPDATE).
-struct ckvm_sev_snp_launch_update {
-    uint64_t gfn_start;        // in/out
-    uint64_t uaddr;            // in/out
-    uint64_t len;              // in/out, 4 KiB aligned
-    uint8_t type;              // CKVM_KVM_SEV_SNP_PAGE_TYPE_*
-    uint8_t pad0;
-    uint16_t flags;            // must be zero
-    uint32_t pad1;
-    uint64_t pad2[4];
-};
-
-/// `struct kvm_sev_snp_launch_finish`, 88 bytes (KVM_SEV_SNP_LAUNCH_FINISH).
-struct ckvm_sev_snp_launch_finish {
-    uint64_t id_block_uaddr;
-    uint64_t id_auth_uaddr;
-    uint8_t id_block_en;
-    uint8_t auth_key_en;
-    uint8_t vcek_disabled;
-    uint8_t host_data[CKVM_KVM_SEV_SNP_FINISH_DATA_SIZE];
-    uint8_t pad0[3];
-    uint16_t flags;            // must be zero
-    uint64_t pad1[4];
-};
-
 // TDX command ids: ckvm_uapi.h (generated).
 #define CKVM_KVM_TDX_MEASURE_MEMORY_REGION (1U << 0)
-
-/// `struct kvm_tdx_cmd`, 24 bytes: the KVM_MEMORY_ENCRYPT_OP argument on TDX VMs and vCPUs.
-struct ckvm_tdx_cmd {
-    uint32_t id;               // CKVM_KVM_TDX_*
-    uint32_t flags;
-    uint64_t data;             // immediate value or user pointer
-    uint64_t hw_error;         // out: SEAMCALL status; must be zero on input
-};
-
-/// `struct kvm_tdx_capabilities`, 2056 bytes + `cpuid_nent` CPUID entries (KVM_TDX_CAPABILITIES).
-/// The kernel embeds a `struct kvm_cpuid2`; it is flattened here (header fields + entries).
-struct ckvm_tdx_capabilities {
-    uint64_t supported_attrs;
-    uint64_t supported_xfam;
-    uint64_t kernel_tdvmcallinfo_1_r11;
-    uint64_t user_tdvmcallinfo_1_r11;
-    uint64_t kernel_tdvmcallinfo_1_r12;
-    uint64_t user_tdvmcallinfo_1_r12;
-    uint64_t reserved[250];
-    uint32_t cpuid_nent;
-    uint32_t cpuid_padding;
-    struct ckvm_cpuid_entry2 cpuid_entries[];
-};
-
-/// `struct kvm_tdx_init_vm`, 264 bytes + `cpuid_nent` CPUID entries (KVM_TDX_INIT_VM).
-/// The kernel embeds a `struct kvm_cpuid2` at offset 256; it is flattened here.
-struct ckvm_tdx_init_vm {
-    uint64_t attributes;
-    uint64_t xfam;
-    uint64_t mrconfigid[6];
-    uint64_t mrowner[6];
-    uint64_t mrownerconfig[6];
-    uint64_t reserved[12];     // must be zero
-    uint32_t cpuid_nent;
-    uint32_t cpuid_padding;    // must be zero
-    struct ckvm_cpuid_entry2 cpuid_entries[];
-};
-
-/// `struct kvm_tdx_init_mem_region`, 24 bytes (KVM_TDX_INIT_MEM_REGION, vCPU fd).
-struct ckvm_tdx_init_mem_region {
-    uint64_t source_addr;
-    uint64_t gpa;
-    uint64_t nr_pages;         // in/out
-};
 
 #endif  // __x86_64__
 
