@@ -31,8 +31,7 @@ let package = Package(
         .target(
             name: "Compiler",
             dependencies: [
-                "Manifest", "Rules", "Plan", "Diagnostics", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "SystemPackage", package: "swift-system"),
+                "Manifest", "Rules", "Plan", "Diagnostics", .product(name: "SystemPackage", package: "swift-system"),
             ]),
 
         // MARK: - Kernel half (Linux only)
