@@ -7,9 +7,9 @@ import SystemPackage
     import Darwin
 #endif
 
-/// How the compiler reads files: manifests and payloads. Injected so tests can replace it.
+/// How the compiler reads the files a manifest names (payload, initrd, SEV-SNP ID block and its auth). Injected so
+/// tests can replace it. The manifest itself is read by the caller (`LocalFileAccess.read`).
 public protocol FileAccess: Sendable {
-    func read(_ path: String) throws -> [UInt8]
     func payload(at path: String) -> PayloadFile?
 }
 

@@ -15,11 +15,6 @@ import TestSupport
 struct LinuxLaunchTests {
     struct Files: FileAccess {
         let files: [String: [UInt8]]
-        struct Missing: Error {}
-        func read(_ path: String) throws -> [UInt8] {
-            guard let bytes = files[path] else { throw Missing() }
-            return bytes
-        }
         func payload(at path: String) -> PayloadFile? {
             files[path].map { PayloadFile(kind: .regular, size: UInt64($0.count), bytes: $0) }
         }

@@ -60,7 +60,6 @@ struct FuzzTests {
     struct FuzzFiles: FileAccess {
         let elf = FakeFiles.file(ELFBuilder.simple().bytes)
         let flat = FakeFiles.flat(size: 4096)
-        func read(_ path: String) throws -> [UInt8] { throw FakeFiles.NoSuchFile() }
         func payload(at path: String) -> PayloadFile? { path.hasSuffix(".elf") ? elf : flat }
     }
 

@@ -19,6 +19,5 @@ struct RepoFiles: FileAccess {
 
     private func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : Repo.path(path) }
 
-    func read(_ path: String) throws -> [UInt8] { try local.read(absolute(path)) }
     func payload(at path: String) -> PayloadFile? { local.payload(at: absolute(path)) }
 }

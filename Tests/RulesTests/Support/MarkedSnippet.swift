@@ -109,13 +109,6 @@ struct FakeFiles: FileAccess {
     /// What `payload(at:)` returns for paths not in `payloads`; nil means "does not exist".
     var fallback: PayloadFile? = FakeFiles.flat(size: 4096)
 
-    struct NoSuchFile: Error {}
-
-    func read(_ path: String) throws -> [UInt8] {
-        guard let bytes = payloads[path]?.bytes else { throw NoSuchFile() }
-        return bytes
-    }
-
     func payload(at path: String) -> PayloadFile? { payloads[path] ?? fallback }
 
     static func flat(size: Int) -> PayloadFile {
