@@ -135,8 +135,7 @@ public struct UART16550: Sendable, Hashable {
 
 /// The i8042 keyboard controller, as far as a guest without a keyboard needs it.
 public enum I8042 {
-    /// Port 0x64: status (read) and command (write); 0x60 is the data port.
-    public static let commandPort: UInt16 = 0x64
+    /// Port 0x60; the command/status port 0x64 is the plan's (`Handler.i8042(port:)`).
     public static let dataPort: UInt16 = 0x60
     /// Status: system flag (self-test passed), last write was a command, keyboard not inhibited, the input
     /// buffer empty — so Linux's `kb_wait()` before the reset command returns at once — and the output buffer

@@ -55,7 +55,6 @@ private struct OrderingCheck {
 
     func indices(_ kind: OperationKind) -> [Int] { steps.indices.filter { steps[$0].operation.kind == kind } }
     func first(_ kind: OperationKind) -> Int? { steps.firstIndex { $0.operation.kind == kind } }
-    func definition(_ ref: FdRef) -> Int? { steps.firstIndex { $0.operation.defines == ref } }
     func name(_ index: Int) -> String { "step \(index) (\(steps[index].id))" }
 
     func enableCap(_ cap: Capability) -> [(index: Int, args: [UInt64])] {

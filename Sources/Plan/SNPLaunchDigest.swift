@@ -7,8 +7,6 @@ import Crypto
 public struct SNPLaunchDigest: Hashable, Sendable {
     public static let size = 48
     public static let pageSize = 4096
-    /// The VMSA pages are recorded at GPA (u64)(-1), page-aligned, bits above 51 cleared.
-    public static let vmsaGPA: UInt64 = 0xFFFF_FFFF_F000
 
     public private(set) var bytes: [UInt8]
 
@@ -45,12 +43,6 @@ public struct SNPLaunchDigest: Hashable, Sendable {
             update(pageType: pageType, gpa: gpa + offset, contents: [UInt8](repeating: 0, count: Self.size))
             offset += UInt64(Self.pageSize)
         }
-    }
-
-    /// A VMSA page (type 2), as LAUNCH_FINISH adds one per vCPU.
-    public mutating func updateVMSA(_ page: [UInt8]) {
-        precondition(page.count == Self.pageSize, "a VMSA is one page")
-        update(pageType: 2, gpa: Self.vmsaGPA, contents: Self.sha384(page))
     }
 
     /// Extends the digest as `KVM_SEV_SNP_LAUNCH_UPDATE` of `pageType` does for `data` at `gpa`.

@@ -1,20 +1,14 @@
 /// The parts of an x86 bzImage a launcher needs, read from its setup header (the Linux/x86 boot protocol,
 /// Documentation/arch/x86/boot.rst). Bounds-checked: a truncated or corrupt image gives a reason, never a trap.
 public struct BzImage: Sendable, Hashable {
-    /// Field offsets of the setup header, in the file and in `struct boot_params` (the zero page) alike.
+    /// Offsets of the setup header fields this parser reads, in the file and in `struct boot_params` (the zero
+    /// page) alike; the fields the launcher writes are `LinuxZeroPage.Offset`.
     public enum Offset {
         public static let setupSects = 0x1f1
-        public static let bootFlag = 0x1fe
-        public static let jump = 0x200
         public static let header = 0x202
         public static let version = 0x206
-        public static let typeOfLoader = 0x210
         public static let loadFlags = 0x211
         public static let code32Start = 0x214
-        public static let ramdiskImage = 0x218
-        public static let ramdiskSize = 0x21c
-        public static let heapEndPtr = 0x224
-        public static let cmdLinePtr = 0x228
         public static let initrdAddrMax = 0x22c
         public static let kernelAlignment = 0x230
         public static let relocatableKernel = 0x234

@@ -47,7 +47,7 @@ public enum TDXXFAM {
         (7, "AVX512_HI16_ZMM"), (8, "PT"), (9, "PKRU"), (10, "PASID"), (11, "CET_U"), (12, "CET_S"), (13, "HDC"), (14, "UINTR"),
         (15, "LBR"), (16, "HWP"), (17, "AMX_XTILECFG"), (18, "AMX_XTILEDATA"), (19, "APX"),
     ]
-    public static let known: UInt64 = (1 << 20) - 1
+    public static var known: UInt64 { bits.reduce(0) { $0 | 1 << UInt64($1.bit) } }
     /// x87 and SSE state are always part of a TD (fixed-1 bits).
     public static let required: UInt64 = 0x3
     public static let defaultXFAM: UInt64 = 0x3
