@@ -823,8 +823,6 @@ struct RuleCasesTests {
 
     // MARK: Host profiles
 
-    static let x86Host = makeHost()
-
     static let hosts: [Case] = [
         Case(
             "host.arch", "host.arch",

@@ -26,11 +26,3 @@ enum KnownIssues {
     static let loadIntoGuestMemfdMmap: Comment =
         "check/Lowering: payload is written through an mmap of a guest_memfd without INIT_SHARED (SIGBUS, KVM_UAPI.md §2.3)"
 }
-
-extension KnownIssues {
-    /// PlanDiff.swift `PlanDiffer.flatten`: an empty JSON array passes the "array of objects" test vacuously and
-    /// flattens to no field at all, so a change from `flags: []` to `flags: ["READONLY"]` is shown as
-    /// `args.flags: (none) → ["READONLY"]` (and the reverse as `… → (none)`). Expected: `[] → ["READONLY"]`.
-    static let emptyListVanishes: Comment =
-        "PlanDiffer.flatten drops empty arrays: a field changing from [] shows as (none)"
-}

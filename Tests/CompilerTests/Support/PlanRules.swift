@@ -11,7 +11,6 @@ enum PlanRules {
     }
 
     static func first(_ plan: Plan, _ kind: OperationKind) -> Int? { indices(plan, kind).first }
-    static func last(_ plan: Plan, _ kind: OperationKind) -> Int? { indices(plan, kind).last }
 
     /// Index of the step that defines `ref`.
     static func definition(_ plan: Plan, _ ref: FdRef) -> Int? {
@@ -30,10 +29,6 @@ enum PlanRules {
         var flags: MemoryRegionFlags
         var guestMemfd: FdRef?
         var userspace: FdRef?
-
-        func contains(_ gpa: UInt64, _ size: UInt64) -> Bool {
-            gpa >= self.gpa && size <= self.size && gpa - self.gpa <= self.size - size
-        }
     }
 
     static func slots(_ plan: Plan) -> [Slot] {

@@ -94,11 +94,6 @@ enum Compile {
         }
         return Compiled(file: file, bytes: bytes, checked: checked, plan: Lowering().lower(checked), diagnostics: diagnostics)
     }
-
-    /// Like `bytes`, but nil when the check rejects the manifest.
-    static func accepted(_ bytes: [UInt8], file: String, files: RepoFileAccess) -> Compiled? {
-        try? self.bytes(bytes, file: file, files: files)
-    }
 }
 
 // MARK: - Renderings

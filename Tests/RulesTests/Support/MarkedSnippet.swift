@@ -117,7 +117,6 @@ struct FakeFiles: FileAccess {
 
     static func file(_ bytes: [UInt8]) -> PayloadFile { PayloadFile(kind: .regular, size: UInt64(bytes.count), bytes: bytes) }
 
-    static let missing = FakeFiles(fallback: nil)
     static func only(_ file: PayloadFile) -> FakeFiles { FakeFiles(fallback: file) }
 }
 
