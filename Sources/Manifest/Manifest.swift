@@ -131,6 +131,17 @@ public typealias BootMode = X86BootArea.Mode
 
 /// A parsed manifest, format 1 (DESIGN §2). Every value keeps its `file:line:col` and data path.
 public struct Manifest: Sendable {
+    /// A top-level key of the manifest, spelled as in YAML (`gpa-bits`), in the order the format lists them.
+    public enum TopLevelKey: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case kvmplan, name, arch, platform, vcpus
+        case gpaBits = "gpa-bits"
+        case memory, sharing, payload
+        case sevSnp = "sev-snp"
+        case tdx
+
+        public var description: String { rawValue }
+    }
+
     public var file: String
     /// SHA-256-free identity of the input: the raw bytes, kept so plans can digest them.
     public var bytes: [UInt8]
@@ -146,7 +157,7 @@ public struct Manifest: Sendable {
     public var payload: Payload?
     /// Top-level keys whose values were missing or invalid and were replaced by a fallback, so the
     /// rules that depend on them stay quiet instead of piling follow-up errors on the first one.
-    public var damaged: Set<String> = []
+    public var damaged: Set<TopLevelKey> = []
     /// `sev-snp:` launch parameters (DESIGN §10; platform sev-snp only).
     public var sevSnp: SEVSNPOptions? = nil
     /// `tdx:` launch parameters (DESIGN §10; platform tdx only).

@@ -4,9 +4,7 @@ import Diagnostics
 /// Returns a manifest whenever the document is a mapping, so later stages can report more problems
 /// in the same run; keys that could not be read are listed in `Manifest.damaged`.
 public enum ManifestParser {
-    public static let topLevelKeys = [
-        "kvmplan", "name", "arch", "platform", "vcpus", "gpa-bits", "memory", "sharing", "payload", "sev-snp", "tdx",
-    ]
+    public static let topLevelKeys = Manifest.TopLevelKey.allCases.map(\.rawValue)
     public static let sevSnpKeys = ["policy", "host-data", "id-block", "id-auth"]
     public static let tdxKeys = ["attributes", "xfam", "mrconfigid", "mrowner", "mrownerconfig"]
     public static let regionKeys = ["name", "base", "size", "access", "initial", "backing", "guest-memfd", "readonly", "dirty-log"]
@@ -213,7 +211,7 @@ struct ManifestDecoder {
         guard let top = fields(root, "manifest", allowed: ManifestParser.topLevelKeys, context: "the manifest") else {
             return nil
         }
-        var damaged: Set<String> = []
+        var damaged: Set<Manifest.TopLevelKey> = []
 
         // kvmplan: 1
         var version = fallback(1, top, "kvmplan")
@@ -222,28 +220,28 @@ struct ManifestDecoder {
                 version = located(1, pair)
             } else if case .scalar(let text, _) = pair.value.kind {
                 diagnostics.append(ManifestMessages.version(text, at: pair.value.location, path: pair.value.path))
-                damaged.insert("kvmplan")
+                damaged.insert(.kvmplan)
             } else {
-                damaged.insert("kvmplan")
+                damaged.insert(.kvmplan)
             }
         } else {
             missing("kvmplan", in: top)
-            damaged.insert("kvmplan")
+            damaged.insert(.kvmplan)
         }
 
-        let name = self.name(top, "name") ?? { damaged.insert("name"); return fallback("", top, "name") }()
+        let name = self.name(top, "name") ?? { damaged.insert(.name); return fallback("", top, "name") }()
         let arch = word(top, "arch", Architecture.self, required: true)
-            ?? { damaged.insert("arch"); return fallback(.x86_64, top, "arch") }()
+            ?? { damaged.insert(.arch); return fallback(.x86_64, top, "arch") }()
         let platform = word(top, "platform", Platform.self, required: true)
-            ?? { damaged.insert("platform"); return fallback(.default, top, "platform") }()
+            ?? { damaged.insert(.platform); return fallback(.default, top, "platform") }()
         var vcpus = fallback(1, top, "vcpus")
         if top["vcpus"] != nil {
-            if let v = smallInteger(top, "vcpus", in: 1...4096, what: "the number of vCPUs") { vcpus = v } else { damaged.insert("vcpus") }
+            if let v = smallInteger(top, "vcpus", in: 1...4096, what: "the number of vCPUs") { vcpus = v } else { damaged.insert(.vcpus) }
         }
         var gpaBits: Located<Int>? = nil
         if top["gpa-bits"] != nil {
             gpaBits = smallInteger(top, "gpa-bits", in: 32...64, what: "the guest physical address width")
-            if gpaBits == nil { damaged.insert("gpa-bits") }
+            if gpaBits == nil { damaged.insert(.gpaBits) }
         }
 
         var memory = Manifest.Memory(location: root.location, regionsLocation: root.location, regions: [])
@@ -259,39 +257,39 @@ struct ManifestDecoder {
                                 ManifestMessages.range(
                                     "'regions' is empty; a guest needs at least one memory region",
                                     at: regionsPair.value.location, path: regionsPair.value.path))
-                            damaged.insert("memory")
+                            damaged.insert(.memory)
                         }
                         for (index, item) in items.enumerated() {
                             if let region = decodeRegion(item, index: index, platform: platform.value) {
                                 memory.regions.append(region)
                             } else {
-                                damaged.insert("memory")
+                                damaged.insert(.memory)
                             }
                         }
                     } else {
-                        damaged.insert("memory")
+                        damaged.insert(.memory)
                     }
                 } else {
                     missing("regions", in: mem)
-                    damaged.insert("memory")
+                    damaged.insert(.memory)
                 }
             } else {
-                damaged.insert("memory")
+                damaged.insert(.memory)
             }
         } else {
             missing("memory", in: top)
-            damaged.insert("memory")
+            damaged.insert(.memory)
         }
 
         var sharing: Manifest.Sharing? = nil
         if let pair = top["sharing"] {
             sharing = decodeSharing(pair)
-            if sharing == nil { damaged.insert("sharing") }
+            if sharing == nil { damaged.insert(.sharing) }
         }
         var payload: Manifest.Payload? = nil
         if let pair = top["payload"] {
             payload = decodePayload(pair)
-            if payload == nil { damaged.insert("payload") }
+            if payload == nil { damaged.insert(.payload) }
         }
 
         var manifest = Manifest(
@@ -299,11 +297,11 @@ struct ManifestDecoder {
             platform: platform, vcpus: vcpus, gpaBits: gpaBits, memory: memory, sharing: sharing, payload: payload)
         if let pair = top["sev-snp"] {
             manifest.sevSnp = decodeSEVSNP(pair)
-            if manifest.sevSnp == nil { damaged.insert("sev-snp") }
+            if manifest.sevSnp == nil { damaged.insert(.sevSnp) }
         }
         if let pair = top["tdx"] {
             manifest.tdx = decodeTDX(pair)
-            if manifest.tdx == nil { damaged.insert("tdx") }
+            if manifest.tdx == nil { damaged.insert(.tdx) }
         }
         manifest.damaged = damaged
         return manifest

@@ -41,7 +41,7 @@ public enum HostRules {
     public static func check(_ context: RuleContext, host: HostProfile) -> [Diagnostic] {
         var out: [Diagnostic] = []
         let m = context.manifest
-        guard !context.isDamaged("arch", "platform") else { return out }
+        guard !context.isDamaged(.arch, .platform) else { return out }
         let hostNote = DiagnosticNote("host profile: \(host.kernel.isEmpty ? "unnamed kernel" : host.kernel) (\(host.arch))")
         if host.arch != m.arch.value.rawValue {
             out.append(

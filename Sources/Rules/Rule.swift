@@ -117,7 +117,7 @@ public struct RuleContext: Sendable {
     }
 
     /// Whether the rules that depend on `key` should stay quiet because it could not be read.
-    public func isDamaged(_ keys: String...) -> Bool { keys.contains { manifest.damaged.contains($0) } }
+    public func isDamaged(_ keys: Manifest.TopLevelKey...) -> Bool { keys.contains { manifest.damaged.contains($0) } }
 
     public var regions: [Manifest.Region] { manifest.memory.regions }
 

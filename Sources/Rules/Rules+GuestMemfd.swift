@@ -62,7 +62,7 @@ public enum GuestMemfdInitSharedPrivateVM: Rule {
         fix: "Drop `init-shared`; make the region `access: convertible` with `initial: shared` if the guest needs it shared at boot.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), !context.traits.gmemInitShared else { return }
+        guard !context.isDamaged(.platform), !context.traits.gmemInitShared else { return }
         for region in context.regions {
             guard region.backing.value == .guestMemfd, let g = region.guestMemfd, g.initShared.value else { continue }
             diagnostics.append(
@@ -85,7 +85,7 @@ public enum GuestMemfdArmNeedsMmap: Rule {
     public static let appliesTo: Set<Architecture> = [.arm64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), context.traits.gmemNeedsMmap else { return }
+        guard !context.isDamaged(.platform), context.traits.gmemNeedsMmap else { return }
         for region in context.regions where region.backing.value == .guestMemfd && region.guestMemfd?.mmap.value != true {
             diagnostics.append(
                 emit(

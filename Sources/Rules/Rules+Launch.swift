@@ -15,7 +15,7 @@ public enum PayloadFirmware: Rule {
         fix: "Omit `load`, `entry` and `mode`; pad the image to a multiple of 4 KiB with its reset vector in the last 16 bytes.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, payload.format.value == .firmware, !context.isDamaged("arch") else { return }
+        guard let payload = context.manifest.payload, payload.format.value == .firmware, !context.isDamaged(.arch) else { return }
         if context.manifest.arch.value != .x86_64 {
             diagnostics.append(
                 emit("'format: firmware' is an x86 image entered at the reset vector; arm64 guests use flat or elf", at: payload.format))
@@ -64,7 +64,7 @@ public enum PayloadTDXResetVector: Rule {
     public static let appliesTo: Set<Architecture> = [.x86_64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, context.traits.startsAtResetVector, !context.isDamaged("platform", "memory")
+        guard let payload = context.manifest.payload, context.traits.startsAtResetVector, !context.isDamaged(.platform, .memory)
         else { return }
         let notes = [DiagnosticNote("platform declared here", at: context.manifest.platform.location)]
         guard payload.format.value == .firmware else {
@@ -98,7 +98,7 @@ public enum PayloadSNPBootArea: Rule {
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
         guard let payload = context.manifest.payload, context.traits.measuresBootArea, payload.format.value != .firmware,
-            let area = X86BootArea.range(payload.mode.value), !context.isDamaged("memory", "platform")
+            let area = X86BootArea.range(payload.mode.value), !context.isDamaged(.memory, .platform)
         else { return }
         let shown = "\(ManifestInteger.formatHex(area.lowerBound))..\(ManifestInteger.formatHex(area.upperBound - 1))"
         guard let region = context.ramRegion(containing: area.lowerBound, length: area.upperBound - area.lowerBound) else {

@@ -95,7 +95,7 @@ public enum SNPBlockPlatform: Rule {
         fix: "Remove `sev-snp`, or set `platform: sev-snp`.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let block = context.manifest.sevSnp, !context.isDamaged("platform"), context.manifest.platform.value != .sevSnp
+        guard let block = context.manifest.sevSnp, !context.isDamaged(.platform), context.manifest.platform.value != .sevSnp
         else { return }
         diagnostics.append(
             error(
@@ -113,7 +113,7 @@ public enum TDXBlockPlatform: Rule {
         fix: "Remove `tdx`, or set `platform: tdx`.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let block = context.manifest.tdx, !context.isDamaged("platform"), context.manifest.platform.value != .tdx else { return }
+        guard let block = context.manifest.tdx, !context.isDamaged(.platform), context.manifest.platform.value != .tdx else { return }
         diagnostics.append(
             error(
                 "'tdx' launch parameters on platform '\(context.manifest.platform.value.rawValue)'; they belong to platform tdx only",

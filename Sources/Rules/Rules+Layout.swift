@@ -215,7 +215,7 @@ public enum AddressWidth: Rule {
         fix: "Lower the region's base, or raise `gpa-bits`.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("gpa-bits"), context.gpaBits < 64 else { return }
+        guard !context.isDamaged(.gpaBits), context.gpaBits < 64 else { return }
         let limit = UInt64(1) << UInt64(context.gpaBits)
         for region in context.regions {
             guard let end = region.end, end > limit else { continue }

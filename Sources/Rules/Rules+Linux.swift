@@ -86,7 +86,7 @@ public enum LinuxPlatform: Rule {
     public static let appliesTo: Set<Architecture> = [.x86_64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, payload.format.value == .linux, !context.isDamaged("platform") else { return }
+        guard let payload = context.manifest.payload, payload.format.value == .linux, !context.isDamaged(.platform) else { return }
         let platform = context.manifest.platform.value
         guard platform != .default && platform != .swProtected else { return }
         diagnostics.append(
@@ -124,7 +124,7 @@ public enum LinuxPlacement: Rule {
     public static let appliesTo: Set<Architecture> = [.x86_64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, payload.format.value == .linux, !context.isDamaged("memory") else { return }
+        guard let payload = context.manifest.payload, payload.format.value == .linux, !context.isDamaged(.memory) else { return }
         let vmx = LinuxBootArea.identityMapAddress..<LinuxBootArea.vmxPagesEnd
         for region in context.regions {
             guard let end = region.end, region.base.value < vmx.upperBound, end > vmx.lowerBound else { continue }
@@ -163,7 +163,7 @@ public enum LinuxMemory: Rule {
     public static let appliesTo: Set<Architecture> = [.x86_64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, !context.isDamaged("memory"),
+        guard let payload = context.manifest.payload, !context.isDamaged(.memory),
             case .failure(.memory(let message))? = context.linuxLayout
         else { return }
         diagnostics.append(emit(message, at: payload.initrd?.site ?? payload.path.site))
@@ -197,7 +197,7 @@ public enum LinuxInitrd: Rule {
             } else if file.bytes == nil {
                 diagnostics.append(
                     emit("initrd '\(shown)' is larger than \(ManifestInteger.formatSize(PayloadFile.readLimit))", at: initrd))
-            } else if case .failure(.initrd(let message))? = context.linuxLayout, !context.isDamaged("memory") {
+            } else if case .failure(.initrd(let message))? = context.linuxLayout, !context.isDamaged(.memory) {
                 diagnostics.append(emit(message, at: initrd))
             }
         }

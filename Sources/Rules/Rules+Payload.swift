@@ -93,7 +93,7 @@ public enum PayloadLoad: Rule {
         fix: "Flat: add `load: ram+0x100000`. ELF: remove `load` and `entry`.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, !context.isDamaged("memory") else { return }
+        guard let payload = context.manifest.payload, !context.isDamaged(.memory) else { return }
         switch payload.format.value {
         case .linux:
             return  // payload.linux-keys
@@ -137,7 +137,7 @@ public enum PayloadFits: Rule {
         fix: "Load the payload lower, or grow the region.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, !context.isDamaged("memory"), payload.format.value != .linux,
+        guard let payload = context.manifest.payload, !context.isDamaged(.memory), payload.format.value != .linux,
             let ranges = context.payloadRanges
         else { return }
         for (gpa, size) in ranges where context.ramRegion(containing: gpa, length: size) == nil {
@@ -181,7 +181,7 @@ public enum PayloadMode: Rule {
         fix: "Choose a mode that reaches the payload, or load it lower.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, !context.isDamaged("arch"), payload.format.value != .linux else { return }
+        guard let payload = context.manifest.payload, !context.isDamaged(.arch), payload.format.value != .linux else { return }
         if context.manifest.arch.value == .arm64 {
             if payload.mode.isExplicit {
                 diagnostics.append(emit("'mode' is an x86 boot mode; arm64 guests start at EL1 with the MMU off", at: payload.mode))
@@ -217,7 +217,7 @@ public enum PayloadBootArea: Rule {
     public static let appliesTo: Set<Architecture> = [.x86_64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, !context.isDamaged("memory", "arch", "platform"),
+        guard let payload = context.manifest.payload, !context.isDamaged(.memory, .arch, .platform),
             context.manifest.arch.value == .x86_64, payload.mode.value != .real, !context.traits.measuredLaunch,
             payload.format.value != .firmware
         else { return }
@@ -255,7 +255,7 @@ public enum PayloadMeasured: Rule {
         fix: "Load the measured payload into a private or initially-private convertible region at a page-aligned address.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, !context.isDamaged("memory", "platform") else { return }
+        guard let payload = context.manifest.payload, !context.isDamaged(.memory, .platform) else { return }
         if let measured = payload.measured, measured.value, !context.traits.measuredLaunch {
             diagnostics.append(
                 Diagnostic(
@@ -292,7 +292,7 @@ public enum PayloadPrivateLoad: Rule {
         fix: "Load the payload into a shared region (or a convertible one with `initial: shared`) and let the guest convert it; on a guest_memfd mapped in place, set `init-shared: true` where the platform allows it.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard let payload = context.manifest.payload, !context.isDamaged("memory", "platform"),
+        guard let payload = context.manifest.payload, !context.isDamaged(.memory, .platform),
             let ranges = context.payloadRanges
         else { return }
         for (gpa, size) in ranges {

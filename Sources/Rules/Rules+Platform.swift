@@ -16,7 +16,7 @@ public enum PlatformArchitecture: Rule {
         fix: "Change `arch` or `platform`.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("arch", "platform") else { return }
+        guard !context.isDamaged(.arch, .platform) else { return }
         let m = context.manifest
         let arches = PlatformTraits.architectures(of: m.platform.value)
         guard !arches.contains(m.arch.value) else { return }
@@ -37,7 +37,7 @@ public enum PrivateMemoryPlatform: Rule {
         fix: "Use `access: shared`, or choose a platform with private memory.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), !context.traits.hasPrivateMemory else { return }
+        guard !context.isDamaged(.platform), !context.traits.hasPrivateMemory else { return }
         for region in context.regions where region.access.value != .shared {
             diagnostics.append(
                 emit(
@@ -57,7 +57,7 @@ public enum PrivateBacking: Rule {
         fix: "x86 and CCA: `backing: guest-memfd`. pKVM: `backing: anonymous` or `memfd`.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), context.traits.hasPrivateMemory else { return }
+        guard !context.isDamaged(.platform), context.traits.hasPrivateMemory else { return }
         let allowed = context.traits.privateBackings
         for region in context.regions where region.access.value != .shared && !allowed.contains(region.backing.value) {
             diagnostics.append(
@@ -78,7 +78,7 @@ public enum ReadonlyProtectedState: Rule {
         fix: "Drop `readonly`; for firmware, load it as the measured payload instead of a read-only pflash slot.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), !context.traits.readonlySlots else { return }
+        guard !context.isDamaged(.platform), !context.traits.readonlySlots else { return }
         for region in context.regions where region.readonly.value && region.backing.value != .guestMemfd {
             diagnostics.append(
                 emit(
@@ -99,7 +99,7 @@ public enum DirtyLogPlatform: Rule {
     public static let appliesTo: Set<Architecture> = [.arm64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), !context.traits.dirtyLogging else { return }
+        guard !context.isDamaged(.platform), !context.traits.dirtyLogging else { return }
         for region in context.regions where region.dirtyLog.value && region.backing.value != .guestMemfd {
             diagnostics.append(
                 emit(
@@ -118,7 +118,7 @@ public enum GPABits: Rule {
         fix: "Use a width from the list in the message.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), let bits = context.manifest.gpaBits else { return }
+        guard !context.isDamaged(.platform), let bits = context.manifest.gpaBits else { return }
         let t = context.traits
         if let discrete = t.discreteGPABits, !discrete.contains(bits.value) {
             diagnostics.append(
@@ -147,7 +147,7 @@ public enum PrivateBelowSharedBit: Rule {
         fix: "Move private and convertible regions below the bit given in the message (or raise gpa-bits).")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform", "sharing", "gpa-bits"), context.traits.hasPrivateMemory,
+        guard !context.isDamaged(.platform, .sharing, .gpaBits), context.traits.hasPrivateMemory,
             let bit = context.sharedBit, bit < 64
         else { return }
         let limit = UInt64(1) << UInt64(bit)
@@ -172,7 +172,7 @@ public enum TestingOnlyPlatform: Rule {
     public static let appliesTo: Set<Architecture> = [.x86_64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), context.traits.testingOnly else { return }
+        guard !context.isDamaged(.platform), context.traits.testingOnly else { return }
         diagnostics.append(
             emit("platform 'sw-protected' is for development and testing only: guest memory is not encrypted", at: context.manifest.platform))
     }
@@ -189,7 +189,7 @@ public enum UnmergedUAPI: Rule {
     public static let appliesTo: Set<Architecture> = [.arm64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), !context.traits.uapiMerged else { return }
+        guard !context.isDamaged(.platform), !context.traits.uapiMerged else { return }
         diagnostics.append(
             emit(
                 "platform '\(context.manifest.platform.value.rawValue)' uses KVM uapi that is posted but not merged upstream (Arm CCA series v14: KVM_VM_TYPE_ARM_REALM = 1UL << 30, KVM_CAP_ARM_RMI = 249); numbers may change, and a realm needs an in-kernel irqchip",
@@ -209,7 +209,7 @@ public enum ExperimentalPlatform: Rule {
     public static let appliesTo: Set<Architecture> = [.arm64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), context.manifest.platform.value == .pkvm else { return }
+        guard !context.isDamaged(.platform), context.manifest.platform.value == .pkvm else { return }
         let pinned = context.memslotRegions.reduce(UInt64(0)) { $0 &+ $1.size.value }
         diagnostics.append(
             emit(
@@ -227,7 +227,7 @@ public enum VCPULimit: Rule {
         fix: "Lower `vcpus`.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform") else { return }
+        guard !context.isDamaged(.platform) else { return }
         let limit = context.host?.maxVCPUs ?? context.traits.maxVCPUs
         let vcpus = context.manifest.vcpus
         if vcpus.value > limit {

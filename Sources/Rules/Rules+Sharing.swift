@@ -13,7 +13,7 @@ public enum SharingWithoutPrivateMemory: Rule {
         fix: "Remove `sharing`, or choose a platform with private memory.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), !context.traits.hasPrivateMemory, let sharing = context.manifest.sharing else { return }
+        guard !context.isDamaged(.platform), !context.traits.hasPrivateMemory, let sharing = context.manifest.sharing else { return }
         diagnostics.append(
             error(
                 "'sharing' has no effect: platform '\(context.manifest.platform.value.rawValue)' has no private memory",
@@ -30,7 +30,7 @@ public enum SharingAccessType: Rule {
         fix: "Omit `access-type` (it is derived from the platform) or write the platform's value.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), context.traits.hasPrivateMemory,
+        guard !context.isDamaged(.platform), context.traits.hasPrivateMemory,
             let written = context.manifest.sharing?.accessType, let expected = context.traits.defaultAccessType,
             written.value != expected
         else { return }
@@ -50,7 +50,7 @@ public enum SharingSharedBit: Rule {
         fix: "Omit `shared-bit` to take the platform's value, or write the value the message gives.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform", "gpa-bits"), let bit = context.manifest.sharing?.sharedBit else { return }
+        guard !context.isDamaged(.platform, .gpaBits), let bit = context.manifest.sharing?.sharedBit else { return }
         guard let type = context.accessType, type.usesSharedBit else {
             diagnostics.append(
                 emit(
@@ -83,7 +83,7 @@ public enum SharingConversionExits: Rule {
         fix: "Omit `conversion` to take the platform's default, or list only the exits the message allows.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), context.traits.hasPrivateMemory, let conversion = context.manifest.sharing?.conversion
+        guard !context.isDamaged(.platform), context.traits.hasPrivateMemory, let conversion = context.manifest.sharing?.conversion
         else { return }
         let possible = context.traits.possibleConversion
         var seen: Set<ConversionExit> = []
@@ -111,7 +111,7 @@ public enum SharingConvertibleNames: Rule {
         fix: "List only regions declared with `access: convertible`.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("memory"), let list = context.manifest.sharing?.convertible else { return }
+        guard !context.isDamaged(.memory), let list = context.manifest.sharing?.convertible else { return }
         var seen: Set<String> = []
         for name in list.value {
             guard seen.insert(name.value).inserted else {
@@ -146,7 +146,7 @@ public enum SharingConvertibleOmitted: Rule {
         fix: "Add the region to `sharing.convertible`, or make it `private` or `shared`.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("memory", "platform"), context.traits.hasPrivateMemory,
+        guard !context.isDamaged(.memory, .platform), context.traits.hasPrivateMemory,
             let list = context.manifest.sharing?.convertible
         else { return }
         let listed = Set(list.value.map(\.value))
@@ -169,7 +169,7 @@ public enum SharingNoExits: Rule {
         fix: "Omit `conversion` to take the platform's exits.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), !context.traits.possibleConversion.isEmpty,
+        guard !context.isDamaged(.platform), !context.traits.possibleConversion.isEmpty,
             !context.traits.conversionNeedsHypercall,  // an error there: sharing.hypercall-required
             let conversion = context.manifest.sharing?.conversion, conversion.value.isEmpty,
             context.regions.contains(where: { $0.access.value == .convertible })
@@ -190,7 +190,7 @@ public enum SharingHypercallRequired: Rule {
     public static let appliesTo: Set<Architecture> = [.x86_64]
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform", "sharing"), context.traits.conversionNeedsHypercall,
+        guard !context.isDamaged(.platform, .sharing), context.traits.conversionNeedsHypercall,
             let conversion = context.manifest.sharing?.conversion,
             !conversion.value.contains(where: { $0.value == .hypercall })
         else { return }

@@ -11,7 +11,7 @@ public enum SharingFaultNeverRequests: Rule {
         fix: "Use `conversion: [hypercall]` (the platform's default) and have the guest call KVM_HC_MAP_GPA_RANGE.")
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
-        guard !context.isDamaged("platform"), !context.traits.faultRequestsConversion,
+        guard !context.isDamaged(.platform), !context.traits.faultRequestsConversion,
             let conversion = context.manifest.sharing?.conversion,
             let fault = conversion.value.first(where: { $0.value == .fault })
         else { return }
