@@ -40,7 +40,8 @@ public struct Diagnostic: Hashable, Sendable {
     public var id: DiagnosticID
     public var severity: Severity
     public var message: String
-    /// Where the problem is. `nil` only for problems with no position (an unreadable file has line 0).
+    /// Where the problem is. A problem with a whole file (one that cannot be read) has line 0
+    /// (`SourceLocation.wholeFile`).
     public var location: SourceLocation
     /// The data path of the offending value (`memory.regions[1].size`); empty for file-level problems.
     public var path: DataPath
@@ -92,7 +93,7 @@ public struct Diagnostics: Sendable, Hashable, Sequence {
     public var hasErrors: Bool { all.contains { $0.severity == .error } }
     public var isEmpty: Bool { all.isEmpty }
 
-    /// Diagnostics in source order (file, line, column), then by id, so output is stable.
+    /// Diagnostics in source order (file, line, column), then in the order found, so output is stable.
     public var sorted: [Diagnostic] {
         all.enumerated().sorted { a, b in
             if a.element.location != b.element.location { return a.element.location < b.element.location }

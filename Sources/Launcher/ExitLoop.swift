@@ -54,7 +54,7 @@ public enum Termination: Hashable, Sendable {
     case fatal(vcpu: UInt32?, message: String)
     /// `--timeout` elapsed: 124.
     case timeout
-    /// SIGINT: 130.
+    /// SIGINT, SIGTERM or SIGHUP: 130 here; the launcher exits 128 + the signal (`InterruptSignal.exitStatus`).
     case interrupted
 
     public var status: Int32 {
@@ -247,7 +247,7 @@ public struct ExitLoop: Sendable {
     /// The UART and its interrupt line, for plans with an i8042 (Linux guests); nil: the polled COM1 of the
     /// tiny guests (every register but LSR reads 0).
     public let devices: LegacyDevices?
-    /// Whether SIGINT arrived (checked before every KVM_RUN and after every EINTR).
+    /// Whether SIGINT, SIGTERM or SIGHUP arrived (checked before every KVM_RUN and after every EINTR).
     public let interrupted: @Sendable () -> Bool
 
     /// Port IN answers: COM1's line status register reads "transmitter empty".
@@ -520,7 +520,7 @@ func hexBytes(_ bytes: [UInt8]) -> String {
     return out
 }
 
-/// `2MiB` when exact, else hex (as the plan text spells sizes).
+/// `2MiB` in the largest binary unit that divides it exactly, else decimal (as the plan text spells sizes).
 func sizeText(_ value: UInt64) -> String {
     let units: [(UInt64, String)] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
     for (unit, suffix) in units where value != 0 && value % unit == 0 { return "\(value / unit)\(suffix)" }

@@ -6,7 +6,8 @@ import Musl
 import Synchronization
 
 // The launcher's host primitives that are not KVM: one POSIX thread per vCPU, the signal that kicks a
-// vCPU thread out of KVM_RUN, the wake-up pipe the coordinator waits on (with the timeout), and SIGINT.
+// vCPU thread out of KVM_RUN, the wake-up pipe the coordinator waits on (with the timeout), and SIGINT,
+// SIGTERM and SIGHUP.
 // Nothing here touches /dev/kvm; KVM is reached only through the KVM module (STYLE.md rule 8).
 
 // MARK: - Threads
@@ -128,7 +129,7 @@ enum VCPUKick {
 
 // MARK: - Wake-up
 
-/// A pipe the coordinator waits on: vCPU threads (the guest finished) and the SIGINT handler write a byte.
+/// A pipe the coordinator waits on: vCPU threads (the guest finished) and the signal handler write a byte.
 /// `wait(timeout:)` is `poll(2)` with the remaining time, so the timeout needs no extra thread.
 final class WakeUp: Sendable {
     let readEnd: CInt

@@ -10,7 +10,8 @@ public struct LaunchOptions: Sendable {
     public var timeout: Double?
     /// Print every executed step with its result on the output's message stream (`--trace`).
     public var trace: Bool
-    /// Handle SIGINT for the duration of the launch: tear down and exit 130 (the CLI; not in-process tests).
+    /// Handle SIGINT, SIGTERM and SIGHUP for the duration of the launch: tear down and exit 128 + signal (the CLI;
+    /// not in-process tests).
     public var handleInterrupt: Bool
     /// The KVM device.
     public var devicePath: String
@@ -289,14 +290,14 @@ public struct Launcher: Sendable {
 
 // MARK: - Run phase
 
-/// Runs a set of vCPU ports until the VM ends, the timeout elapses or SIGINT arrives, then stops every vCPU
-/// (immediate_exit + a kick signal) and joins the threads. Generic over the ports, so the tests drive it with
-/// fakes as well as with real vCPUs.
+/// Runs a set of vCPU ports until the VM ends, the timeout elapses or SIGINT, SIGTERM or SIGHUP arrives, then
+/// stops every vCPU (immediate_exit + a kick signal) and joins the threads. Generic over the ports, so the tests
+/// drive it with fakes as well as with real vCPUs.
 ///
 /// The first vCPU runs on the calling thread and every other one on a thread of its own; a watchdog thread
 /// exists only with a timeout. Whoever ends the VM (a vCPU writing the exit port, the last HLT, a fault, the
-/// watchdog, SIGINT seen by a vCPU loop) stops all vCPUs at once: nobody waits for a coordinator.
-/// SIGINT is blocked on the extra vCPU threads, so it interrupts the calling thread's KVM_RUN.
+/// watchdog, a signal seen by a vCPU loop) stops all vCPUs at once: nobody waits for a coordinator.
+/// The signals are blocked on the extra vCPU threads, so they interrupt the calling thread's KVM_RUN.
 public struct RunPhase: Sendable {
     public var policy: ExitPolicy
     public var sharing: SharingHandler?
@@ -376,7 +377,7 @@ public struct RunPhase: Sendable {
 
         let result = loop(first).run()
         results.withLock { $0[first.index] = result }
-        // The first vCPU may be done (halted) while others run: wait for the VM to end, and for SIGINT.
+        // The first vCPU may be done (halted) while others run: wait for the VM to end, and for a signal.
         while control.termination == nil {
             _ = wakeUp.wait(until: nil)
             if interrupted() { control.finish(.interrupted) }
