@@ -2,21 +2,10 @@ import Foundation
 import TestSupport
 import Testing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// `kvmplan probe` on this host: decoded flags and a closing verdict (issue 14).
 @Suite("kvmplan probe text", .requiresBinary)
 struct ProbeTextTests {
-    static let kvmOpens: Bool = {
-        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        close(fd)
-        return true
-    }()
-
-    @Test("decoded flags and a verdict naming the default platform", .enabled(if: kvmOpens, "/dev/kvm does not open read-write here"))
+    @Test("decoded flags and a verdict naming the default platform", .requiresKVM)
     func verdict() throws {
         let result = try kvmplan("probe")
         #expect(result.status == 0, "\(result)")

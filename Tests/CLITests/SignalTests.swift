@@ -10,13 +10,6 @@ import Testing
 /// is stopped, every step undone, one line on stderr, exit 128 + signal. And no /proc: exit 2, never a pass.
 @Suite("kvmplan launch: signals; no /proc", .requiresBinary)
 struct SignalTests {
-    static let kvmOpens: Bool = {
-        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        close(fd)
-        return true
-    }()
-
     /// A guest that spins forever (`jmp $`), in a scratch directory.
     static func spinningGuest() throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kvmplan-signal-\(UUID().uuidString)").path
@@ -44,7 +37,7 @@ struct SignalTests {
 
     @Test(
         "a running guest stopped by a signal: one stderr line, exit 128 + signal",
-        .enabled(if: kvmOpens, "/dev/kvm does not open read-write here"), .timeLimit(.minutes(1)),
+        .requiresKVM, .timeLimit(.minutes(1)),
         arguments: [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")])
     func signal(_ number: Int32, _ name: String) throws {
         let binary = try #require(KVMPlanBinary.path)

@@ -29,7 +29,7 @@ struct CReproducerTests {
     }
 
     @Test(
-        "the reproducer performs the plan's set-up on /dev/kvm and exits 0", .enabled(if: Run.kvmOpensReadWrite, "/dev/kvm does not open read-write"),
+        "the reproducer performs the plan's set-up on /dev/kvm and exits 0", .requiresKVM,
         arguments: Samples.defaultX86)
     func runs(sample: String) throws {
         let (binary, plan) = try Self.build(sample, flags: ["-std=c11"])
@@ -41,7 +41,7 @@ struct CReproducerTests {
         #expect(result.stdout.contains("set-up of plan \(plan.name) done (\(plan.steps.count) steps)"), "stdout: \(result.stdout)")
     }
 
-    @Test("a step the host refuses is named on stderr and the reproducer exits 1", .enabled(if: Run.kvmOpensReadWrite))
+    @Test("a step the host refuses is named on stderr and the reproducer exits 1", .requiresKVM)
     func failingStepIsNamed() throws {
         // A VM type this host refuses (types 1–5 are EINVAL here, KVM_UAPI.md §6) makes KVM_CREATE_VM fail.
         var plan = try Compile.sample("hello-long").plan

@@ -5,6 +5,7 @@ import Musl
 #endif
 import KVM
 import SystemPackage
+import TestSupport
 import Testing
 
 // Tests against this host's real /dev/kvm. They assume only what every supported kernel does

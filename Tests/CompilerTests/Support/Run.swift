@@ -75,14 +75,6 @@ enum Run {
         return path
     }
 
-    /// Whether `/dev/kvm` opens read-write here.
-    static let kvmOpensReadWrite: Bool = {
-        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        close(fd)
-        return true
-    }()
-
     /// The built `kvmplan` binary: next to the running test bundle, else in a build directory found by walking
     /// up from this file (`.build-ctests/debug`, `.build/debug`, …). Nil when none is built.
     static let kvmplan: String? = {
