@@ -96,8 +96,8 @@ struct DiffTests {
     @Test("diff text and JSON match their goldens", arguments: pairs)
     func golden(pair: Pair) throws {
         let diff = try Self.diff(pair)
-        Golden.assert(PlanDiffRenderer(style: .plain).text(diff, left: pair.a, right: pair.b), matches: "diff/\(pair.name).txt")
-        Golden.assert(Self.jsonText(diff, left: pair.a, right: pair.b), matches: "diff/\(pair.name).json")
+        Golden.compiler.assert(PlanDiffRenderer(style: .plain).text(diff, left: pair.a, right: pair.b), matches: "diff/\(pair.name).txt")
+        Golden.compiler.assert(Self.jsonText(diff, left: pair.a, right: pair.b), matches: "diff/\(pair.name).json")
     }
 
     @Test("a diff's JSON says what its text says")
@@ -213,8 +213,8 @@ struct DiffTests {
         #expect(!diff.changes.isEmpty)
         let left = "Manifests/diff/measurement-order.base.yaml"
         let right = "measurement-order.swapped.json"
-        Golden.assert(PlanDiffRenderer().text(diff, left: left, right: right), matches: "diff/measurement-order.txt")
-        Golden.assert(Self.jsonText(diff, left: left, right: right), matches: "diff/measurement-order.json")
+        Golden.compiler.assert(PlanDiffRenderer().text(diff, left: left, right: right), matches: "diff/measurement-order.txt")
+        Golden.compiler.assert(Self.jsonText(diff, left: left, right: right), matches: "diff/measurement-order.json")
     }
 
     // MARK: - Manifests against plans

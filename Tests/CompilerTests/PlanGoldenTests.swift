@@ -1,5 +1,6 @@
 import Compiler
 import Plan
+import TestSupport
 import Testing
 
 /// Every sample manifest × every plan format against `Golden/NAME.{txt,json,c}` (STYLE rule 10), plus
@@ -13,7 +14,7 @@ struct PlanGoldenTests {
         let compiled = try Compile.sample(sample)
         let output = format.render(compiled.plan)
         #expect(!output.contains("/work/"), "a rendering leaks an absolute checkout path")
-        Golden.assert(output, matches: "\(sample).\(format.rawValue)")
+        Golden.compiler.assert(output, matches: "\(sample).\(format.rawValue)")
     }
 
     @Test("compiling a manifest twice gives the same plan and the same bytes", arguments: Samples.all)
@@ -29,7 +30,7 @@ struct PlanGoldenTests {
 
     @Test("Plan(json:) of the golden JSON re-encodes to the identical bytes", arguments: Samples.all)
     func jsonRoundTrip(sample: String) throws {
-        let text = try #require(Golden.read("\(sample).json"), "record the goldens first (RECORD_SNAPSHOTS=1)")
+        let text = try #require(Golden.compiler.read("\(sample).json"), "record the goldens first (RECORD_SNAPSHOTS=1)")
         let decoded = try Plan(json: text)
         #expect(decoded.jsonString(pretty: true) + "\n" == text)
         // The compact form decodes and re-encodes to itself too, with the same digest.

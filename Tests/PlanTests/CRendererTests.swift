@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized)
 struct CRendererTests {
     @Test func golden() throws {
-        try assertGolden(PlanCRenderer().render(Fixtures.defaultX86), named: "default-x86.c.txt")
+        Golden.plan.assert(PlanCRenderer().render(Fixtures.defaultX86), matches: "default-x86.c.txt")
     }
 
     @Test(arguments: Fixtures.all.map(\.name))

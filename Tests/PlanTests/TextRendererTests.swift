@@ -1,17 +1,18 @@
 import Plan
+import TestSupport
 import Testing
 
 struct TextRendererTests {
     @Test(arguments: Fixtures.all.map(\.name))
     func golden(_ name: String) throws {
         let plan = try #require(Fixtures.all.first { $0.name == name }?.plan)
-        try assertGolden(PlanTextRenderer().render(plan), named: "\(name).txt")
+        Golden.plan.assert(PlanTextRenderer().render(plan), matches: "\(name).txt")
     }
 
     @Test(arguments: Fixtures.all.map(\.name))
     func jsonGolden(_ name: String) throws {
         let plan = try #require(Fixtures.all.first { $0.name == name }?.plan)
-        try assertGolden(plan.jsonString() + "\n", named: "\(name).json")
+        Golden.plan.assert(plan.jsonString() + "\n", matches: "\(name).json")
     }
 
     @Test func withoutSources() throws {

@@ -11,7 +11,7 @@ import Testing
 @Suite("Golden diagnostics")
 struct GoldenDiagnosticsTests {
     static let directory = "Manifests/invalid"
-    static let recording = ProcessInfo.processInfo.environment["RECORD_SNAPSHOTS"] == "1"
+    static let goldens = Golden(directory)
 
     static let names: [String] = (try? FileManagerShim.yamlFiles(in: Repo.path(directory))) ?? []
 
@@ -37,13 +37,7 @@ struct GoldenDiagnosticsTests {
     func golden(_ name: String) throws {
         let (text, diagnostics) = try Self.render(name)
         #expect(diagnostics.hasErrors, "an invalid example must have an error")
-        let goldenPath = Repo.path("\(Self.directory)/\(name.dropLast(".yaml".count)).expected")
-        if Self.recording {
-            try text.write(toFile: goldenPath, atomically: true, encoding: .utf8)
-            return
-        }
-        let golden = try String(contentsOfFile: goldenPath, encoding: .utf8)
-        #expect(text == golden, "re-record with RECORD_SNAPSHOTS=1 and review the diff")
+        Self.goldens.assert(text, matches: "\(name.dropLast(".yaml".count)).expected")
     }
 
     @Test("each example says in a comment header what is wrong", arguments: names)
