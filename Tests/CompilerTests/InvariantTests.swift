@@ -1,6 +1,7 @@
 import Compiler
 import Diagnostics
 import Plan
+import TestSupport
 import Testing
 
 /// Invariants of every plan the lowering produces (KVM_UAPI.md §2, §3, §7), over the sample manifests and

@@ -1,9 +1,6 @@
 import Diagnostics
 @testable import Plan
 
-/// `SourceLocation` of Diagnostics, named apart from Testing's.
-typealias ManifestLocation = SourceLocation
-
 /// Hand-built plans, one per platform family, shaped like the lowering's output.
 enum Fixtures {
     static func at(_ line: Int, _ column: Int, file: String = "guest.yaml") -> SourceLocation {

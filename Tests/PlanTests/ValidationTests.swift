@@ -1,5 +1,6 @@
 import Diagnostics
 import Plan
+import TestSupport
 import Testing
 
 struct ValidationTests {

@@ -10,59 +10,17 @@ import Testing
 
 // MARK: - Expected diagnostics
 
-/// One expected diagnostic: its id, the marker it points at, its severity (the documented one when nil),
-/// and optionally fragments of its message and of one of its notes.
-struct DiagnosticSpec: CustomStringConvertible, Sendable {
-    var id: String
-    var marker: String
-    var severity: Severity?
-    var message: String?
-    var note: String?
+// `DiagnosticSpec` and the matching itself live in TestSupport.
 
-    init(_ id: String, at marker: String = "1️⃣", severity: Severity? = nil, message: String? = nil, note: String? = nil) {
-        self.id = id
-        self.marker = marker
-        self.severity = severity
-        self.message = message
-        self.note = note
-    }
-
-    var description: String { "\(id) at \(marker)" }
-}
-
-/// Asserts that each spec has a diagnostic with its id at its marker. With `exhaustive`, also that there
-/// are no other diagnostics.
+/// `expectDiagnostics` with the rules' defaults: other diagnostics allowed unless `exhaustive`, and a spec
+/// without a severity expects the one the rule catalogue documents.
 func expectDiagnostics(
     _ diagnostics: Diagnostics, _ specs: [DiagnosticSpec], in snippet: MarkedSnippet, exhaustive: Bool = false,
     sourceLocation: Testing.SourceLocation = #_sourceLocation
 ) {
-    var unmatched = diagnostics.all
-    for spec in specs {
-        let at = snippet.location(spec.marker)
-        guard let index = unmatched.firstIndex(where: { $0.id.rawValue == spec.id && $0.location == at }) else {
-            let sameID = diagnostics.all.filter { $0.id.rawValue == spec.id }.map { "\($0.location.line):\($0.location.column)" }
-            Issue.record(
-                "expected \(spec.id) at \(at.line):\(at.column) (\(spec.marker)); \(spec.id) seen at \(sameID); all:\n\(render(diagnostics))",
-                sourceLocation: sourceLocation)
-            continue
-        }
-        let d = unmatched.remove(at: index)
-        let severity = spec.severity ?? RuleCatalogue.byID[d.id]?.severity
-        #expect(d.severity == severity, "severity of \(spec)", sourceLocation: sourceLocation)
-        if let fragment = spec.message {
-            #expect(d.message.contains(fragment), "message of \(spec): \(d.message)", sourceLocation: sourceLocation)
-        }
-        if let fragment = spec.note {
-            #expect(d.notes.contains { $0.message.contains(fragment) }, "notes of \(spec): \(d.notes)", sourceLocation: sourceLocation)
-        }
-    }
-    if exhaustive && !unmatched.isEmpty {
-        Issue.record("unexpected diagnostics:\n\(render(Diagnostics(unmatched)))", sourceLocation: sourceLocation)
-    }
-}
-
-func render(_ diagnostics: Diagnostics) -> String {
-    DiagnosticRenderer(format: .text).render(diagnostics)
+    TestSupport.expectDiagnostics(
+        diagnostics, specs, in: snippet, exhaustive: exhaustive, defaultSeverity: { RuleCatalogue.byID[$0]?.severity },
+        sourceLocation: sourceLocation)
 }
 
 // MARK: - Running the pipeline
