@@ -73,6 +73,16 @@ def c_number(text):
     return str(value) if value < 0x100 else f"0x{value:x}"
 
 
+def swift_hex(text):
+    """A hex table value as Swift spells it: digits grouped by four from the right once there are eight or more
+    (`0x8000_0000`), as swift-format's GroupNumericLiterals asks."""
+    digits = f"{int(text, 16):x}"
+    if len(digits) >= 8:
+        head = len(digits) % 4 or 4
+        digits = "_".join([digits[:head]] + [digits[i : i + 4] for i in range(head, len(digits), 4)])
+    return "0x" + digits
+
+
 def c_header(t):
     enc, structs = t["encoding"], {s["swift"]: s for s in t["structs"]}
     out = [
@@ -342,7 +352,7 @@ def swift_plan(t):
     for v in t["vmTypes"]:
         if v.get("flag"):
             out += doc_lines(f"`{v['name']}`: " + v.get("doc", ""), "    ")
-            out.append(f'    public static let {v["swift"]}Flag = (name: "{v["name"]}", value: UInt64({v["value"]}))')
+            out.append(f'    public static let {v["swift"]}Flag = (name: "{v["name"]}", value: UInt64({swift_hex(v["value"])}))')
     out += ["}", "", "// MARK: - KVM_MEMORY_ENCRYPT_OP commands", ""]
     out += [
         "/// The sub-command ids of `KVM_MEMORY_ENCRYPT_OP`: `enum sev_cmd_id` and `enum kvm_tdx_cmd_id`.",
@@ -361,7 +371,11 @@ def swift_plan(t):
             member = f"`{m['swift']}`" if m["swift"] in ("private", "default") else m["swift"]
             out.append(f"    public static let {member} = {group['swift']}(rawValue: 1 << {m['bit']})")
         out.append(f"    public static let named: [(name: String, flag: {group['swift']})] = [")
-        out += [f'        ("{m["name"]}", .{m["swift"]}),' for m in group["members"]]
+        # swift-format keeps a trailing comma only after the last of several elements.
+        items = [f'        ("{m["name"]}", .{m["swift"]}),' for m in group["members"]]
+        if len(items) == 1:
+            items[0] = items[0].rstrip(",")
+        out += items
         out += ["    ]", "}"]
     out += ["", "// MARK: - Enumerations"]
     for group in t["enums"]:
@@ -451,7 +465,7 @@ def swift_rules(t):
         if v.get("doc"):
             out += doc_lines(v["doc"], "    ")
         posted = "true" if v.get("status") == "posted" else "false"
-        out.append(f'    public static let {v["swift"]} = UAPIMachineType(name: "{v["name"]}", value: {v["value"]}, posted: {posted})')
+        out.append(f'    public static let {v["swift"]} = UAPIMachineType(name: "{v["name"]}", value: {swift_hex(v["value"])}, posted: {posted})')
     out += ["}", "", "/// KVM hypercall numbers (`KVM_HC_*`) the rules name.", "public enum UAPIHypercall {"]
     for h in t["hypercalls"]:
         out.append(f"    /// `{h['name']}`.")

@@ -308,9 +308,9 @@ extension VMType {
     ]
 
     /// `KVM_VM_TYPE_ARM_PROTECTED`: pKVM protected VM (merged for Linux 7.1; 1UL << 31).
-    public static let armProtectedFlag = (name: "KVM_VM_TYPE_ARM_PROTECTED", value: UInt64(0x80000000))
+    public static let armProtectedFlag = (name: "KVM_VM_TYPE_ARM_PROTECTED", value: UInt64(0x8000_0000))
     /// `KVM_VM_TYPE_ARM_REALM`: Arm CCA realm (posted series v14, 1UL << 30; v5…v13 used 1 << 8).
-    public static let armRealmFlag = (name: "KVM_VM_TYPE_ARM_REALM", value: UInt64(0x40000000))
+    public static let armRealmFlag = (name: "KVM_VM_TYPE_ARM_REALM", value: UInt64(0x4000_0000))
 }
 
 // MARK: - KVM_MEMORY_ENCRYPT_OP commands
@@ -376,7 +376,7 @@ extension MemoryAttributes {
     /// `KVM_MEMORY_ATTRIBUTE_PRIVATE` (1 << 3).
     public static let `private` = MemoryAttributes(rawValue: 1 << 3)
     public static let named: [(name: String, flag: MemoryAttributes)] = [
-        ("PRIVATE", .private),
+        ("PRIVATE", .private)
     ]
 }
 
@@ -384,7 +384,7 @@ extension PITFlags {
     /// `KVM_PIT_SPEAKER_DUMMY` (1 << 0): KVM answers the PC speaker port 0x61 itself (PIT channel 2 gate and output, which Linux's PIT calibration polls), so it never exits to the launcher.
     public static let speakerDummy = PITFlags(rawValue: 1 << 0)
     public static let named: [(name: String, flag: PITFlags)] = [
-        ("SPEAKER_DUMMY", .speakerDummy),
+        ("SPEAKER_DUMMY", .speakerDummy)
     ]
 }
 

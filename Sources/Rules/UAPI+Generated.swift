@@ -18,9 +18,9 @@ extension UAPIMachineType {
     public static let x86SNP = UAPIMachineType(name: "KVM_X86_SNP_VM", value: 0x4, posted: false)
     public static let x86TDX = UAPIMachineType(name: "KVM_X86_TDX_VM", value: 0x5, posted: false)
     /// pKVM protected VM (merged for Linux 7.1; 1UL << 31).
-    public static let armProtected = UAPIMachineType(name: "KVM_VM_TYPE_ARM_PROTECTED", value: 0x80000000, posted: false)
+    public static let armProtected = UAPIMachineType(name: "KVM_VM_TYPE_ARM_PROTECTED", value: 0x8000_0000, posted: false)
     /// Arm CCA realm (posted series v14, 1UL << 30; v5…v13 used 1 << 8).
-    public static let armRealm = UAPIMachineType(name: "KVM_VM_TYPE_ARM_REALM", value: 0x40000000, posted: true)
+    public static let armRealm = UAPIMachineType(name: "KVM_VM_TYPE_ARM_REALM", value: 0x4000_0000, posted: true)
 }
 
 /// KVM hypercall numbers (`KVM_HC_*`) the rules name.
