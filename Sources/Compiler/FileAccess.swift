@@ -57,8 +57,12 @@ public struct LocalFileAccess: FileAccess {
             case .other: throw ReadError(path: path, reason: "not a regular file")
             }
         case .failure(let errno):
-            let reason = errno == .noSuchFileOrDirectory ? "no such file" : errno == .permissionDenied
-                ? "permission denied or unreadable" : errno.description
+            let reason =
+                switch errno {
+                case .noSuchFileOrDirectory: "no such file"
+                case .permissionDenied: "permission denied or unreadable"
+                default: errno.description
+                }
             throw ReadError(path: path, reason: reason)
         }
     }

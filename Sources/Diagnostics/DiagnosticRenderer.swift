@@ -124,9 +124,8 @@ public struct DiagnosticRenderer: Sendable {
         case .warning: level = "warning"
         case .note: level = "notice"
         }
-        let message = ("[\(d.id)] " + d.message + d.notes.map { note in
-            "\n" + note.message + (note.location.map { " (\($0))" } ?? "")
-        }.joined())
+        let notes = d.notes.map { note in "\n" + note.message + (note.location.map { " (\($0))" } ?? "") }
+        let message = "[\(d.id)] " + d.message + notes.joined()
         var out = "::\(level) \(githubPlace(d.location)),title=\(escapeProperty("kvmplan " + d.id.rawValue))::\(escapeData(message))\n"
         for note in d.notes {
             guard let at = note.location else { continue }

@@ -270,7 +270,7 @@ public struct ExitLoop: Sendable {
             let exit: VCPUExit
             do {
                 exit = try port.run()
-            } catch where error.errno == .resourceTemporarilyUnavailable {
+            } catch let error where error.errno == .resourceTemporarilyUnavailable {
                 // EAGAIN: a vCPU waiting in the in-kernel local APIC (an AP before its INIT/SIPI) got an event;
                 // KVM returns to userspace to be entered again (x86.c, KVM_MP_STATE_UNINITIALIZED), as QEMU does.
                 exits += 1

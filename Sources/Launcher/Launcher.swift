@@ -238,7 +238,7 @@ public struct Launcher: Sendable {
         let policy = ExitPolicy(handlers: plan.handlers)
         var devices: LegacyDevices?
         if policy.i8042Port != nil {
-            let irqchip = plan.steps.contains { if case .createIRQChip = $0.operation { return true } else { return false } }
+            let irqchip = plan.steps.contains { $0.operation.kind == .createIRQChip }
             devices = LegacyDevices(interrupts: irqchip ? executor.vm.map { KVMInterrupts(vm: $0) } : nil)
         }
         let phase = RunPhase(

@@ -229,11 +229,12 @@ struct ManifestDecoder {
             damaged.insert(.kvmplan)
         }
 
-        let name = self.name(top, "name") ?? { damaged.insert(.name); return fallback("", top, "name") }()
-        let arch = word(top, "arch", Architecture.self, required: true)
-            ?? { damaged.insert(.arch); return fallback(.x86_64, top, "arch") }()
-        let platform = word(top, "platform", Platform.self, required: true)
-            ?? { damaged.insert(.platform); return fallback(.default, top, "platform") }()
+        var name = fallback("", top, "name")
+        if let v = self.name(top, "name") { name = v } else { damaged.insert(.name) }
+        var arch = fallback(Architecture.x86_64, top, "arch")
+        if let v = word(top, "arch", Architecture.self, required: true) { arch = v } else { damaged.insert(.arch) }
+        var platform = fallback(Platform.default, top, "platform")
+        if let v = word(top, "platform", Platform.self, required: true) { platform = v } else { damaged.insert(.platform) }
         var vcpus = fallback(1, top, "vcpus")
         if top["vcpus"] != nil {
             if let v = smallInteger(top, "vcpus", in: 1...4096, what: "the number of vCPUs") { vcpus = v } else { damaged.insert(.vcpus) }

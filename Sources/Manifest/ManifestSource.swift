@@ -226,9 +226,8 @@ private struct TreeBuilder {
         case YAML_DOCUMENT_START_EVENT:
             documents += 1
             if documents > 1 {
-                throw Stop(diagnostic:
-                    ManifestMessages.syntax(
-                        "YAML syntax error: a manifest is one YAML document, but another document starts here", at: at))
+                let message = "YAML syntax error: a manifest is one YAML document, but another document starts here"
+                throw Stop(diagnostic: ManifestMessages.syntax(message, at: at))
             }
         case YAML_ALIAS_EVENT:
             // Refused, never resolved: an alias bomb cannot expand (DESIGN §2).
@@ -266,9 +265,8 @@ private struct TreeBuilder {
 
     private mutating func open(isMapping: Bool, tag: UnsafeMutablePointer<yaml_char_t>?, at: SourceLocation) throws(Stop) {
         guard stack.count < ManifestSource.maximumDepth else {
-            throw Stop(diagnostic:
-                ManifestMessages.syntax(
-                    "YAML syntax error: collections nested deeper than \(ManifestSource.maximumDepth) levels", at: at))
+            let message = "YAML syntax error: collections nested deeper than \(ManifestSource.maximumDepth) levels"
+            throw Stop(diagnostic: ManifestMessages.syntax(message, at: at))
         }
         let path = nextPath
         reportTag(tag, at: at, path: path)

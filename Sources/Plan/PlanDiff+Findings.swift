@@ -46,7 +46,12 @@ struct PlanFindings {
     }
 
     static func handlerSource(_ plan: Plan) -> SourceLocation? {
-        plan.handlers.first { if case .hypercallMapGPARange = $0.kind { return true }; if case .memoryFault = $0.kind { return true }; return false }?.source
+        plan.handlers.first { handler in
+            switch handler.kind {
+            case .hypercallMapGPARange, .memoryFault: true
+            default: false
+            }
+        }?.source
     }
 
     // MARK: - Exposure
@@ -271,8 +276,8 @@ struct PlanFindings {
             default: break
             }
         }
-        let vcpusA = a.steps.filter { if case .createVCPU = $0.operation { return true }; return false }
-        let vcpusB = b.steps.filter { if case .createVCPU = $0.operation { return true }; return false }
+        let vcpusA = a.steps.filter { $0.operation.kind == .createVCPU }
+        let vcpusB = b.steps.filter { $0.operation.kind == .createVCPU }
         if vcpusA.count != vcpusB.count {
             out.append(
                 Finding(.layout, "vCPUs \(vcpusA.count) → \(vcpusB.count)", before: vcpusA.first?.source, after: vcpusB.first?.source))

@@ -41,11 +41,11 @@ struct ProbeCommand: ParsableCommand {
     /// `/dev/kvm` and one per VM type.
     static func table(_ info: HostInfo) -> String {
         let types = info.vmTypes.filter { info.perVMType[$0] != nil }
+        let vmTypes = info.vmTypes.map(\.name).joined(separator: ", ")
         var facts: [(String, String)] = [
             ("kernel", "\(info.kernelRelease) (\(info.architecture))"),
             ("KVM API version", "\(info.apiVersion)"),
-            ("VM types", info.vmTypes.map(\.name).joined(separator: ", ")
-                + " (KVM_CAP_VM_TYPES = 0x\(String(info.vmTypesBitmap, radix: 16)))"),
+            ("VM types", vmTypes + " (KVM_CAP_VM_TYPES = 0x\(String(info.vmTypesBitmap, radix: 16)))"),
             ("page size", "\(info.pageSize)"),
         ]
         if !info.cpuVendor.isEmpty { facts.append(("CPU vendor", info.cpuVendor)) }

@@ -48,7 +48,7 @@ struct DiffCommandTests {
     func invalidManifest() throws {
         let directory = try Run.temporaryDirectory("kvmplan-diff-invalid")
         let bad = directory + "/bad.yaml"
-        try """
+        let manifest = """
             kvmplan: 1
             name: bad
             arch: x86_64
@@ -59,7 +59,8 @@ struct DiffCommandTests {
                   base: 0x0
                   size: 0
 
-            """.write(toFile: bad, atomically: true, encoding: .utf8)
+            """
+        try manifest.write(toFile: bad, atomically: true, encoding: .utf8)
         let result = try Self.kvmplan(["diff", "Manifests/hello-long.yaml", bad])
         #expect(result.status == 2)
         #expect(result.stderr.contains("\(bad):9:13"), "stderr: \(result.stderr)")

@@ -148,6 +148,13 @@ struct PipelineTests {
         var testDescription: String { name }
     }
 
+    /// The bytes of the simple ELF file with one header field changed.
+    static func built(_ change: (inout ELFBuilder) -> Void) -> [UInt8] {
+        var builder = ELFBuilder.simple()
+        change(&builder)
+        return builder.bytes
+    }
+
     static func patched(_ builder: ELFBuilder = .simple(), _ patch: (inout [UInt8]) -> Void) -> [UInt8] {
         var bytes = builder.bytes
         patch(&bytes)
@@ -158,15 +165,15 @@ struct PipelineTests {
         ELFCase(name: "empty", bytes: [], reason: "no \\x7fELF magic"),
         ELFCase(name: "text", bytes: Array("#!/bin/sh\necho hello, this is not an ELF file at all, and it is long enough\n".utf8), reason: "no \\x7fELF magic"),
         ELFCase(name: "truncated header", bytes: Array(ELFBuilder.simple().bytes.prefix(40)), reason: "no \\x7fELF magic"),
-        ELFCase(name: "32-bit", bytes: { var b = ELFBuilder.simple(); b.elfClass = 1; return b.bytes }(), reason: "not a 64-bit ELF file"),
-        ELFCase(name: "big-endian", bytes: { var b = ELFBuilder.simple(); b.dataEncoding = 2; return b.bytes }(), reason: "not a little-endian"),
-        ELFCase(name: "relocatable object", bytes: { var b = ELFBuilder.simple(); b.type = 1; return b.bytes }(), reason: "not an executable"),
+        ELFCase(name: "32-bit", bytes: built { $0.elfClass = 1 }, reason: "not a 64-bit ELF file"),
+        ELFCase(name: "big-endian", bytes: built { $0.dataEncoding = 2 }, reason: "not a little-endian"),
+        ELFCase(name: "relocatable object", bytes: built { $0.type = 1 }, reason: "not an executable"),
         ELFCase(name: "no program headers", bytes: ELFBuilder(entry: 0, segments: []).bytes, reason: "no program headers"),
         ELFCase(
-            name: "small program header entries", bytes: { var b = ELFBuilder.simple(); b.programHeaderSize = 32; return b.bytes }(),
+            name: "small program header entries", bytes: built { $0.programHeaderSize = 32 },
             reason: "program header size 32 is too small"),
-        ELFCase(name: "program headers outside the file", bytes: patched { $0[32] = 0xFF; $0[33] = 0xFF }, reason: "program headers lie outside the file"),
-        ELFCase(name: "many program headers", bytes: patched { $0[56] = 0xFF; $0[57] = 0xFF }, reason: "lies outside the file"),
+        ELFCase(name: "program headers outside the file", bytes: patched { $0[32...33] = [0xFF, 0xFF] }, reason: "program headers lie outside the file"),
+        ELFCase(name: "many program headers", bytes: patched { $0[56...57] = [0xFF, 0xFF] }, reason: "lies outside the file"),
         ELFCase(name: "segment beyond the file", bytes: patched { $0[64 + 32 + 2] = 0x10 }, reason: "extends beyond the end of the file"),
         ELFCase(name: "segment offset overflow", bytes: patched { for i in 0..<8 { $0[64 + 8 + i] = 0xFF } }, reason: "extends beyond the end of the file"),
         ELFCase(

@@ -278,8 +278,11 @@ struct ManifestGenerator {
             if let mode { lines.append("  mode: \(mode)") }
         }
         if target.measured {
-            if rng.chance(70) { lines.append("  measured: \(ram.initiallyPrivate ? rng.pick([true, true, false]) : false)") }
-            else if !ram.initiallyPrivate { lines.append("  measured: false") }
+            if rng.chance(70) {
+                lines.append("  measured: \(ram.initiallyPrivate ? rng.pick([true, true, false]) : false)")
+            } else if !ram.initiallyPrivate {
+                lines.append("  measured: false")
+            }
         }
         return lines
     }
