@@ -2,9 +2,9 @@ import Rules
 import SystemPackage
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// How the compiler reads the files a manifest names (payload, initrd, SEV-SNP ID block and its auth). Injected so

@@ -38,7 +38,8 @@ public enum HostVerdict {
         var text = "kvmplan: 1\nname: probe\narch: \(arch.rawValue)\nplatform: \(platform.rawValue)\n"
         // The widest address the platform allows within what the host's CPU has (TDX: 48 or 52 only).
         if arch == .x86_64, host.physAddrBits > 0 {
-            let width = traits.discreteGPABits.map { widths in widths.filter { $0 <= host.physAddrBits }.max() ?? widths[0] }
+            let width =
+                traits.discreteGPABits.map { widths in widths.filter { $0 <= host.physAddrBits }.max() ?? widths[0] }
                 ?? min(traits.defaultGPABits, host.physAddrBits)
             text += "gpa-bits: \(width)\n"
         }

@@ -3,11 +3,11 @@ import Rules
 import SystemPackage
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// The payload bytes of a plan file (issue 15, item 3: a plan file must not be an oracle for the files kvmplan

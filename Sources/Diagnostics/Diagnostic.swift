@@ -132,11 +132,12 @@ public struct Diagnostics: Sendable, Hashable, Sequence {
 
     /// `--strict`: warnings become errors.
     public func promotingWarnings() -> Diagnostics {
-        Diagnostics(all.map { d in
-            var d = d
-            if d.severity == .warning { d.severity = .error }
-            return d
-        })
+        Diagnostics(
+            all.map { d in
+                var d = d
+                if d.severity == .warning { d.severity = .error }
+                return d
+            })
     }
 
     public func makeIterator() -> IndexingIterator<[Diagnostic]> { all.makeIterator() }

@@ -129,7 +129,8 @@ public struct DiagnosticRenderer: Sendable {
         var out = "::\(level) \(githubPlace(d.location)),title=\(escapeProperty("kvmplan " + d.id.rawValue))::\(escapeData(message))\n"
         for note in d.notes {
             guard let at = note.location else { continue }
-            out += "::notice \(githubPlace(at)),title=\(escapeProperty("kvmplan " + d.id.rawValue + " (note)"))::"
+            out +=
+                "::notice \(githubPlace(at)),title=\(escapeProperty("kvmplan " + d.id.rawValue + " (note)"))::"
                 + escapeData("note: \(note.message) (for \(d.location): \(d.message))") + "\n"
         }
         return out

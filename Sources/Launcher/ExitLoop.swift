@@ -132,8 +132,10 @@ public struct ExitPolicy: Sendable {
     /// says so.
     public var mmioRegions: [(name: String, range: GPARange, readonly: Bool)]?
 
-    public init(serialPort: UInt16? = 0x3f8, exitPort: UInt16? = 0xf4, haltEndsVCPU: Bool = true,
-                mapGPARange: Bool = false, memoryFault: Bool = false) {
+    public init(
+        serialPort: UInt16? = 0x3f8, exitPort: UInt16? = 0xf4, haltEndsVCPU: Bool = true,
+        mapGPARange: Bool = false, memoryFault: Bool = false
+    ) {
         (self.serialPort, self.exitPort, self.haltEndsVCPU) = (serialPort, exitPort, haltEndsVCPU)
         (self.mapGPARange, self.memoryFault) = (mapGPARange, memoryFault)
     }
@@ -255,9 +257,11 @@ public struct ExitLoop: Sendable {
     /// `KVM_HC_MAP_GPA_RANGE`.
     static let mapGPARangeNumber = Hypercall.mapGPARange
 
-    public init(port: any VCPUPort, control: VMControl, policy: ExitPolicy, sharing: SharingHandler? = nil,
-                output: any LaunchOutput, trace: Bool = false, devices: LegacyDevices? = nil,
-                interrupted: @escaping @Sendable () -> Bool = { false }) {
+    public init(
+        port: any VCPUPort, control: VMControl, policy: ExitPolicy, sharing: SharingHandler? = nil,
+        output: any LaunchOutput, trace: Bool = false, devices: LegacyDevices? = nil,
+        interrupted: @escaping @Sendable () -> Bool = { false }
+    ) {
         (self.port, self.control, self.policy, self.sharing) = (port, control, policy, sharing)
         (self.output, self.trace, self.interrupted, self.devices) = (output, trace, interrupted, devices)
     }
@@ -303,15 +307,17 @@ public struct ExitLoop: Sendable {
                 return VCPUResult(exits: exits, ending: "KVM_EXIT_SHUTDOWN")
             case .internalError(let e):
                 let data = e.data.map { hex($0) }.joined(separator: " ")
-                fatal("KVM_EXIT_INTERNAL_ERROR: suberror \(e.suberror) (\(Self.suberrorName(e.suberror)))"
-                    + (data.isEmpty ? "" : ", data \(data)"))
+                fatal(
+                    "KVM_EXIT_INTERNAL_ERROR: suberror \(e.suberror) (\(Self.suberrorName(e.suberror)))"
+                        + (data.isEmpty ? "" : ", data \(data)"))
                 return VCPUResult(exits: exits, ending: "KVM_EXIT_INTERNAL_ERROR")
             case .failEntry(let e):
                 fatal("KVM_EXIT_FAIL_ENTRY: hardware entry failure reason \(hex(e.hardwareEntryFailureReason)) on host cpu \(e.cpu)")
                 return VCPUResult(exits: exits, ending: "KVM_EXIT_FAIL_ENTRY")
             case .systemEvent(let e):
-                fatal("KVM_EXIT_SYSTEM_EVENT: \(Self.systemEventName(e.type))"
-                    + (e.data.isEmpty ? "" : ", data \(e.data.map { hex($0) }.joined(separator: " "))"))
+                fatal(
+                    "KVM_EXIT_SYSTEM_EVENT: \(Self.systemEventName(e.type))"
+                        + (e.data.isEmpty ? "" : ", data \(e.data.map { hex($0) }.joined(separator: " "))"))
                 return VCPUResult(exits: exits, ending: "KVM_EXIT_SYSTEM_EVENT")
             case .other(let reason):
                 fatal("unexpected exit \(reason) (\(reason.rawValue))")
@@ -447,7 +453,8 @@ public struct ExitLoop: Sendable {
     }
 
     private func handleMemoryFault(_ fault: MemoryFaultExit) -> String? {
-        let what = "KVM_EXIT_MEMORY_FAULT gpa=\(hex(fault.gpa)) size=\(hex(fault.size)) flags=\(hex(fault.flags))"
+        let what =
+            "KVM_EXIT_MEMORY_FAULT gpa=\(hex(fault.gpa)) size=\(hex(fault.size)) flags=\(hex(fault.flags))"
             + " (\(fault.isPrivate ? "private" : "shared") access\(fault.hardwarePoison ? ", EHWPOISON" : ""))"
         guard !fault.hardwarePoison else {
             fatal("\(what): the guest_memfd page is poisoned; the guest cannot continue")

@@ -162,7 +162,8 @@ public enum HostCheck {
         let message: String
         switch requirement.expect {
         case .atLeast(let minimum):
-            message = has == 0 && minimum == 1
+            message =
+                has == 0 && minimum == 1
                 ? "this host's KVM lacks \(name) (KVM_CHECK_EXTENSION = 0 on \(scope))"
                 : "this host's KVM has \(name) = \(has) on \(scope), the plan needs at least \(minimum)"
         case .bits(let mask):

@@ -1,9 +1,10 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Synchronization
 
 // The launcher's host primitives that are not KVM: one POSIX thread per vCPU, the signal that kicks a
 // vCPU thread out of KVM_RUN, the wake-up pipe the coordinator waits on (with the timeout), and SIGINT,

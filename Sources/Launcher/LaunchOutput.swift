@@ -1,4 +1,5 @@
 import Diagnostics
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -7,8 +8,6 @@ import Musl
 #else
 #error("The launcher drives /dev/kvm and needs Linux (Glibc or Musl).")
 #endif
-
-import Synchronization
 
 /// Where a launch writes: the guest's console (COM1 → stdout) and kvmplan's own lines (messages, MMIO
 /// reports, register dumps, `--trace`) for stderr. Injected so tests can capture both.

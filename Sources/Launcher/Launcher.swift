@@ -307,8 +307,10 @@ public struct RunPhase: Sendable {
     public var handleInterrupt: Bool
     public var devices: LegacyDevices?
 
-    public init(policy: ExitPolicy, sharing: SharingHandler? = nil, output: any LaunchOutput, trace: Bool = false,
-                timeout: Double? = nil, handleInterrupt: Bool = false, devices: LegacyDevices? = nil) {
+    public init(
+        policy: ExitPolicy, sharing: SharingHandler? = nil, output: any LaunchOutput, trace: Bool = false,
+        timeout: Double? = nil, handleInterrupt: Bool = false, devices: LegacyDevices? = nil
+    ) {
         (self.policy, self.sharing, self.output, self.trace) = (policy, sharing, output, trace)
         (self.timeout, self.handleInterrupt, self.devices) = (timeout, handleInterrupt, devices)
     }
@@ -327,16 +329,19 @@ public struct RunPhase: Sendable {
         defer { VCPUKick.restoreMask(savedMask) }
 
         let kicker = Kicker(ports: ports)
-        let control = VMControl(vcpuCount: ports.count, onFinish: {
-            kicker.stopAll()
-            wakeUp.signal()
-        })
+        let control = VMControl(
+            vcpuCount: ports.count,
+            onFinish: {
+                kicker.stopAll()
+                wakeUp.signal()
+            })
         let handleInterrupt = self.handleInterrupt
         let interrupted: @Sendable () -> Bool = { handleInterrupt && InterruptSignal.wasReceived }
         let results = Mutex<[UInt32: VCPUResult]>([:])
         func loop(_ port: any VCPUPort) -> ExitLoop {
-            ExitLoop(port: port, control: control, policy: policy, sharing: sharing, output: output, trace: trace,
-                     devices: devices, interrupted: interrupted)
+            ExitLoop(
+                port: port, control: control, policy: policy, sharing: sharing, output: output, trace: trace,
+                devices: devices, interrupted: interrupted)
         }
 
         kicker.add(HostThread.current())
@@ -370,7 +375,9 @@ public struct RunPhase: Sendable {
                     }
                 }
             }
-            if error == 0 { watchdog = thread } else {
+            if error == 0 {
+                watchdog = thread
+            } else {
                 control.finish(.fatal(vcpu: nil, message: "cannot start the timeout thread: errno \(error)"))
             }
         }

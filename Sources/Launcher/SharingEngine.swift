@@ -232,7 +232,6 @@ public struct SharingEngine: Sendable {
     }
 }
 
-
 // The plan module's sharing words, by names that cannot be taken for `SharingEngine`'s own (the module `Plan` is
 // shadowed by its struct `Plan`).
 public typealias PlanOnShare = OnShare

@@ -79,7 +79,8 @@ struct ManifestDecoder {
     mutating func scalar(_ pair: YAMLNode.Pair) -> (String, Bool)? {
         guard case .scalar(let text, let plain) = pair.value.kind else {
             diagnostics.append(
-                ManifestMessages.type(pair.key, expected: "a scalar", found: pair.value.kindName, at: pair.value.location,
+                ManifestMessages.type(
+                    pair.key, expected: "a scalar", found: pair.value.kindName, at: pair.value.location,
                     path: pair.value.path))
             return nil
         }
@@ -162,7 +163,8 @@ struct ManifestDecoder {
         guard let (text, plain) = scalar(pair) else { return nil }
         guard plain, text == "true" || text == "false" else {
             diagnostics.append(
-                ManifestMessages.type(key, expected: "true or false", found: plain ? "'\(ManifestMessages.clip(text))'" : "a quoted string",
+                ManifestMessages.type(
+                    key, expected: "true or false", found: plain ? "'\(ManifestMessages.clip(text))'" : "a quoted string",
                     at: pair.value.location, path: pair.value.path))
             return nil
         }
@@ -184,7 +186,8 @@ struct ManifestDecoder {
         guard let (text, _) = scalar(pair) else { return nil }
         guard let v = E(rawValue: text) else {
             diagnostics.append(
-                ManifestMessages.value(pair.key, text, allowed: E.allCases.map(\.rawValue), at: pair.value.location,
+                ManifestMessages.value(
+                    pair.key, text, allowed: E.allCases.map(\.rawValue), at: pair.value.location,
                     path: pair.value.path))
             return nil
         }
@@ -500,7 +503,8 @@ struct ManifestDecoder {
         let regionName = String(parts[0]).trimmingSpaces
         guard Self.isValidName(regionName) else {
             diagnostics.append(
-                ManifestMessages.type("load", expected: "REGION+OFFSET or an absolute address", found: "'\(ManifestMessages.clip(text))'",
+                ManifestMessages.type(
+                    "load", expected: "REGION+OFFSET or an absolute address", found: "'\(ManifestMessages.clip(text))'",
                     at: pair.value.location, path: pair.value.path))
             return nil
         }

@@ -168,7 +168,9 @@ extension Plan {
             case .tdxInitMemRegion(let s):
                 let gpa = s.gpa, pages = s.nrPages, source = s.source
                 let (bytes, overflow) = pages.multipliedReportingOverflow(by: 4096)
-                if overflow { issue("\(pages) pages overflow 64 bits", "nr-pages") } else {
+                if overflow {
+                    issue("\(pages) pages overflow 64 bits", "nr-pages")
+                } else {
                     range(gpa, bytes, "gpa", "launch range")
                     range(source.offset, bytes, "source.offset", "source range")
                 }
@@ -252,8 +254,8 @@ extension Plan {
             let backing = slots.filter { $0.mapping == into.map }
             guard !backing.isEmpty else { continue }  // a staging buffer that a launch command copies from
             let agrees = backing.contains { slot in
-                slot.contains(gpa) && slot.contains(last) && slot.mappingOffset.addingReportingOverflow(gpa - slot.gpa)
-                    == (into.offset, false)
+                slot.contains(gpa) && slot.contains(last)
+                    && slot.mappingOffset.addingReportingOverflow(gpa - slot.gpa) == (into.offset, false)
             }
             if !agrees {
                 issue(

@@ -244,9 +244,6 @@ public struct PlanCRenderer: Sendable {
         bytes.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
     }
 
-
-
-
     // MARK: - C spelling
 
     /// The C variable of a reference: `fd_vm`, `fd_gmem_ram`, `fd_vcpu_0`, `map_ram`, `run_0`. Manifest names

@@ -115,9 +115,10 @@ public struct PlanDiffRenderer: Sendable {
             "summary": .object([
                 "text": .string(Self.summary(diff)),
                 "findings": .object(
-                    Dictionary(uniqueKeysWithValues: RiskClass.allCases.map { risk in
-                        (risk.rawValue, JSONValue.int(Int64(diff.findings.count { $0.risk == risk })))
-                    })),
+                    Dictionary(
+                        uniqueKeysWithValues: RiskClass.allCases.map { risk in
+                            (risk.rawValue, JSONValue.int(Int64(diff.findings.count { $0.risk == risk })))
+                        })),
                 "changes": .object([
                     "added": .int(Int64(diff.changes.count { $0.action == .added })),
                     "removed": .int(Int64(diff.changes.count { $0.action == .removed })),

@@ -1,6 +1,6 @@
 import Diagnostics
-import Manifest
 import GuestLayout
+import Manifest
 
 // Rules about how a confidential guest's vCPUs start: TDX's reset vector, firmware images, and what an
 // SEV-SNP vCPU must find in measured private memory (KVM_UAPI.md §8).

@@ -1,6 +1,6 @@
 import Diagnostics
-import Manifest
 import GuestLayout
+import Manifest
 
 // Rules of `payload.format: linux`: an x86 bzImage booted through the Linux/x86 boot protocol
 // (Documentation/arch/x86/boot.rst), with an optional initrd and command line (DESIGN §10).

@@ -1,6 +1,6 @@
 import Diagnostics
-import Manifest
 import GuestLayout
+import Manifest
 
 // Payload rules: the guest image the launcher loads (DESIGN §2 payload, §7).
 

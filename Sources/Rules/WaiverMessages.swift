@@ -13,7 +13,8 @@ public enum WaiverMessages {
     }
 
     public static func unused(_ id: String, at: SourceLocation) -> Diagnostic {
-        .warning("ignore.unused", "'\(id)' is ignored on this line, but nothing here reports it", at: at,
+        .warning(
+            "ignore.unused", "'\(id)' is ignored on this line, but nothing here reports it", at: at,
             notes: [DiagnosticNote("remove the waiver, or move it to the line the diagnostic points at")])
     }
 

@@ -2,9 +2,9 @@ import Diagnostics
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #endif
 
 /// Where the CLI writes. Diagnostics and plans go to stdout, progress and I/O errors to stderr.

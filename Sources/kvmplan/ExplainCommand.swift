@@ -1,7 +1,7 @@
 import ArgumentParser
 import Diagnostics
-import Plan
 import Manifest
+import Plan
 import Rules
 
 struct ExplainCommand: ParsableCommand {
@@ -32,7 +32,8 @@ struct ExplainCommand: ParsableCommand {
             return
         }
         guard let rule, let doc = all.first(where: { $0.id == DiagnosticID(rule) }) else {
-            let suggestion = ManifestMessages.closest(rule ?? "", in: all.map(\.id.rawValue))
+            let suggestion =
+                ManifestMessages.closest(rule ?? "", in: all.map(\.id.rawValue))
                 .map { "; did you mean '\($0)'?" } ?? ""
             Console.error("kvmplan: unknown rule id '\(rule ?? "")'\(suggestion) ('kvmplan explain --list' lists them)")
             throw ExitCode(2)

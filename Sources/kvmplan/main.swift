@@ -1,11 +1,11 @@
 import ArgumentParser
-import SystemPackage
 import Manifest
+import SystemPackage
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #endif
 
 /// kvmplan: compile YAML guest manifests into KVM ioctl plans, check, diff and launch them.

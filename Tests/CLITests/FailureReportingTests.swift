@@ -82,9 +82,11 @@ struct FailureReportingTests {
         #expect(region?["startLine"] as? Int == 11)
     }
 
-    @Test("a host profile that cannot be loaded is an io.host-profile diagnostic in JSON; exit 2", arguments: [
-        "Manifests/hosts/no-such-profile.json", "Manifests/hello-long.yaml",
-    ])
+    @Test(
+        "a host profile that cannot be loaded is an io.host-profile diagnostic in JSON; exit 2",
+        arguments: [
+            "Manifests/hosts/no-such-profile.json", "Manifests/hello-long.yaml",
+        ])
     func hostProfile(_ profile: String) throws {
         let result = try kvmplan("check", "--format", "json", "--host", profile, "Manifests/hello-long.yaml")
         #expect(result.status == 2, "\(result)")

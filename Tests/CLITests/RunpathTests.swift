@@ -6,10 +6,12 @@ import Testing
 /// look for libraries next to it first (a library planted beside the binary would be loaded). The documented
 /// build drops it (`--disable-local-rpath`).
 struct RunpathTests {
-    @Test("every documented release build drops $ORIGIN from the RUNPATH", arguments: [
-        "README.md", ".ci/run", "Benchmarks/run.sh", "Benchmarks/launch/run.sh", "Examples/ci/github-actions.yml",
-        "Tests/Lab/run",
-    ])
+    @Test(
+        "every documented release build drops $ORIGIN from the RUNPATH",
+        arguments: [
+            "README.md", ".ci/run", "Benchmarks/run.sh", "Benchmarks/launch/run.sh", "Examples/ci/github-actions.yml",
+            "Tests/Lab/run",
+        ])
     func documentedBuildsDropOrigin(file: String) throws {
         let text = try String(contentsOfFile: Repo.path(file), encoding: .utf8)
         let builds = text.split(separator: "\n").filter { $0.contains("swift build -c release") && !$0.contains("#") }

@@ -34,12 +34,14 @@ struct SchemaDetailsTests {
         }
     }
 
-    @Test("defaults and examples where kvmplan has them", arguments: [
-        ("vcpus", "default"), ("memory.regions[].access", "default"), ("memory.regions[].initial", "default"),
-        ("memory.regions[].readonly", "default"), ("sharing.on-share", "default"), ("sharing.on-unshare", "default"),
-        ("payload.format", "default"), ("payload.mode", "default"), ("memory.regions[].size", "examples"),
-        ("memory.regions[].base", "examples"), ("payload.load", "examples"), ("gpa-bits", "examples"),
-    ])
+    @Test(
+        "defaults and examples where kvmplan has them",
+        arguments: [
+            ("vcpus", "default"), ("memory.regions[].access", "default"), ("memory.regions[].initial", "default"),
+            ("memory.regions[].readonly", "default"), ("sharing.on-share", "default"), ("sharing.on-unshare", "default"),
+            ("payload.format", "default"), ("payload.mode", "default"), ("memory.regions[].size", "examples"),
+            ("memory.regions[].base", "examples"), ("payload.load", "examples"), ("gpa-bits", "examples"),
+        ])
     func defaults(_ path: String, _ key: String) throws {
         let property = try #require(Self.properties(try Self.schema()).first { $0.0 == path }?.1, "\(path)")
         #expect(property[key] != nil, "\(path) has no \(key)")

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// `kvmplan launch` stopped by SIGINT, SIGTERM (systemd, Docker, Kubernetes, CI cancel) or SIGHUP: the guest
@@ -65,7 +65,8 @@ struct SignalTests {
         #expect(lines == ["kvmplan: interrupted (\(name)); stopped the guest"], "\(stderr)")
     }
 
-    static let canHideProc: Bool = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
+    static let canHideProc: Bool =
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
         && (try? run("/usr/bin/unshare", ["--mount", "--fork", "sh", "-c", "umount -l /proc"]).status) == 0
 
     @Test(

@@ -1,8 +1,8 @@
 import Compiler
 import Foundation
 import Plan
-import Testing
 import TestSupport
+import Testing
 
 /// `kvmplan plan --format c` (DESIGN §4): the reproducer of every default-platform x86 sample compiles with
 /// `cc -Wall -Werror` and, where `/dev/kvm` opens read-write, performs the plan's set-up and exits 0.

@@ -1,7 +1,7 @@
 import Foundation
 import Plan
-import Testing
 import TestSupport
+import Testing
 
 /// `kvmplan diff` as users run it: the built binary, its output and its exit codes (DESIGN §3: 0 same,
 /// 1 different, 2 error). Skipped when no `kvmplan` binary has been built next to the tests.

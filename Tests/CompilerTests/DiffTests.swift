@@ -2,8 +2,8 @@ import Compiler
 import Diagnostics
 import Foundation
 import Plan
-import Testing
 import TestSupport
+import Testing
 
 /// `kvmplan diff` (DESIGN §5): the differ and its renderer on the pairs of `Manifests/diff/`, one per risk
 /// class, against goldens in `Golden/diff/`; manifests against plan JSON; tampered plans; the CLI's exit codes.

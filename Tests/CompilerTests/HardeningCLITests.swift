@@ -2,13 +2,13 @@ import Compiler
 import Foundation
 import Plan
 import Rules
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #endif
 
 /// Issue 15 through the built binary: what a plan file, a manifest or the output streams could make kvmplan do.

@@ -2,8 +2,8 @@ import Compiler
 import Diagnostics
 import Plan
 import Rules
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 15: a fixed-seed fuzz of `check` and of plan decoding that runs in CI in bounded time. The corpus is
 /// every sample manifest and its canonical plan JSON; the mutations are seeded (the same cases on every run and

@@ -3,8 +3,8 @@ import Diagnostics
 import Foundation
 import Manifest
 import Rules
-import Testing
 import TestSupport
+import Testing
 
 /// `kvmplan probe`'s verdict and decoded flags, from the shipped host profiles.
 @Suite("Host verdict")

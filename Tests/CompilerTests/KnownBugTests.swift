@@ -55,10 +55,10 @@ struct KnownBugTests {
         let populates = PlanRules.populates(compiled.plan)
         #expect(populates.count == 1)
         do {
-        // Observed: source %map.ram, defined by `mmap %gmem.ram` (flags MMAP, no INIT_SHARED).
-        #expect(PlanRules.populateSourceRules(compiled.plan) == [])
-        #expect(PlanRules.loadRules(compiled.plan) == [])
-    }
+            // Observed: source %map.ram, defined by `mmap %gmem.ram` (flags MMAP, no INIT_SHARED).
+            #expect(PlanRules.populateSourceRules(compiled.plan) == [])
+            #expect(PlanRules.loadRules(compiled.plan) == [])
+        }
     }
 
     // MARK: - ELF segments sharing a page
@@ -160,11 +160,11 @@ struct KnownBugTests {
         let pipeline = CompilerPipeline(files: RepoFileAccess())
         let (checked, _) = pipeline.check(bytes: Array(yaml.utf8), file: "Manifests/repro.yaml")
         do {
-        // Observed: accepted, and `load %map.ram` writes the mmap of %gmem.ram (flags MMAP only).
-        if let checked {
-            #expect(PlanRules.loadRules(Lowering().lower(checked)) == [])
+            // Observed: accepted, and `load %map.ram` writes the mmap of %gmem.ram (flags MMAP only).
+            if let checked {
+                #expect(PlanRules.loadRules(Lowering().lower(checked)) == [])
+            }
         }
-    }
     }
 
     // MARK: - Differ
@@ -177,8 +177,8 @@ struct KnownBugTests {
         let flags = try #require(change.fields.first { $0.name == "args.flags" })
         #expect(flags.after == "[\"READONLY\"]")
         do {
-        // Observed: before is nil, shown as "(none)", although slot.rom's flags are [] in plan A.
-        #expect(flags.before == "[]")
-    }
+            // Observed: before is nil, shown as "(none)", although slot.rom's flags are [] in plan A.
+            #expect(flags.before == "[]")
+        }
     }
 }

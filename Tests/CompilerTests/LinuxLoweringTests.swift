@@ -1,7 +1,7 @@
 import Compiler
 import Plan
-import Testing
 import TestSupport
+import Testing
 
 /// The lowering of `format: linux` (a synthetic bzImage in memory): the in-kernel devices before any vCPU,
 /// the boot protocol's steps, the boot state of vCPU 0 only, the i8042 handler; and what `diff` says when the

@@ -1,8 +1,8 @@
 import Compiler
 import Foundation
 import Plan
-import Testing
 import TestSupport
+import Testing
 
 /// The expected SEV-SNP launch digest a plan carries (`measurement.snp-launch-updates`): the firmware's PAGE_INFO
 /// chain over the plan's LAUNCH_UPDATE steps, checked against an independent implementation — sev-snp-measure's

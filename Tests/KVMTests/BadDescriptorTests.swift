@@ -1,11 +1,12 @@
+import KVM
+import SystemPackage
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import KVM
-import SystemPackage
-import Testing
 
 // Every wrapper, called on a deliberately bad descriptor, must fail with a KVMError that names
 // its ioctl or system call and carries the kernel's errno (STYLE.md rules 9 and 10; kvm-ioctls'
@@ -69,8 +70,10 @@ struct WrapperCase: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { name }
 
-    init(_ name: String, _ operation: String, _ kind: Kind = .ioctl,
-         _ call: @escaping @Sendable (BadObjects) throws(KVMError) -> Void) {
+    init(
+        _ name: String, _ operation: String, _ kind: Kind = .ioctl,
+        _ call: @escaping @Sendable (BadObjects) throws(KVMError) -> Void
+    ) {
         (self.name, self.operation, self.kind, self.call) = (name, operation, kind, call)
     }
 

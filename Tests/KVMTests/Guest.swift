@@ -1,12 +1,13 @@
+import Foundation
+import KVM
+import Synchronization
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Foundation
-import KVM
-import Synchronization
-import Testing
 
 /// Kicks a vCPU out of a hung `KVM_RUN` (this host's KVM loops on a triple fault instead of
 /// returning KVM_EXIT_SHUTDOWN, KVM_UAPI.md §6): after `seconds`, unless cancelled, it sends

@@ -1,12 +1,13 @@
+import KVM
+import SystemPackage
+import TestSupport
+import Testing
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import KVM
-import SystemPackage
-import TestSupport
-import Testing
 
 // Tests against this host's real /dev/kvm. They assume only what every supported kernel does
 // (KVM_UAPI.md §1–§2); where the answer depends on a capability, the test reads it first. The
@@ -121,16 +122,18 @@ struct KVMDeviceTests {
             UserMemoryRegion(slot: 0, guestPhysAddr: 0, memorySize: twoMiB, userspaceAddr: memory.userspaceAddress))
         // Overlapping GPA range in another slot: EEXIST (§2.1 rule 8).
         let overlap = #expect(throws: KVMError.self) {
-            try vm.setUserMemoryRegion(UserMemoryRegion(
-                slot: 1, guestPhysAddr: 0x1000, memorySize: 0x1000, userspaceAddr: memory.userspaceAddress))
+            try vm.setUserMemoryRegion(
+                UserMemoryRegion(
+                    slot: 1, guestPhysAddr: 0x1000, memorySize: 0x1000, userspaceAddr: memory.userspaceAddress))
         }
         #expect(overlap?.errno == .fileExists)
         #expect(overlap?.description == "KVM_SET_USER_MEMORY_REGION (slot 1) failed: EEXIST (File exists)")
         // GUEST_MEMFD through v1: EINVAL (§2.1 rule 1).
         let v1Gmem = #expect(throws: KVMError.self) {
-            try vm.setUserMemoryRegion(UserMemoryRegion(
-                slot: 2, flags: .guestMemfd, guestPhysAddr: 0x40_0000, memorySize: 0x1000,
-                userspaceAddr: memory.userspaceAddress))
+            try vm.setUserMemoryRegion(
+                UserMemoryRegion(
+                    slot: 2, flags: .guestMemfd, guestPhysAddr: 0x40_0000, memorySize: 0x1000,
+                    userspaceAddr: memory.userspaceAddress))
         }
         #expect(v1Gmem?.errno == .invalidArgument)
         // Delete.
@@ -142,25 +145,29 @@ struct KVMDeviceTests {
         guard try vm.checkExtension(.userMemory2) == 1 else { return }
         let gmem = try vm.createGuestMemfd(size: 2 * twoMiB)
         let shared = try HostMemory.anonymous(size: Int(twoMiB))
-        try vm.setUserMemoryRegion2(UserMemoryRegion2(
-            slot: 0, guestPhysAddr: 0, memorySize: twoMiB, userspaceAddr: shared.userspaceAddress, guestMemfd: gmem))
+        try vm.setUserMemoryRegion2(
+            UserMemoryRegion2(
+                slot: 0, guestPhysAddr: 0, memorySize: twoMiB, userspaceAddr: shared.userspaceAddress, guestMemfd: gmem))
         // A second slot on the other half of the same guest_memfd is fine.
-        try vm.setUserMemoryRegion2(UserMemoryRegion2(
-            slot: 1, guestPhysAddr: twoMiB, memorySize: twoMiB, userspaceAddr: shared.userspaceAddress,
-            guestMemfd: gmem, offset: twoMiB))
+        try vm.setUserMemoryRegion2(
+            UserMemoryRegion2(
+                slot: 1, guestPhysAddr: twoMiB, memorySize: twoMiB, userspaceAddr: shared.userspaceAddress,
+                guestMemfd: gmem, offset: twoMiB))
         // Binding an already bound range again: EINVAL (EEXIST since 7.2; KVM_UAPI.md §7).
         let rebind = #expect(throws: KVMError.self) {
-            try vm.setUserMemoryRegion2(UserMemoryRegion2(
-                slot: 2, guestPhysAddr: 4 * twoMiB, memorySize: twoMiB, userspaceAddr: shared.userspaceAddress,
-                guestMemfd: gmem))
+            try vm.setUserMemoryRegion2(
+                UserMemoryRegion2(
+                    slot: 2, guestPhysAddr: 4 * twoMiB, memorySize: twoMiB, userspaceAddr: shared.userspaceAddress,
+                    guestMemfd: gmem))
         }
         #expect(rebind?.operation == "KVM_SET_USER_MEMORY_REGION2")
         #expect(rebind?.errno == .invalidArgument || rebind?.errno == .fileExists)
         // READONLY with GUEST_MEMFD: EINVAL (§4).
         let readonly = #expect(throws: KVMError.self) {
-            try vm.setUserMemoryRegion2(UserMemoryRegion2(
-                slot: 3, flags: .readonly, guestPhysAddr: 8 * twoMiB, memorySize: 0x1000,
-                userspaceAddr: shared.userspaceAddress, guestMemfd: try vm.createGuestMemfd(size: 0x1000)))
+            try vm.setUserMemoryRegion2(
+                UserMemoryRegion2(
+                    slot: 3, flags: .readonly, guestPhysAddr: 8 * twoMiB, memorySize: 0x1000,
+                    userspaceAddr: shared.userspaceAddress, guestMemfd: try vm.createGuestMemfd(size: 0x1000)))
         }
         #expect(readonly?.errno == .invalidArgument)
         // A private-memory slot cannot be modified, only deleted (§2.1 rule 7).
@@ -264,8 +271,9 @@ struct KVMDeviceTests {
     @Test func realModeGuestExits() throws {
         let vm = try KVMSystem().createVM()
         let memory = try HostMemory.anonymous(size: Int(RealModeGuest.slotSize))
-        try vm.setUserMemoryRegion(UserMemoryRegion(
-            slot: 0, guestPhysAddr: 0, memorySize: RealModeGuest.slotSize, userspaceAddr: memory.userspaceAddress))
+        try vm.setUserMemoryRegion(
+            UserMemoryRegion(
+                slot: 0, guestPhysAddr: 0, memorySize: RealModeGuest.slotSize, userspaceAddr: memory.userspaceAddress))
         let code: [UInt8] = [
             0xB0, 0x42,  // mov al, 0x42
             0xE6, 0xF4,  // out 0xf4, al
@@ -323,9 +331,10 @@ struct KVMDeviceTests {
         guard supported.isSuperset(of: [.mmap, .initShared]) else { return }
         let gmem = try vm.createGuestMemfd(size: RealModeGuest.slotSize, flags: [.mmap, .initShared])
         let mapping = try gmem.map()
-        try vm.setUserMemoryRegion2(UserMemoryRegion2(
-            slot: 0, guestPhysAddr: 0, memorySize: RealModeGuest.slotSize, userspaceAddr: mapping.userspaceAddress,
-            guestMemfd: gmem))
+        try vm.setUserMemoryRegion2(
+            UserMemoryRegion2(
+                slot: 0, guestPhysAddr: 0, memorySize: RealModeGuest.slotSize, userspaceAddr: mapping.userspaceAddress,
+                guestMemfd: gmem))
         let code: [UInt8] = [0xB0, 0x5A, 0xE6, 0xF4, 0xF4]  // mov al, 0x5a; out 0xf4, al; hlt
         // SAFETY: the code fits in the 64 KiB mapping after codeAddress.
         mapping.bytes.baseAddress?.advanced(by: Int(RealModeGuest.codeAddress)).copyMemory(

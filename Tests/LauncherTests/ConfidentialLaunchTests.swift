@@ -1,11 +1,12 @@
 import Compiler
 import KVM
-@testable import Launcher
 import Plan
 import Synchronization
 import SystemPackage
-import Testing
 import TestSupport
+import Testing
+
+@testable import Launcher
 
 // The SEV-SNP and TDX launch steps against a recording kernel double (STYLE.md rule 10): the mocking driver's
 // fake kernel records every call with its struct bytes and the KVM_MEMORY_ENCRYPT_OP payload, and the answers
@@ -216,10 +217,11 @@ enum FakeTDXModule {
         let sevFD = try #require(run.result(of: "open /dev/sev"))
         let vmFD = try #require(run.result(of: "KVM_CREATE_VM"))
         let commands = run.trace.filter { $0.operation == "KVM_MEMORY_ENCRYPT_OP" }
-        #expect(commands.map(\.command) == [
-            "KVM_SEV_INIT2", "KVM_SEV_SNP_LAUNCH_START", "KVM_SEV_SNP_LAUNCH_UPDATE", "KVM_SEV_SNP_LAUNCH_UPDATE",
-            "KVM_SEV_SNP_LAUNCH_FINISH",
-        ])
+        #expect(
+            commands.map(\.command) == [
+                "KVM_SEV_INIT2", "KVM_SEV_SNP_LAUNCH_START", "KVM_SEV_SNP_LAUNCH_UPDATE", "KVM_SEV_SNP_LAUNCH_UPDATE",
+                "KVM_SEV_SNP_LAUNCH_FINISH",
+            ])
         // struct kvm_sev_cmd: the command id, a data pointer, no firmware error going in, /dev/sev's descriptor.
         for (call, id) in zip(commands, [22, 100, 101, 101, 102] as [UInt64]) {
             let cmd = Bytes(call.bytes)
@@ -474,10 +476,11 @@ final class Recorder: Sendable {
         let vmFD = try #require(run.result(of: "KVM_CREATE_VM"))
         let vcpuFDs = run.all("KVM_CREATE_VCPU").map { CInt(run.trace[$0].result) }
         let commands = run.trace.filter { $0.operation == "KVM_MEMORY_ENCRYPT_OP" }
-        #expect(commands.map(\.command) == [
-            "KVM_TDX_CAPABILITIES", "KVM_TDX_INIT_VM", "KVM_TDX_GET_CPUID", "KVM_TDX_INIT_VCPU", "KVM_TDX_GET_CPUID",
-            "KVM_TDX_INIT_VCPU", "KVM_TDX_INIT_MEM_REGION", "KVM_TDX_FINALIZE_VM",
-        ])
+        #expect(
+            commands.map(\.command) == [
+                "KVM_TDX_CAPABILITIES", "KVM_TDX_INIT_VM", "KVM_TDX_GET_CPUID", "KVM_TDX_INIT_VCPU", "KVM_TDX_GET_CPUID",
+                "KVM_TDX_INIT_VCPU", "KVM_TDX_INIT_MEM_REGION", "KVM_TDX_FINALIZE_VM",
+            ])
         // struct kvm_tdx_cmd: id, flags (MEASURE for the measured payload), data (a pointer, or INIT_VCPU's RCX
         // and FINALIZE's 0), hw_error 0 going in (KVM refuses anything else).
         let ids: [UInt64] = [0, 1, 5, 2, 5, 2, 3, 4]
@@ -503,8 +506,10 @@ final class Recorder: Sendable {
         let entries = FakeTDXModule.initVMCPUID
         #expect(initVM.raw.count == TDXInit.cpuid + CPUID2.entries + entries.count * CPUID2.entrySize)
         #expect(initVM.get(TDXInit.attributes) == 0 && initVM.get(TDXInit.xfam) == 3)
-        #expect(Array(initVM.raw[TDXInit.mrconfigid..<TDXInit.mrowner]) == HexBytes.decode(
-            "dc42f71da52d2804a593546013146b0c2c1009b5d226bad910a262dd6553f3ff14e2643d40026f44c30f798813a54774"))
+        #expect(
+            Array(initVM.raw[TDXInit.mrconfigid..<TDXInit.mrowner])
+                == HexBytes.decode(
+                    "dc42f71da52d2804a593546013146b0c2c1009b5d226bad910a262dd6553f3ff14e2643d40026f44c30f798813a54774"))
         #expect(initVM.isZero(TDXInit.mrowner..<TDXInit.reserved) && initVM.isZero(TDXInit.reserved..<TDXInit.cpuid))
         #expect(initVM.get(TDXInit.cpuid + CPUID2.padding, 4) == 0)
         #expect(initVM.cpuid(at: TDXInit.cpuid) == entries)

@@ -2,8 +2,8 @@ import Compiler
 import KVM
 import Launcher
 import Plan
-import Testing
 import TestSupport
+import Testing
 
 /// The exit loop, driven by replayed exits (ReplayVCPU) instead of /dev/kvm. The conversion flows
 /// (KVM_EXIT_MEMORY_FAULT, KVM_EXIT_HYPERCALL(KVM_HC_MAP_GPA_RANGE)) cannot happen on this host's KVM: it
@@ -12,8 +12,10 @@ import TestSupport
 struct ExitLoopReplayTests {
     static let MiB: UInt64 = 1 << 20
 
-    func loop(_ vcpu: ReplayVCPU, control: VMControl? = nil, policy: ExitPolicy = ExitPolicy(),
-              sharing: SharingHandler? = nil, output: CapturedOutput, trace: Bool = false) -> (ExitLoop, VMControl) {
+    func loop(
+        _ vcpu: ReplayVCPU, control: VMControl? = nil, policy: ExitPolicy = ExitPolicy(),
+        sharing: SharingHandler? = nil, output: CapturedOutput, trace: Bool = false
+    ) -> (ExitLoop, VMControl) {
         let control = control ?? VMControl(vcpuCount: 1)
         return (ExitLoop(port: vcpu, control: control, policy: policy, sharing: sharing, output: output, trace: trace), control)
     }
@@ -66,15 +68,18 @@ struct ExitLoopReplayTests {
         let sample = try Samples.compile("mmio")
         let policy = ExitPolicy(handlers: sample.plan.handlers)
         let regions = try #require(policy.mmioRegions)
-        #expect(regions.map(\.name).sorted() == sample.plan.handlers.compactMap {
-            if case .mmio(let region, _, _) = $0.kind { return region }
-            return nil
-        }.sorted())
+        #expect(
+            regions.map(\.name).sorted()
+                == sample.plan.handlers.compactMap {
+                    if case .mmio(let region, _, _) = $0.kind { return region }
+                    return nil
+                }.sorted())
         let hole = try #require(regions.first { !$0.readonly })
-        let unmapped = try #require([UInt64(0xdead_0000), 0x7_0000_0000].first { gpa in
-            !regions.contains { $0.range.contains(GPARange(gpa: gpa, size: 1)) }
-                && !sample.plan.steps.contains { $0.operation.memslot.map { gpa >= $0.gpa && gpa - $0.gpa < $0.size } ?? false }
-        })
+        let unmapped = try #require(
+            [UInt64(0xdead_0000), 0x7_0000_0000].first { gpa in
+                !regions.contains { $0.range.contains(GPARange(gpa: gpa, size: 1)) }
+                    && !sample.plan.steps.contains { $0.operation.memslot.map { gpa >= $0.gpa && gpa - $0.gpa < $0.size } ?? false }
+            })
         let vcpu = ReplayVCPU([
             .exit(.mmio(MMIOExit(physAddr: hole.range.gpa, data: [1], isWrite: true))),
             .exit(.mmio(MMIOExit(physAddr: unmapped, data: [0, 0, 0, 0], isWrite: false))),
@@ -83,10 +88,11 @@ struct ExitLoopReplayTests {
         let output = CapturedOutput()
         let (exitLoop, _) = loop(vcpu, policy: policy, output: output)
         _ = exitLoop.run()
-        #expect(output.messages == [
-            "mmio write 0x\(String(hole.range.gpa, radix: 16)) 1 bytes: 01",
-            "mmio read 0x\(String(unmapped, radix: 16)) 4 bytes (outside the plan's MMIO regions: unmapped guest memory)",
-        ])
+        #expect(
+            output.messages == [
+                "mmio write 0x\(String(hole.range.gpa, radix: 16)) 1 bytes: 01",
+                "mmio read 0x\(String(unmapped, radix: 16)) 4 bytes (outside the plan's MMIO regions: unmapped guest memory)",
+            ])
         #expect(vcpu.answers.mmio == [[0, 0, 0, 0]])
     }
 
@@ -104,10 +110,14 @@ struct ExitLoopReplayTests {
 
     @Test(arguments: [
         (VCPUExit.shutdown, "kvmplan: vcpu 0: KVM_EXIT_SHUTDOWN: the guest shut down (triple fault)"),
-        (.internalError(InternalErrorExit(suberror: 1, data: [0x0f0b])),
-         "kvmplan: vcpu 0: KVM_EXIT_INTERNAL_ERROR: suberror 1 (KVM_INTERNAL_ERROR_EMULATION: instruction emulation failed), data 0xf0b"),
-        (.failEntry(FailEntryExit(hardwareEntryFailureReason: 0x21, cpu: 3)),
-         "kvmplan: vcpu 0: KVM_EXIT_FAIL_ENTRY: hardware entry failure reason 0x21 on host cpu 3"),
+        (
+            .internalError(InternalErrorExit(suberror: 1, data: [0x0f0b])),
+            "kvmplan: vcpu 0: KVM_EXIT_INTERNAL_ERROR: suberror 1 (KVM_INTERNAL_ERROR_EMULATION: instruction emulation failed), data 0xf0b"
+        ),
+        (
+            .failEntry(FailEntryExit(hardwareEntryFailureReason: 0x21, cpu: 3)),
+            "kvmplan: vcpu 0: KVM_EXIT_FAIL_ENTRY: hardware entry failure reason 0x21 on host cpu 3"
+        ),
         (.systemEvent(SystemEventExit(type: 1)), "kvmplan: vcpu 0: KVM_EXIT_SYSTEM_EVENT: SHUTDOWN"),
         (.other(ExitReason(rawValue: 16)), "kvmplan: vcpu 0: unexpected exit KVM_EXIT_NMI (16)"),
     ])

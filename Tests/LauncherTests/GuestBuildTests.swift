@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The committed example guests must be exactly what their sources build to.
 @Suite struct GuestBuildTests {

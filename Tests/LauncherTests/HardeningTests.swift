@@ -2,8 +2,8 @@ import Compiler
 import KVM
 import Launcher
 import Plan
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 15 in the launcher: what a tampered plan file could make it do.
 struct LauncherHardeningTests {

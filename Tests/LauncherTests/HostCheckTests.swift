@@ -2,8 +2,8 @@ import Compiler
 import KVM
 import Launcher
 import Plan
-import Testing
 import TestSupport
+import Testing
 
 /// The host comparison against made-up hosts: every shortfall names what is missing and the manifest line.
 struct HostCheckTests {

@@ -1,8 +1,8 @@
 import Compiler
 import Launcher
 import Plan
-import Testing
 import TestSupport
+import Testing
 
 @testable import Launcher
 
@@ -42,8 +42,9 @@ struct LaunchPreviewTests {
         #expect(lines.contains("#   \(execute) (a step failing: undo in reverse, exit 125)"))
         #expect(!text.contains("cannot execute"))
         #expect(lines.contains("#   repeat each \(repeated) until KVM has done its whole range (16 calls in a row without progress: exit 125)"))
-        #expect(lines.contains(
-            "#   the \(platform) launch commands are implemented against the kernel's uapi layouts and ordering rules and checked with a recording kernel double, never run on \(platform) hardware"))
+        #expect(
+            lines.contains(
+                "#   the \(platform) launch commands are implemented against the kernel's uapi layouts and ordering rules and checked with a recording kernel double, never run on \(platform) hardware"))
         #expect(plan.steps.allSatisfy { PlanExecutor.unsupportedReason($0) == nil })
     }
 }
@@ -53,8 +54,10 @@ struct SHA256Tests {
     @Test(arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+        (
+            "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        ),
     ])
     func knownVectors(_ text: String, _ hex: String) {
         #expect(PayloadDigest.sha256(Array(text.utf8)) == "sha256:" + hex)

@@ -4,8 +4,8 @@ import KVM
 import Launcher
 import Plan
 import SystemPackage
-import Testing
 import TestSupport
+import Testing
 
 /// Launches on this host's real /dev/kvm, in-process through the Launcher API. Serialized: the descriptor
 /// and mapping counts of the failure-injection test must not see another launch of this suite.
@@ -216,7 +216,8 @@ struct LaunchTests {
                   load: ram+0x100000
                   mode: long
                 """, payload: payload)
-        let freePages = (try? String(contentsOfFile: "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", encoding: .utf8))
+        let freePages =
+            (try? String(contentsOfFile: "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
         let output = CapturedOutput()
         let before = KernelResources.snapshot()

@@ -4,8 +4,8 @@ import KVM
 import Launcher
 import Plan
 import Rules
-import Testing
 import TestSupport
+import Testing
 
 /// A Linux plan executed on this host's real /dev/kvm: every new step (VMX pages, IRQ chip, PIT, kernel and
 /// initrd loads, zero page, MP table, boot mode linux) runs through the KVM module. The "kernel" is a synthetic

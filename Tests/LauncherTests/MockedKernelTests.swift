@@ -1,10 +1,11 @@
 import Compiler
 import KVM
-@testable import Launcher
 import Plan
 import SystemPackage
-import Testing
 import TestSupport
+import Testing
+
+@testable import Launcher
 
 /// The executor against the mocking driver's fake kernel (STYLE.md rule 10): no /dev/kvm is opened, so these
 /// tests run on any Linux host. Each records the system calls a plan's steps make and compares them with the
@@ -199,10 +200,11 @@ import TestSupport
             run.storeBytes(of: 16, toByteOffset: 8, as: UInt32.self)  // KVM_EXIT_NMI: not decoded further
             return [io, hlt, try vcpu.run()]
         }
-        #expect(exits == [
-            .io(IOExit(direction: .out, size: 1, port: 0x3f8, count: 2, dataOffset: 4096), data: Array("hi".utf8)),
-            .hlt, .other(ExitReason(rawValue: 16)),
-        ])
+        #expect(
+            exits == [
+                .io(IOExit(direction: .out, size: 1, port: 0x3f8, count: 2, dataOffset: 4096), data: Array("hi".utf8)),
+                .hlt, .other(ExitReason(rawValue: 16)),
+            ])
         #expect(exits.map(\.reason) == [.io, .hlt, ExitReason(rawValue: 16)])
     }
 

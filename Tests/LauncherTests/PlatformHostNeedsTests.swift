@@ -2,8 +2,8 @@ import Compiler
 import KVM
 import Launcher
 import Plan
-import Testing
 import TestSupport
+import Testing
 
 /// What a dry run and the host check say about VM types that need more than KVM (KVM_UAPI.md §8): pKVM's
 /// `kvm-arm.mode=protected` (KVM_CREATE_VM is EINVAL without it, arm.c:241-252 in Linux 7.1.5) and the pinned

@@ -202,7 +202,7 @@ struct SharingEngineTests {
         let pages = Int((68 * Self.MiB) / 4096)
         var model = [Bool](repeating: false, count: pages)
         for p in 0..<Int((64 * Self.MiB) / 4096) { model[p] = true }
-        var rng = SplitMix64(seed: 0x6b766d706c616e + offset)
+        var rng = SplitMix64(seed: 0x6b_766d_706c_616e + offset)
         for step in 0..<400 {
             let base = offset + (rng.next() % 8192) * 4096
             let count = 1 + rng.next() % 1024

@@ -1,6 +1,7 @@
 import Diagnostics
-@testable import Plan
 import Testing
+
+@testable import Plan
 
 struct JSONCodecTests {
     // MARK: - Round trips

@@ -66,12 +66,14 @@ struct PipelineTests {
         #expect(diagnostics.all.map(\.id) == ["platform.testing-only"])
     }
 
-    @Test("platform defaults are resolved from the platform table", arguments: [
-        ("sev-snp", "", AccessType.cBit, 51 as Int?, [ConversionExit.hypercall, .fault]),
-        ("tdx", "gpa-bits: 48\n", .gpaBit, 47, [.hypercall, .fault]),
-        ("tdx", "gpa-bits: 52\n", .gpaBit, 51, [.hypercall, .fault]),
-        ("sw-protected", "", .attribute, nil, [.hypercall]),
-    ])
+    @Test(
+        "platform defaults are resolved from the platform table",
+        arguments: [
+            ("sev-snp", "", AccessType.cBit, 51 as Int?, [ConversionExit.hypercall, .fault]),
+            ("tdx", "gpa-bits: 48\n", .gpaBit, 47, [.hypercall, .fault]),
+            ("tdx", "gpa-bits: 52\n", .gpaBit, 51, [.hypercall, .fault]),
+            ("sw-protected", "", .attribute, nil, [.hypercall]),
+        ])
     func defaults(_ platform: String, _ top: String, _ type: AccessType, _ bit: Int?, _ exits: [ConversionExit]) throws {
         let (checked, diagnostics) = check(
             manifest(platform: platform, top: top, regions: "    - {name: ram, base: 0x0, size: 2MiB, access: convertible}"))
@@ -81,10 +83,12 @@ struct PipelineTests {
         #expect(context.conversion == exits)
     }
 
-    @Test("arm64 platform defaults", arguments: [
-        ("cca", "gpa-bits: 44\n", AccessType.ipaBit, 43 as Int?, [ConversionExit.fault]),
-        ("pkvm", "", .inPlace, nil, []),
-    ])
+    @Test(
+        "arm64 platform defaults",
+        arguments: [
+            ("cca", "gpa-bits: 44\n", AccessType.ipaBit, 43 as Int?, [ConversionExit.fault]),
+            ("pkvm", "", .inPlace, nil, []),
+        ])
     func armDefaults(_ platform: String, _ top: String, _ type: AccessType, _ bit: Int?, _ exits: [ConversionExit]) throws {
         let (checked, diagnostics) = check(
             manifest(

@@ -2,7 +2,7 @@ import Diagnostics
 
 // Testing exists only where tests are built; `swift build -c release` builds this target too.
 #if canImport(Testing)
-    import Testing
+import Testing
 #endif
 
 // Shared by ManifestTests and RulesTests, each with its own defaults (see their `expectDiagnostics`).
@@ -33,34 +33,34 @@ public func render(_ diagnostics: Diagnostics) -> String {
 }
 
 #if canImport(Testing)
-    /// Asserts that each spec has a diagnostic with its id at its marker, of the spec's severity or else
-    /// `defaultSeverity(id)`. With `exhaustive`, also that there are no other diagnostics.
-    public func expectDiagnostics(
-        _ diagnostics: Diagnostics, _ specs: [DiagnosticSpec], in snippet: MarkedSnippet, exhaustive: Bool,
-        defaultSeverity: (DiagnosticID) -> Severity?, sourceLocation: Testing.SourceLocation = #_sourceLocation
-    ) {
-        var unmatched = diagnostics.all
-        for spec in specs {
-            let at = snippet.location(spec.marker)
-            guard let index = unmatched.firstIndex(where: { $0.id.rawValue == spec.id && $0.location == at }) else {
-                let sameID = diagnostics.all.filter { $0.id.rawValue == spec.id }.map { "\($0.location.line):\($0.location.column)" }
-                Issue.record(
-                    "expected \(spec.id) at \(at.line):\(at.column) (\(spec.marker)); \(spec.id) seen at \(sameID); all:\n\(render(diagnostics))",
-                    sourceLocation: sourceLocation)
-                continue
-            }
-            let d = unmatched.remove(at: index)
-            let severity = spec.severity ?? defaultSeverity(d.id)
-            #expect(d.severity == severity, "severity of \(spec)", sourceLocation: sourceLocation)
-            if let fragment = spec.message {
-                #expect(d.message.contains(fragment), "message of \(spec): \(d.message)", sourceLocation: sourceLocation)
-            }
-            if let fragment = spec.note {
-                #expect(d.notes.contains { $0.message.contains(fragment) }, "notes of \(spec): \(d.notes)", sourceLocation: sourceLocation)
-            }
+/// Asserts that each spec has a diagnostic with its id at its marker, of the spec's severity or else
+/// `defaultSeverity(id)`. With `exhaustive`, also that there are no other diagnostics.
+public func expectDiagnostics(
+    _ diagnostics: Diagnostics, _ specs: [DiagnosticSpec], in snippet: MarkedSnippet, exhaustive: Bool,
+    defaultSeverity: (DiagnosticID) -> Severity?, sourceLocation: Testing.SourceLocation = #_sourceLocation
+) {
+    var unmatched = diagnostics.all
+    for spec in specs {
+        let at = snippet.location(spec.marker)
+        guard let index = unmatched.firstIndex(where: { $0.id.rawValue == spec.id && $0.location == at }) else {
+            let sameID = diagnostics.all.filter { $0.id.rawValue == spec.id }.map { "\($0.location.line):\($0.location.column)" }
+            Issue.record(
+                "expected \(spec.id) at \(at.line):\(at.column) (\(spec.marker)); \(spec.id) seen at \(sameID); all:\n\(render(diagnostics))",
+                sourceLocation: sourceLocation)
+            continue
         }
-        if exhaustive && !unmatched.isEmpty {
-            Issue.record("unexpected diagnostics:\n\(render(Diagnostics(unmatched)))", sourceLocation: sourceLocation)
+        let d = unmatched.remove(at: index)
+        let severity = spec.severity ?? defaultSeverity(d.id)
+        #expect(d.severity == severity, "severity of \(spec)", sourceLocation: sourceLocation)
+        if let fragment = spec.message {
+            #expect(d.message.contains(fragment), "message of \(spec): \(d.message)", sourceLocation: sourceLocation)
+        }
+        if let fragment = spec.note {
+            #expect(d.notes.contains { $0.message.contains(fragment) }, "notes of \(spec): \(d.notes)", sourceLocation: sourceLocation)
         }
     }
+    if exhaustive && !unmatched.isEmpty {
+        Issue.record("unexpected diagnostics:\n\(render(Diagnostics(unmatched)))", sourceLocation: sourceLocation)
+    }
+}
 #endif

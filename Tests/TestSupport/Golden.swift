@@ -2,7 +2,7 @@ import Foundation
 
 // Testing exists only where tests are built; `swift build -c release` builds this target too.
 #if canImport(Testing)
-    import Testing
+import Testing
 #endif
 
 /// Golden files (STYLE rule 10): outputs compared byte for byte with the files of one directory of the
@@ -26,36 +26,36 @@ public struct Golden: Sendable {
     }
 
     #if canImport(Testing)
-        /// Compares `actual` with the golden file `name`, or records it when `recording`. The failure names the
-        /// first line that differs, with both versions of it. Pass `recording: false` where another test records
-        /// the file (the same golden checked through the built binary, say).
-        public func assert(
-            _ actual: String, matches name: String, recording: Bool = Golden.isRecording,
-            sourceLocation: Testing.SourceLocation = #_sourceLocation
-        ) {
-            let file = path(name)
-            if recording {
-                do {
-                    try FileManager.default.createDirectory(
-                        atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                    try actual.write(toFile: file, atomically: true, encoding: .utf8)
-                } catch {
-                    Issue.record("cannot record \(directory)/\(name): \(error)", sourceLocation: sourceLocation)
-                }
-                return
+    /// Compares `actual` with the golden file `name`, or records it when `recording`. The failure names the
+    /// first line that differs, with both versions of it. Pass `recording: false` where another test records
+    /// the file (the same golden checked through the built binary, say).
+    public func assert(
+        _ actual: String, matches name: String, recording: Bool = Golden.isRecording,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) {
+        let file = path(name)
+        if recording {
+            do {
+                try FileManager.default.createDirectory(
+                    atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try actual.write(toFile: file, atomically: true, encoding: .utf8)
+            } catch {
+                Issue.record("cannot record \(directory)/\(name): \(error)", sourceLocation: sourceLocation)
             }
-            guard let expected = read(name) else {
-                Issue.record(
-                    "golden file \(directory)/\(name) is missing; record it with RECORD_SNAPSHOTS=1 and review the diff",
-                    sourceLocation: sourceLocation)
-                return
-            }
-            if let difference = Self.firstDifference(expected: expected, actual: actual) {
-                Issue.record(
-                    "\(directory)/\(name) differs from its golden file (re-record with RECORD_SNAPSHOTS=1 if intended):\n\(difference)",
-                    sourceLocation: sourceLocation)
-            }
+            return
         }
+        guard let expected = read(name) else {
+            Issue.record(
+                "golden file \(directory)/\(name) is missing; record it with RECORD_SNAPSHOTS=1 and review the diff",
+                sourceLocation: sourceLocation)
+            return
+        }
+        if let difference = Self.firstDifference(expected: expected, actual: actual) {
+            Issue.record(
+                "\(directory)/\(name) differs from its golden file (re-record with RECORD_SNAPSHOTS=1 if intended):\n\(difference)",
+                sourceLocation: sourceLocation)
+        }
+    }
     #endif
 
     /// `first difference at line 12, column 3 (…):\n  expected: …\n  actual:   …`, or nil when the texts are equal.

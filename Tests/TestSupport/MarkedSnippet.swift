@@ -1,7 +1,8 @@
 import struct Diagnostics.SourceLocation
+
 // Testing exists only where tests are built; `swift build -c release` builds this target too.
 #if canImport(Testing)
-    import Testing
+import Testing
 #endif
 
 // Shared by ManifestTests and RulesTests.
@@ -44,7 +45,7 @@ public struct MarkedSnippet {
     public func location(_ marker: String, file: String = MarkedSnippet.file) -> SourceLocation {
         guard let at = markers[marker] else {
             #if canImport(Testing)
-                Issue.record("marker \(marker) is not in the snippet")
+            Issue.record("marker \(marker) is not in the snippet")
             #endif
             return SourceLocation(file: file, line: 0, column: 0)
         }

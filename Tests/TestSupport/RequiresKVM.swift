@@ -1,11 +1,11 @@
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #endif
 // Testing exists only where tests are built; `swift build -c release` builds this target too.
 #if canImport(Testing)
-    import Testing
+import Testing
 #endif
 
 /// Whether `/dev/kvm` opens read-write here: the condition of every test that needs real KVM.
@@ -19,10 +19,10 @@ public enum KVMAvailability {
 }
 
 #if canImport(Testing)
-    extension Trait where Self == ConditionTrait {
-        /// Runs the test only where `/dev/kvm` opens read-write (STYLE.md rule 10).
-        public static var requiresKVM: Self {
-            .enabled(if: KVMAvailability.deviceOpensReadWrite, "/dev/kvm does not open read-write on this host")
-        }
+extension Trait where Self == ConditionTrait {
+    /// Runs the test only where `/dev/kvm` opens read-write (STYLE.md rule 10).
+    public static var requiresKVM: Self {
+        .enabled(if: KVMAvailability.deviceOpensReadWrite, "/dev/kvm does not open read-write on this host")
     }
+}
 #endif

@@ -2,9 +2,9 @@ import Foundation
 import TestSupport
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Musl)
-    import Musl
+import Musl
 #endif
 
 /// Runs programs for the tests: the C compiler, reproducers and the `kvmplan` binary.

@@ -3,8 +3,8 @@ import Diagnostics
 import Foundation
 import Plan
 import Rules
-import Testing
 import TestSupport
+import Testing
 
 // MARK: - Files
 

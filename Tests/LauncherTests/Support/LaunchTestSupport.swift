@@ -4,8 +4,8 @@ import KVM
 import Launcher
 import Plan
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 // MARK: - Output capture
 

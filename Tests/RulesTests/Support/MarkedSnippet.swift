@@ -1,8 +1,8 @@
 import Compiler
 import Diagnostics
+import Foundation
 import Manifest
 import Rules
-import Foundation
 import TestSupport
 import Testing
 
