@@ -14,18 +14,6 @@ import Testing
 struct HardeningFuzzTests {
     static let seed: UInt64 = 0x6861_7264_656E_3135  // "harden15"
 
-    /// A tiny seedable generator (SplitMix64), so the cases are the same everywhere.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     // MARK: - Byte mutations (manifests and plans)
 
     /// Text a hostile author would insert: directives, escapes, control characters, huge numbers, aliases.
@@ -36,7 +24,7 @@ struct HardeningFuzzTests {
         "\"\\u0000\"", "\"\\u001b[2J\"",
     ]
 
-    static func mutate(_ input: [UInt8], _ rng: inout Generator) -> [UInt8] {
+    static func mutate(_ input: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var bytes = input
         guard !bytes.isEmpty else { return Array("{".utf8) }
         let at = Int.random(in: 0..<bytes.count, using: &rng)
@@ -78,7 +66,7 @@ struct HardeningFuzzTests {
 
     /// One structural change to a random place of the plan: a number or string replaced by a boundary or
     /// hostile value, a member removed, an array item duplicated, removed or moved.
-    static func mutate(_ value: JSONValue, _ rng: inout Generator, depth: Int = 0) -> JSONValue {
+    static func mutate(_ value: JSONValue, _ rng: inout SplitMix64, depth: Int = 0) -> JSONValue {
         let stop = depth > 0 && Int.random(in: 0..<4, using: &rng) == 0
         switch value {
         case .object(var members):
@@ -130,7 +118,7 @@ struct HardeningFuzzTests {
 
     @Test("mutated manifests: only located, documented diagnostics; a manifest that checks gives a plan that validates", .timeLimit(.minutes(2)))
     func fuzzCheck() throws {
-        var rng = Generator(state: Self.seed)
+        var rng = SplitMix64(seed: Self.seed)
         let files = RepoFileAccess()
         let pipeline = CompilerPipeline(files: files)
         var accepted = 0
@@ -175,7 +163,7 @@ struct HardeningFuzzTests {
 
     @Test("mutated plan files: every one decodes to a valid plan or is a PlanDecodingError, never a trap", .timeLimit(.minutes(2)))
     func fuzzPlanDecoding() throws {
-        var rng = Generator(state: Self.seed ^ 0xFF)
+        var rng = SplitMix64(seed: Self.seed ^ 0xFF)
         var decoded = 0
         var refused = 0
         var slowest: Duration = .zero
