@@ -1,8 +1,8 @@
 import Diagnostics
+import GuestLayout
 import Manifest
 import Plan
 import Rules
-import GuestLayout
 
 /// The `lower` stage: a checked manifest → an ordered, typed plan (DESIGN §4), following the per-platform
 /// sequences and ordering rules of KVM_UAPI.md §3. Pure: the same manifest always gives the same plan.

@@ -7,8 +7,7 @@ public struct KVMCapability: RawRepresentable, Hashable, Sendable, CustomStringC
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    // The named members and `names` are generated from Scripts/uapi/kvm-uapi.json into
-    // KVMCapability+Generated.swift.
+    // The named members and `names` are generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 
     /// The kernel's name, e.g. `KVM_CAP_USER_MEMORY2`; `KVM_CAP_<n>` for numbers this module does not name.
     public var name: String { Self.names[rawValue] ?? "KVM_CAP_\(rawValue)" }
@@ -46,11 +45,6 @@ public struct VMType: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let tdx = VMType(rawValue: UInt(CKVM_KVM_X86_TDX_VM))
     /// arm64 `KVM_VM_TYPE_ARM_PROTECTED` (`1UL << 31`, Linux 7.1): a pKVM protected VM.
     public static let armProtected = VMType(rawValue: CKVM_KVM_VM_TYPE_ARM_PROTECTED)
-
-    /// An arm64 type with an explicit IPA size in bits (0 = the default 40).
-    public static func arm(ipaBits: UInt8, protected: Bool = false) -> VMType {
-        VMType(rawValue: UInt(ipaBits) | (protected ? armProtected.rawValue : 0))
-    }
 
     /// The x86 types in the order of their `KVM_CAP_VM_TYPES` bit.
     public static let x86Types: [VMType] = [.default, .swProtected, .sev, .sevES, .sevSNP, .tdx]
@@ -97,8 +91,6 @@ public struct MemoryRegionFlags: OptionSet, Hashable, Sendable {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    /// `KVM_MEM_LOG_DIRTY_PAGES`.
-    public static let logDirtyPages = MemoryRegionFlags(rawValue: CKVM_KVM_MEM_LOG_DIRTY_PAGES)
     /// `KVM_MEM_READONLY`: guest writes exit as MMIO.
     public static let readonly = MemoryRegionFlags(rawValue: CKVM_KVM_MEM_READONLY)
     /// `KVM_MEM_GUEST_MEMFD` (region2 only): the slot's private side is a guest_memfd.

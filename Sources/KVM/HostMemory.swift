@@ -43,9 +43,12 @@ public final class HostMemory: @unchecked Sendable {
     ///
     /// The corresponding system call is `mmap(2)` with `MAP_PRIVATE | MAP_ANONYMOUS`.
     /// - Parameters:
+    ///   - size: the length in bytes.
     ///   - noReserve: adds `MAP_NORESERVE` (no swap reservation: large sparse guests).
     ///   - hugePages: adds `MAP_HUGETLB` with the page size; `size` must be a multiple of it and the
     ///     pages must be available in the hugetlb pool (else ENOMEM).
+    /// - Returns: the mapping, unmapped when the value goes.
+    /// - Throws: `KVMError` with `mmap`'s errno.
     public static func anonymous(size: Int, noReserve: Bool = false, hugePages: HugePageSize? = nil) throws(KVMError)
         -> HostMemory
     {
@@ -64,8 +67,9 @@ public final class HostMemory: @unchecked Sendable {
         throws(KVMError) -> HostMemory
     {
         let file = try Memfd(name: name, size: UInt64(size), hugePages: hugePages)
-        return try sharedFile(fd: file.rawDescriptor, offset: 0, length: size, noReserve: noReserve, kind: "memfd",
-                              memfd: file)
+        return try sharedFile(
+            fd: file.rawDescriptor, offset: 0, length: size, noReserve: noReserve, kind: "memfd",
+            memfd: file)
     }
 
     /// Maps `length` bytes of the file `fd` at `offset`, read-write and `MAP_SHARED`.
@@ -111,8 +115,9 @@ public final class HostMemory: @unchecked Sendable {
     /// The corresponding system call is `madvise(2)` with `MADV_DONTNEED` (anonymous memory) or
     /// `MADV_REMOVE` (memfd and guest_memfd mappings, which also frees the file's pages).
     public func discard(offset: Int, length: Int) throws(KVMError) {
-        precondition(offset >= 0 && length >= 0 && offset <= size && length <= size - offset,
-                     "discard range outside the \(kind) mapping")
+        precondition(
+            offset >= 0 && length >= 0 && offset <= size && length <= size - offset,
+            "discard range outside the \(kind) mapping")
         precondition(isMapped, "\(kind) mapping used after unmap()")
         // SAFETY: the range lies inside the mapping (checked above); madvise only takes the address.
         try Syscalls.advise(baseAddress + offset, length: length, advice: discardAdvice)

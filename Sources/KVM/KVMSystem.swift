@@ -80,7 +80,7 @@ public final class KVMSystem: Sendable {
                 _ = try Syscalls.ioctl(
                     rawDescriptor, CKVM_KVM_GET_SUPPORTED_CPUID, buffer: buffer.bytes, "KVM_GET_SUPPORTED_CPUID")
                 return buffer.entries
-            } catch where error.errno == .argListTooLong && capacity < 16 * Int(CKVM_KVM_MAX_CPUID_ENTRIES) {
+            } catch  where error.errno == .argListTooLong && capacity < 16 * Int(CKVM_KVM_MAX_CPUID_ENTRIES) {
                 // E2BIG: more entries than `capacity`; KVM's own limit grew. Try a larger buffer.
                 capacity *= 2
             }

@@ -106,8 +106,10 @@ public struct SpecialRegisters: Hashable, Sendable {
     public init() {}
 
     init(_ r: ckvm_sregs) {
-        (cs, ds, es, fs, gs, ss) = (Segment(r.cs), Segment(r.ds), Segment(r.es), Segment(r.fs), Segment(r.gs),
-                                    Segment(r.ss))
+        (cs, ds, es, fs, gs, ss) = (
+            Segment(r.cs), Segment(r.ds), Segment(r.es), Segment(r.fs), Segment(r.gs),
+            Segment(r.ss)
+        )
         (tr, ldt) = (Segment(r.tr), Segment(r.ldt))
         (gdt, idt) = (DescriptorTable(r.gdt), DescriptorTable(r.idt))
         (cr0, cr2, cr3, cr4, cr8) = (r.cr0, r.cr2, r.cr3, r.cr4, r.cr8)
@@ -138,14 +140,13 @@ public struct CPUIDEntry: Hashable, Sendable {
     public var flags: UInt32
     public var eax: UInt32, ebx: UInt32, ecx: UInt32, edx: UInt32
 
-    public init(function: UInt32, index: UInt32 = 0, flags: UInt32 = 0, eax: UInt32, ebx: UInt32, ecx: UInt32,
-                edx: UInt32) {
+    public init(
+        function: UInt32, index: UInt32 = 0, flags: UInt32 = 0, eax: UInt32, ebx: UInt32, ecx: UInt32,
+        edx: UInt32
+    ) {
         (self.function, self.index, self.flags) = (function, index, flags)
         (self.eax, self.ebx, self.ecx, self.edx) = (eax, ebx, ecx, edx)
     }
-
-    /// `KVM_CPUID_FLAG_SIGNIFCANT_INDEX` (sic: the kernel's spelling).
-    public static let flagSignificantIndex = CKVM_KVM_CPUID_FLAG_SIGNIFCANT_INDEX
 
     init(_ r: ckvm_cpuid_entry2) {
         self.init(function: r.function, index: r.index, flags: r.flags, eax: r.eax, ebx: r.ebx, ecx: r.ecx, edx: r.edx)

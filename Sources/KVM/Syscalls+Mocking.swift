@@ -153,9 +153,6 @@ package final class MockingDriver: Sendable {
     /// Every call made so far, in order (EINTR retries and forced failures included).
     package var trace: [MockedCall] { state.withLock { $0.trace } }
 
-    /// Forgets the calls recorded so far.
-    package func clearTrace() { state.withLock { $0.trace.removeAll() } }
-
     /// Makes the next `times` calls that match `predicate` fail with `errno` instead of running.
     package func force(_ errno: Errno, times: Int = 1, where predicate: @escaping @Sendable (MockedCall) -> Bool) {
         state.withLock { $0.forced.append(Forced(errno: errno, remaining: times, matches: { call, _ in predicate(call) })) }

@@ -4,6 +4,9 @@
 // `valueOrErrno`, which hands it to the mocking driver when a test installed one (`Syscalls+Mocking.swift`):
 // that is how tests record the syscall trace of a launch and force errnos, with or without /dev/kvm.
 
+internal import CKVM
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -11,9 +14,6 @@ import Musl
 #else
 #error("The KVM module drives /dev/kvm and needs Linux (Glibc or Musl).")
 #endif
-
-internal import CKVM
-import SystemPackage
 
 enum Syscalls {
     // MARK: - The one EINTR loop
@@ -237,8 +237,10 @@ enum Syscalls {
             call: {
                 MockedCall(
                     name: "mmap", operation: "mmap", fd: fd,
-                    arguments: [UInt64(length), UInt64(UInt32(bitPattern: prot)), UInt64(UInt32(bitPattern: flags)),
-                                UInt64(bitPattern: offset)])
+                    arguments: [
+                        UInt64(length), UInt64(UInt32(bitPattern: prot)), UInt64(UInt32(bitPattern: flags)),
+                        UInt64(bitPattern: offset),
+                    ])
             }
         ) {
             if let driver = MockingDriver.current, driver.mode == .fakeKernel {

@@ -110,19 +110,6 @@ public final class VCPU: @unchecked Sendable {
         return ExitReason(rawValue: kvmRun.pointee.exit_reason)
     }
 
-    /// `kvm_run.request_interrupt_window`.
-    public var requestInterruptWindow: Bool {
-        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
-        get { kvmRun.pointee.request_interrupt_window != 0 }
-        set { kvmRun.pointee.request_interrupt_window = newValue ? 1 : 0 }
-    }
-
-    /// `kvm_run.ready_for_interrupt_injection` and `if_flag` after the last exit.
-    public var readyForInterruptInjection: Bool {
-        // SAFETY: `kvmRun` points into the live kvm_run mapping owned by `runPage` (see init).
-        return kvmRun.pointee.ready_for_interrupt_injection != 0
-    }
-
     // MARK: - Exit data
 
     /// The KVM_EXIT_IO data of the last exit.
@@ -139,8 +126,9 @@ public final class VCPU: @unchecked Sendable {
     private var ioData: UnsafeMutableRawBufferPointer {
         let exit = io
         let length = exit.size * exit.count
-        precondition(exit.dataOffset >= 0 && length >= 0 && exit.dataOffset <= runPage.size - length,
-                     "KVM_EXIT_IO data outside the kvm_run mapping")
+        precondition(
+            exit.dataOffset >= 0 && length >= 0 && exit.dataOffset <= runPage.size - length,
+            "KVM_EXIT_IO data outside the kvm_run mapping")
         // SAFETY: the range lies inside the kvm_run mapping (checked above), which outlives the call.
         return UnsafeMutableRawBufferPointer(rebasing: runPage.bytes[exit.dataOffset..<exit.dataOffset + length])
     }
@@ -232,8 +220,9 @@ public final class VCPU: @unchecked Sendable {
         var request = ckvm_pre_fault_memory()
         request.gpa = gpa
         request.size = size
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_PRE_FAULT_MEMORY, argument: &request, "KVM_PRE_FAULT_MEMORY",
-                               detail: "0x\(String(gpa, radix: 16))+0x\(String(size, radix: 16))")
+        _ = try Syscalls.ioctl(
+            rawDescriptor, CKVM_KVM_PRE_FAULT_MEMORY, argument: &request, "KVM_PRE_FAULT_MEMORY",
+            detail: "0x\(String(gpa, radix: 16))+0x\(String(size, radix: 16))")
         return (request.gpa, request.size)
     }
 
@@ -242,8 +231,9 @@ public final class VCPU: @unchecked Sendable {
     /// The corresponding ioctl is `KVM_ENABLE_CAP` (on the vCPU fd).
     public func enableCap(_ capability: KVMCapability, flags: UInt32 = 0, args: [UInt64] = []) throws(KVMError) {
         var request = EnableCapRequest.make(capability, flags: flags, args: args)
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_ENABLE_CAP, argument: &request, "KVM_ENABLE_CAP",
-                               detail: capability.name)
+        _ = try Syscalls.ioctl(
+            rawDescriptor, CKVM_KVM_ENABLE_CAP, argument: &request, "KVM_ENABLE_CAP",
+            detail: capability.name)
     }
 
     // MARK: - x86 state
@@ -290,8 +280,9 @@ public final class VCPU: @unchecked Sendable {
     public func setCPUID2(_ entries: [CPUIDEntry]) throws(KVMError) {
         let buffer = CPUIDBuffer(entries: entries)
         defer { withExtendedLifetime(buffer) {} }
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_CPUID2, buffer: buffer.bytes, "KVM_SET_CPUID2",
-                               detail: "\(entries.count) entries")
+        _ = try Syscalls.ioctl(
+            rawDescriptor, CKVM_KVM_SET_CPUID2, buffer: buffer.bytes, "KVM_SET_CPUID2",
+            detail: "\(entries.count) entries")
     }
 
     /// The CPUID leaves KVM supports on this host, read through the VM's system fd.
@@ -351,20 +342,16 @@ public struct ExitReason: RawRepresentable, Hashable, Sendable, CustomStringConv
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     public static let unknown = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_UNKNOWN))
-    public static let exception = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_EXCEPTION))
     public static let io = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_IO))
     public static let hypercall = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_HYPERCALL))
-    public static let debug = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_DEBUG))
     public static let hlt = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_HLT))
     public static let mmio = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_MMIO))
-    public static let irqWindowOpen = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_IRQ_WINDOW_OPEN))
     public static let shutdown = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_SHUTDOWN))
     public static let failEntry = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_FAIL_ENTRY))
     public static let intr = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_INTR))
     public static let internalError = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_INTERNAL_ERROR))
     public static let systemEvent = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_SYSTEM_EVENT))
     public static let memoryFault = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_MEMORY_FAULT))
-    public static let tdx = ExitReason(rawValue: UInt32(CKVM_KVM_EXIT_TDX))
 
     // `names` is generated from Scripts/uapi/kvm-uapi.json into UAPI+Generated.swift.
 
@@ -406,12 +393,9 @@ public struct MMIOExit: Hashable, Sendable {
     }
 }
 
-/// A hypercall exit (`kvm_run.hypercall`); `nr` 12 is KVM_HC_MAP_GPA_RANGE.
+/// A hypercall exit (`kvm_run.hypercall`); `nr` 12 is KVM_HC_MAP_GPA_RANGE (its number and attributes: the Plan
+/// module's `Hypercall` and `MapGPARangeAttributes`, from the uapi table).
 public struct HypercallExit: Hashable, Sendable {
-    /// KVM_HC_MAP_GPA_RANGE.
-    public static let mapGPARange: UInt64 = UInt64(CKVM_KVM_HC_MAP_GPA_RANGE)
-    /// `args[2]` bit 4 of a KVM_HC_MAP_GPA_RANGE exit: the range becomes private (encrypted).
-    public static let mapGPARangeEncrypted: UInt64 = UInt64(CKVM_KVM_MAP_GPA_RANGE_ENCRYPTED)
 
     public var nr: UInt64
     /// Six arguments. For MAP_GPA_RANGE: GPA, number of 4 KiB pages, attributes.

@@ -14,8 +14,10 @@ public struct UserMemoryRegion: Hashable, Sendable {
     /// Host address of the backing (`HostMemory.userspaceAddress`).
     public var userspaceAddr: UInt64
 
-    public init(slot: UInt32, flags: MemoryRegionFlags = [], guestPhysAddr: UInt64, memorySize: UInt64,
-                userspaceAddr: UInt64) {
+    public init(
+        slot: UInt32, flags: MemoryRegionFlags = [], guestPhysAddr: UInt64, memorySize: UInt64,
+        userspaceAddr: UInt64
+    ) {
         (self.slot, self.flags, self.guestPhysAddr) = (slot, flags, guestPhysAddr)
         (self.memorySize, self.userspaceAddr) = (memorySize, userspaceAddr)
     }
@@ -36,18 +38,23 @@ public struct UserMemoryRegion2: Hashable, Sendable {
     /// The guest_memfd descriptor (`GuestMemfd.rawDescriptor`), or 0 without `.guestMemfd`.
     public var guestMemfd: UInt32
 
-    public init(slot: UInt32, flags: MemoryRegionFlags = [], guestPhysAddr: UInt64, memorySize: UInt64,
-                userspaceAddr: UInt64 = 0, guestMemfdOffset: UInt64 = 0, guestMemfd: UInt32 = 0) {
+    public init(
+        slot: UInt32, flags: MemoryRegionFlags = [], guestPhysAddr: UInt64, memorySize: UInt64,
+        userspaceAddr: UInt64 = 0, guestMemfdOffset: UInt64 = 0, guestMemfd: UInt32 = 0
+    ) {
         (self.slot, self.flags, self.guestPhysAddr, self.memorySize) = (slot, flags, guestPhysAddr, memorySize)
         (self.userspaceAddr, self.guestMemfdOffset, self.guestMemfd) = (userspaceAddr, guestMemfdOffset, guestMemfd)
     }
 
     /// A slot bound to `guestMemfd` at `offset`; adds `.guestMemfd` to `flags`.
-    public init(slot: UInt32, flags: MemoryRegionFlags = [], guestPhysAddr: UInt64, memorySize: UInt64,
-                userspaceAddr: UInt64 = 0, guestMemfd: GuestMemfd, offset: UInt64 = 0) {
-        self.init(slot: slot, flags: flags.union(.guestMemfd), guestPhysAddr: guestPhysAddr, memorySize: memorySize,
-                  userspaceAddr: userspaceAddr, guestMemfdOffset: offset,
-                  guestMemfd: UInt32(bitPattern: guestMemfd.rawDescriptor))
+    public init(
+        slot: UInt32, flags: MemoryRegionFlags = [], guestPhysAddr: UInt64, memorySize: UInt64,
+        userspaceAddr: UInt64 = 0, guestMemfd: GuestMemfd, offset: UInt64 = 0
+    ) {
+        self.init(
+            slot: slot, flags: flags.union(.guestMemfd), guestPhysAddr: guestPhysAddr, memorySize: memorySize,
+            userspaceAddr: userspaceAddr, guestMemfdOffset: offset,
+            guestMemfd: UInt32(bitPattern: guestMemfd.rawDescriptor))
     }
 }
 
@@ -149,8 +156,9 @@ public final class VM: Sendable {
     /// The corresponding ioctl is `KVM_ENABLE_CAP`.
     public func enableCap(_ capability: KVMCapability, flags: UInt32 = 0, args: [UInt64] = []) throws(KVMError) {
         var request = EnableCapRequest.make(capability, flags: flags, args: args)
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_ENABLE_CAP, argument: &request, "KVM_ENABLE_CAP",
-                               detail: capability.name)
+        _ = try Syscalls.ioctl(
+            rawDescriptor, CKVM_KVM_ENABLE_CAP, argument: &request, "KVM_ENABLE_CAP",
+            detail: capability.name)
     }
 
     /// Creates a guest_memfd of `size` bytes (host-page aligned) bound to this VM.
@@ -160,8 +168,9 @@ public final class VM: Sendable {
         var request = ckvm_create_guest_memfd()
         request.size = size
         request.flags = flags.rawValue
-        let fd = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_CREATE_GUEST_MEMFD, argument: &request,
-                                    "KVM_CREATE_GUEST_MEMFD")
+        let fd = try Syscalls.ioctl(
+            rawDescriptor, CKVM_KVM_CREATE_GUEST_MEMFD, argument: &request,
+            "KVM_CREATE_GUEST_MEMFD")
         return GuestMemfd(descriptor: CInt(fd), size: size, flags: flags)
     }
 
@@ -172,8 +181,9 @@ public final class VM: Sendable {
         var request = ckvm_userspace_memory_region(
             slot: region.slot, flags: region.flags.rawValue, guest_phys_addr: region.guestPhysAddr,
             memory_size: region.memorySize, userspace_addr: region.userspaceAddr)
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_USER_MEMORY_REGION, argument: &request,
-                               "KVM_SET_USER_MEMORY_REGION", detail: "slot \(region.slot)")
+        _ = try Syscalls.ioctl(
+            rawDescriptor, CKVM_KVM_SET_USER_MEMORY_REGION, argument: &request,
+            "KVM_SET_USER_MEMORY_REGION", detail: "slot \(region.slot)")
     }
 
     /// Creates, moves, changes or deletes a memslot, optionally bound to a guest_memfd.
@@ -189,8 +199,9 @@ public final class VM: Sendable {
         request.userspace_addr = region.userspaceAddr
         request.guest_memfd_offset = region.guestMemfdOffset
         request.guest_memfd = region.guestMemfd
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_USER_MEMORY_REGION2, argument: &request,
-                               "KVM_SET_USER_MEMORY_REGION2", detail: "slot \(region.slot)")
+        _ = try Syscalls.ioctl(
+            rawDescriptor, CKVM_KVM_SET_USER_MEMORY_REGION2, argument: &request,
+            "KVM_SET_USER_MEMORY_REGION2", detail: "slot \(region.slot)")
     }
 
     /// Sets the attributes of the guest-physical range `address ..< address + size` (page aligned).
@@ -208,8 +219,10 @@ public final class VM: Sendable {
     ///
     /// The corresponding ioctl is `KVM_CREATE_VCPU`.
     public func createVCPU(id: UInt32) throws(KVMError) -> VCPU {
-        let fd = CInt(try Syscalls.ioctl(rawDescriptor, CKVM_KVM_CREATE_VCPU, value: UInt(id), "KVM_CREATE_VCPU",
-                                         detail: "vCPU \(id)"))
+        let fd = CInt(
+            try Syscalls.ioctl(
+                rawDescriptor, CKVM_KVM_CREATE_VCPU, value: UInt(id), "KVM_CREATE_VCPU",
+                detail: "vCPU \(id)"))
         let runPage: HostMemory
         do {
             let mmapSize = try system.vcpuMmapSize()
@@ -228,8 +241,9 @@ public final class VM: Sendable {
     ///
     /// The corresponding ioctl is `KVM_MEMORY_ENCRYPT_OP`.
     public func memoryEncryptOp(_ argument: UnsafeMutableRawPointer, detail: String? = nil) throws(KVMError) {
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_MEMORY_ENCRYPT_OP, pointer: argument,
-                               "KVM_MEMORY_ENCRYPT_OP", detail: detail)
+        _ = try Syscalls.ioctl(
+            rawDescriptor, CKVM_KVM_MEMORY_ENCRYPT_OP, pointer: argument,
+            "KVM_MEMORY_ENCRYPT_OP", detail: detail)
     }
 
     /// Tells KVM where 3 pages of guest-physical space for the real-mode TSS may live (Intel VMX).
@@ -244,8 +258,9 @@ public final class VM: Sendable {
     /// The corresponding ioctl is `KVM_SET_IDENTITY_MAP_ADDR`.
     public func setIdentityMapAddress(_ address: UInt64) throws(KVMError) {
         var value = address
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_IDENTITY_MAP_ADDR, argument: &value,
-                               "KVM_SET_IDENTITY_MAP_ADDR")
+        _ = try Syscalls.ioctl(
+            rawDescriptor, CKVM_KVM_SET_IDENTITY_MAP_ADDR, argument: &value,
+            "KVM_SET_IDENTITY_MAP_ADDR")
     }
 
     /// Creates the in-kernel interrupt controllers: the 8259 PICs, the IOAPIC and, for every vCPU created

@@ -19,7 +19,7 @@ public struct StepFailure: Error, Hashable, Sendable, CustomStringConvertible {
     public var detail: String
     /// The errno when a kernel call failed.
     public var errnoName: String?
-    /// 125 (kvmplan's failure), 126 (the host lacks something the plan checks), 130 (SIGINT).
+    /// 125 (kvmplan's failure), 126 (the host lacks something the plan checks), 128 + the signal (SIGINT 130, SIGTERM 143, SIGHUP 129).
     public var status: Int32
 
     public var description: String {
@@ -87,7 +87,7 @@ final class PlanExecutor {
     let initrd: [UInt8]?
     let output: any LaunchOutput
     let trace: Bool
-    /// Checked between steps: SIGINT ends the launch (130).
+    /// Checked between steps: SIGINT, SIGTERM or SIGHUP ends the launch (128 + the signal).
     let interrupted: () -> Bool
 
     var entries: [TraceEntry] = []
@@ -137,8 +137,10 @@ final class PlanExecutor {
     #endif
     var bootAreaWritten = false
 
-    init(plan: Plan, payload: [UInt8]?, initrd: [UInt8]? = nil, output: any LaunchOutput, trace: Bool,
-         interrupted: @escaping () -> Bool) {
+    init(
+        plan: Plan, payload: [UInt8]?, initrd: [UInt8]? = nil, output: any LaunchOutput, trace: Bool,
+        interrupted: @escaping () -> Bool
+    ) {
         self.plan = plan
         self.payload = payload
         self.initrd = initrd
@@ -151,8 +153,10 @@ final class PlanExecutor {
 
     /// Executes `step`; on failure nothing of this step is left acquired (the caller undoes the earlier ones).
     func execute(_ step: Step) throws(StepFailure) {
-        if interrupted() { throw StepFailure(
-                step, detail: "interrupted (\(InterruptSignal.name)) before the step", status: InterruptSignal.exitStatus) }
+        if interrupted() {
+            throw StepFailure(
+                step, detail: "interrupted (\(InterruptSignal.name)) before the step", status: InterruptSignal.exitStatus)
+        }
         let result: String
         do {
             result = try perform(step)
@@ -197,11 +201,13 @@ final class PlanExecutor {
         return runSteps
     }
 
-    /// The checks of a `KVM_RUN` step before the run phase starts its vCPU (SIGINT, the vCPU exists); its
+    /// The checks of a `KVM_RUN` step before the run phase starts its vCPU (no ending signal yet, the vCPU exists); its
     /// result is recorded when the vCPU stops.
     func prepareRun(_ step: Step) throws(StepFailure) {
-        if interrupted() { throw StepFailure(
-                step, detail: "interrupted (\(InterruptSignal.name)) before the step", status: InterruptSignal.exitStatus) }
+        if interrupted() {
+            throw StepFailure(
+                step, detail: "interrupted (\(InterruptSignal.name)) before the step", status: InterruptSignal.exitStatus)
+        }
         guard let index = step.operation.on?.index, vcpus[index] != nil else {
             throw StepFailure(step, detail: "\(step.operation.on?.description ?? "its vCPU") is not open (no earlier step defined it)")
         }

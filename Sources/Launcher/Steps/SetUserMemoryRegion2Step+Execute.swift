@@ -17,9 +17,11 @@ extension SetUserMemoryRegion2Step: ExecutableStep {
                 guestPhysAddr: gpa, memorySize: size, userspaceAddr: address,
                 guestMemfdOffset: guestMemfd?.offset ?? 0,
                 guestMemfd: UInt32(bitPattern: gmem?.rawDescriptor ?? 0)))
-        x.addSlot(PlanExecutor.Slot(region: region, slot: slot, gpa: gpa, size: size, mapping: memory,
-                     mappingOffset: userspace?.offset ?? 0, readonly: flags.contains(.readonly), guestMemfd: gmem,
-                     guestMemfdOffset: guestMemfd?.offset ?? 0))
+        x.addSlot(
+            PlanExecutor.Slot(
+                region: region, slot: slot, gpa: gpa, size: size, mapping: memory,
+                mappingOffset: userspace?.offset ?? 0, readonly: flags.contains(.readonly), guestMemfd: gmem,
+                guestMemfdOffset: guestMemfd?.offset ?? 0))
         return "0"
     }
 }

@@ -8,9 +8,11 @@ extension SetUserMemoryRegionStep: ExecutableStep {
             UserMemoryRegion(
                 slot: slot, flags: KVM.MemoryRegionFlags(rawValue: UInt32(truncatingIfNeeded: flags.rawValue)),
                 guestPhysAddr: gpa, memorySize: size, userspaceAddr: address))
-        x.addSlot(PlanExecutor.Slot(region: region, slot: slot, gpa: gpa, size: size, mapping: memory,
-                     mappingOffset: userspace.offset, readonly: flags.contains(.readonly), guestMemfd: nil,
-                     guestMemfdOffset: 0))
+        x.addSlot(
+            PlanExecutor.Slot(
+                region: region, slot: slot, gpa: gpa, size: size, mapping: memory,
+                mappingOffset: userspace.offset, readonly: flags.contains(.readonly), guestMemfd: nil,
+                guestMemfdOffset: 0))
         return "0"
     }
 }
