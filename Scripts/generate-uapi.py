@@ -428,6 +428,26 @@ def swift_kvm(t):
         "",
         "internal import CKVM",
         "",
+        "/// Each ioctl of the uapi table on this architecture, by its kernel name, with its request number (CKVM): the",
+        "/// wrappers name their calls by it, so the request an ioctl sends and the name its error prints cannot differ.",
+        "public enum KVMIoctl: String, CaseIterable, Hashable, Sendable {",
+    ]
+    groups = arch_groups(t["ioctls"], lambda i: i["arch"])
+    for arch, items in groups:
+        if arch:
+            out.append(f"    #if {SWIFT_ARCH[arch]}")
+        out += [f'    case {i["swift"]} = "{i["name"]}"' for i in items]
+        if arch:
+            out.append("    #endif")
+    out += ["", "    /// The request number.", "    var request: UInt {", "        switch self {"]
+    for arch, items in groups:
+        if arch:
+            out.append(f"        #if {SWIFT_ARCH[arch]}")
+        out += [f"        case .{i['swift']}: CKVM_{i['name']}" for i in items]
+        if arch:
+            out.append("        #endif")
+    out += ["        }", "    }", "}", ""]
+    out += [
         "extension KVMCapability {",
     ]
     for c in caps:

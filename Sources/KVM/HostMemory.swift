@@ -168,7 +168,7 @@ public final class Memfd: Sendable {
     ///
     /// The corresponding system call is `ftruncate(2)`.
     public func setSize(_ size: UInt64) throws(KVMError) {
-        guard let length = Int64(exactly: size) else { throw KVMError(operation: "ftruncate", errno: .fileTooLarge) }
+        guard let length = Int64(exactly: size) else { throw KVMError(operation: .ftruncate, errno: .fileTooLarge) }
         try Syscalls.setFileSize(rawDescriptor, length: length)
         currentSize.store(size, ordering: .relaxed)
     }

@@ -9,8 +9,39 @@ import SystemPackage
 ///     KVM_CREATE_VM failed: EINVAL (Invalid argument)
 ///     KVM_SET_USER_MEMORY_REGION2 (slot 0) failed: EEXIST (File exists)
 public struct KVMError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The ioctl or system call, e.g. `KVM_SET_USER_MEMORY_REGION2` or `mmap`.
-    public var operation: String
+    /// The kernel call that failed: one case per kind of call the KVM module makes.
+    public enum Operation: Hashable, Sendable, CustomStringConvertible {
+        /// An ioctl of the uapi table (`KVM_CREATE_VM`, `KVM_MEMORY_ENCRYPT_OP` …).
+        case ioctl(KVMIoctl)
+        /// `open(2)` of a device node.
+        case open(path: String)
+        case memfdCreate
+        case ftruncate
+        case fallocate
+        case mmap
+        case munmap
+        case madvise
+        /// `uname(2)`, for the host probe.
+        case uname
+
+        /// The kernel's spelling: `KVM_SET_USER_MEMORY_REGION2`, `open /dev/kvm`, `mmap`.
+        public var description: String {
+            switch self {
+            case .ioctl(let ioctl): ioctl.rawValue
+            case .open(let path): "open \(path)"
+            case .memfdCreate: "memfd_create"
+            case .ftruncate: "ftruncate"
+            case .fallocate: "fallocate"
+            case .mmap: "mmap"
+            case .munmap: "munmap"
+            case .madvise: "madvise"
+            case .uname: "uname"
+            }
+        }
+    }
+
+    /// The ioctl or system call that failed.
+    public var operation: Operation
     /// The error number the kernel returned.
     public var errno: Errno
     /// Optional context such as `slot 0`, printed after the operation.
@@ -19,7 +50,7 @@ public struct KVMError: Error, Hashable, Sendable, CustomStringConvertible {
     /// (SEV) or `kvm_tdx_cmd.hw_error` (TDX), when it was non-zero.
     public var firmwareError: UInt64?
 
-    public init(operation: String, errno: Errno, detail: String? = nil, firmwareError: UInt64? = nil) {
+    public init(operation: Operation, errno: Errno, detail: String? = nil, firmwareError: UInt64? = nil) {
         self.operation = operation
         self.errno = errno
         self.detail = detail
@@ -28,7 +59,7 @@ public struct KVMError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// `operation (detail) failed: ENAME (strerror text)[, firmware error 0x…]`.
     public var description: String {
-        var text = operation
+        var text = operation.description
         if let detail { text += " (\(detail))" }
         text += " failed: \(KVMError.name(of: errno)) (\(errno.description))"
         if let firmwareError { text += ", firmware error 0x\(String(firmwareError, radix: 16))" }

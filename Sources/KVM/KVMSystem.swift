@@ -22,7 +22,7 @@ public final class KVMSystem: Sendable {
     /// Fails with operation `open /dev/kvm`; `KVMError.isDeviceMissing` (ENOENT) and
     /// `KVMError.isPermissionDenied` (EACCES) tell the two common host problems apart.
     public init(path: String = KVMSystem.defaultPath) throws(KVMError) {
-        self.rawDescriptor = try Syscalls.openReadWrite(path, operation: "open \(path)")
+        self.rawDescriptor = try Syscalls.openReadWrite(path)
         self.path = path
     }
 
@@ -39,7 +39,7 @@ public final class KVMSystem: Sendable {
     ///
     /// The corresponding ioctl is `KVM_GET_API_VERSION`.
     public func apiVersion() throws(KVMError) -> Int {
-        try Syscalls.ioctl(rawDescriptor, CKVM_KVM_GET_API_VERSION, "KVM_GET_API_VERSION")
+        try Syscalls.ioctl(rawDescriptor, .getAPIVersion)
     }
 
     /// The system-wide value of a capability (0 = unsupported; some capabilities return a count
@@ -48,7 +48,7 @@ public final class KVMSystem: Sendable {
     /// The corresponding ioctl is `KVM_CHECK_EXTENSION`.
     public func checkExtension(_ capability: KVMCapability) throws(KVMError) -> Int {
         try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_CHECK_EXTENSION, value: UInt(capability.rawValue), "KVM_CHECK_EXTENSION",
+            rawDescriptor, .checkExtension, value: UInt(capability.rawValue),
             detail: capability.name)
     }
 
@@ -56,7 +56,7 @@ public final class KVMSystem: Sendable {
     ///
     /// The corresponding ioctl is `KVM_GET_VCPU_MMAP_SIZE`.
     public func vcpuMmapSize() throws(KVMError) -> Int {
-        try Syscalls.ioctl(rawDescriptor, CKVM_KVM_GET_VCPU_MMAP_SIZE, "KVM_GET_VCPU_MMAP_SIZE")
+        try Syscalls.ioctl(rawDescriptor, .getVCPUMmapSize)
     }
 
     /// Creates a VM of `type`. On x86 the type's bit must be set in `KVM_CAP_VM_TYPES`, else EINVAL.
@@ -64,7 +64,7 @@ public final class KVMSystem: Sendable {
     /// The corresponding ioctl is `KVM_CREATE_VM`.
     public func createVM(type: VMType = .default) throws(KVMError) -> VM {
         let fd = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_CREATE_VM, value: type.rawValue, "KVM_CREATE_VM", detail: type.kernelName)
+            rawDescriptor, .createVM, value: type.rawValue, detail: type.kernelName)
         return VM(descriptor: CInt(fd), type: type, system: self)
     }
 
@@ -78,7 +78,7 @@ public final class KVMSystem: Sendable {
             let buffer = CPUIDBuffer(capacity: capacity)
             do {
                 _ = try Syscalls.ioctl(
-                    rawDescriptor, CKVM_KVM_GET_SUPPORTED_CPUID, buffer: buffer.bytes, "KVM_GET_SUPPORTED_CPUID")
+                    rawDescriptor, .getSupportedCPUID, buffer: buffer.bytes)
                 return buffer.entries
             } catch  where error.errno == .argListTooLong && capacity < 16 * Int(CKVM_KVM_MAX_CPUID_ENTRIES) {
                 // E2BIG: more entries than `capacity`; KVM's own limit grew. Try a larger buffer.

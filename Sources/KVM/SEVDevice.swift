@@ -15,7 +15,7 @@ public final class SEVDevice: Sendable {
     /// Fails with operation `open /dev/sev`; `KVMError.isDeviceMissing` (ENOENT: no SEV firmware driver, e.g. a
     /// host without an AMD Secure Processor) and `KVMError.isPermissionDenied` tell the common problems apart.
     public init(path: String = SEVDevice.defaultPath) throws(KVMError) {
-        self.rawDescriptor = try Syscalls.openReadWrite(path, operation: "open \(path)")
+        self.rawDescriptor = try Syscalls.openReadWrite(path)
         self.path = path
     }
 

@@ -32,7 +32,7 @@ enum Syscalls {
     /// into the caller's memory, as the kernel's `copy_to_user` would.
     @inline(__always)
     static func valueOrErrno(
-        _ operation: String,
+        _ operation: KVMError.Operation,
         detail: String? = nil,
         retryOnInterrupt: Bool = true,
         call: () -> MockedCall,
@@ -56,45 +56,46 @@ enum Syscalls {
     // MARK: - ioctl
 
     /// `ioctl(fd, request)`.
-    static func ioctl(_ fd: CInt, _ request: UInt, _ operation: String, detail: String? = nil) throws(KVMError) -> Int {
-        try valueOrErrno(operation, detail: detail, call: { .ioctl(operation, fd, request) }) {
-            ckvm_ioctl_none(fd, request)
+    static func ioctl(_ fd: CInt, _ ioctl: KVMIoctl, detail: String? = nil) throws(KVMError) -> Int {
+        try valueOrErrno(.ioctl(ioctl), detail: detail, call: { .ioctl(ioctl.rawValue, fd, ioctl.request) }) {
+            ckvm_ioctl_none(fd, ioctl.request)
         }
     }
 
     /// `ioctl(fd, request, argument)` with an integer argument.
-    static func ioctl(
-        _ fd: CInt, _ request: UInt, value: UInt, _ operation: String, detail: String? = nil
-    ) throws(KVMError) -> Int {
-        try valueOrErrno(operation, detail: detail, call: { .ioctl(operation, fd, request, arguments: [UInt64(value)]) }) {
-            ckvm_ioctl_int(fd, request, value)
+    static func ioctl(_ fd: CInt, _ ioctl: KVMIoctl, value: UInt, detail: String? = nil) throws(KVMError) -> Int {
+        try valueOrErrno(
+            .ioctl(ioctl), detail: detail, call: { .ioctl(ioctl.rawValue, fd, ioctl.request, arguments: [UInt64(value)]) }
+        ) {
+            ckvm_ioctl_int(fd, ioctl.request, value)
         }
     }
 
     /// `ioctl(fd, request, pointer)`. The pointer must stay valid for the duration of the call.
     static func ioctl(
-        _ fd: CInt, _ request: UInt, pointer: UnsafeMutableRawPointer?, _ operation: String,
-        detail: String? = nil, retryOnInterrupt: Bool = true
+        _ fd: CInt, _ ioctl: KVMIoctl, pointer: UnsafeMutableRawPointer?, detail: String? = nil,
+        retryOnInterrupt: Bool = true
     ) throws(KVMError) -> Int {
         try valueOrErrno(
-            operation, detail: detail, retryOnInterrupt: retryOnInterrupt,
-            call: { .ioctl(operation, fd, request, pointer: pointer) }
+            .ioctl(ioctl), detail: detail, retryOnInterrupt: retryOnInterrupt,
+            call: { .ioctl(ioctl.rawValue, fd, ioctl.request, pointer: pointer) }
         ) {
-            ckvm_ioctl_ptr(fd, request, pointer)
+            ckvm_ioctl_ptr(fd, ioctl.request, pointer)
         }
     }
 
     /// `ioctl(fd, request, &value)` for an in/out struct argument.
     static func ioctl<T>(
-        _ fd: CInt, _ request: UInt, argument value: inout T, _ operation: String, detail: String? = nil
+        _ fd: CInt, _ ioctl: KVMIoctl, argument value: inout T, detail: String? = nil
     ) throws(KVMError) -> Int {
+        let request = ioctl.request
         // SAFETY: `value` is a trivial C struct owned by the caller; the pointer is only used for the
         // duration of the ioctl, and the request's size field equals MemoryLayout<T>.size (pinned
         // by ckvm.c's static asserts).
-        try withUnsafeMutableBytes(of: &value) { (bytes) throws(KVMError) -> Int in
+        return try withUnsafeMutableBytes(of: &value) { (bytes) throws(KVMError) -> Int in
             try valueOrErrno(
-                operation, detail: detail,
-                call: { .ioctl(operation, fd, request, bytes: Array(UnsafeRawBufferPointer(bytes))) },
+                .ioctl(ioctl), detail: detail,
+                call: { .ioctl(ioctl.rawValue, fd, request, bytes: Array(UnsafeRawBufferPointer(bytes))) },
                 answered: { copy($0.bytes, into: bytes) }
             ) {
                 ckvm_ioctl_ptr(fd, request, bytes.baseAddress)
@@ -105,13 +106,14 @@ enum Syscalls {
     /// `ioctl(fd, request, buffer)` for a variable-length argument (`struct kvm_cpuid2` and its entries): the
     /// whole buffer is the call's struct bytes for the mocking driver. The buffer must stay valid for the call.
     static func ioctl(
-        _ fd: CInt, _ request: UInt, buffer: UnsafeMutableRawBufferPointer, _ operation: String, detail: String? = nil
+        _ fd: CInt, _ ioctl: KVMIoctl, buffer: UnsafeMutableRawBufferPointer, detail: String? = nil
     ) throws(KVMError) -> Int {
+        let request = ioctl.request
         // SAFETY: the caller owns `buffer` and keeps it alive for the call (`withExtendedLifetime`); KVM reads and
         // writes at most the size its header declares, which the buffer was allocated for (CPUIDBuffer).
-        try valueOrErrno(
-            operation, detail: detail,
-            call: { .ioctl(operation, fd, request, bytes: Array(UnsafeRawBufferPointer(buffer))) },
+        return try valueOrErrno(
+            .ioctl(ioctl), detail: detail,
+            call: { .ioctl(ioctl.rawValue, fd, request, bytes: Array(UnsafeRawBufferPointer(buffer))) },
             answered: { copy($0.bytes, into: buffer) }
         ) {
             ckvm_ioctl_ptr(fd, request, buffer.baseAddress)
@@ -126,16 +128,16 @@ enum Syscalls {
     static func memoryEncryptOp<Command>(
         _ fd: CInt, command: inout Command, name: String, payload: UnsafeMutableRawBufferPointer?
     ) throws(KVMError) -> Int {
-        let operation = "KVM_MEMORY_ENCRYPT_OP"
+        let operation = KVMIoctl.memoryEncryptOp
         // SAFETY: `command` is a trivial 24-byte C struct owned by the caller (`ckvm_sev_cmd`, `ckvm_tdx_cmd`: the
         // size KVM_MEMORY_ENCRYPT_OP's request number encodes is that of its `unsigned long`, but KVM copies the
         // whole struct, pinned by ckvm.c's static asserts); the pointer is only used for the duration of the ioctl.
         return try withUnsafeMutableBytes(of: &command) { (bytes) throws(KVMError) -> Int in
             try valueOrErrno(
-                operation, detail: name,
+                .ioctl(operation), detail: name,
                 call: {
                     MockedCall(
-                        name: "ioctl", operation: operation, fd: fd, request: CKVM_KVM_MEMORY_ENCRYPT_OP,
+                        name: "ioctl", operation: operation.rawValue, fd: fd, request: operation.request,
                         bytes: Array(UnsafeRawBufferPointer(bytes)), command: name,
                         payload: payload.map { Array(UnsafeRawBufferPointer($0)) })
                 },
@@ -144,7 +146,7 @@ enum Syscalls {
                     if let payload { copy(call.payload, into: payload) }
                 }
             ) {
-                ckvm_ioctl_ptr(fd, CKVM_KVM_MEMORY_ENCRYPT_OP, bytes.baseAddress)
+                ckvm_ioctl_ptr(fd, operation.request, bytes.baseAddress)
             }
         }
     }
@@ -162,16 +164,17 @@ enum Syscalls {
 
     /// `ioctl(fd, KVM_RUN)`: not retried on EINTR, which means "a signal arrived" to the run loop.
     static func run(_ fd: CInt) throws(KVMError) -> Int {
-        try valueOrErrno("KVM_RUN", retryOnInterrupt: false, call: { .ioctl("KVM_RUN", fd, CKVM_KVM_RUN) }) {
-            ckvm_ioctl_none(fd, CKVM_KVM_RUN)
+        try valueOrErrno(.ioctl(.run), retryOnInterrupt: false, call: { .ioctl(KVMIoctl.run.rawValue, fd, KVMIoctl.run.request) }) {
+            ckvm_ioctl_none(fd, KVMIoctl.run.request)
         }
     }
 
     // MARK: - Descriptors
 
     /// `open(path, O_RDWR | O_CLOEXEC)`.
-    static func openReadWrite(_ path: String, operation: String) throws(KVMError) -> CInt {
-        let fd = try valueOrErrno(operation, call: { MockedCall(name: "open", operation: operation, path: path) }) {
+    static func openReadWrite(_ path: String) throws(KVMError) -> CInt {
+        let operation = KVMError.Operation.open(path: path)
+        let fd = try valueOrErrno(operation, call: { MockedCall(name: "open", operation: operation.description, path: path) }) {
             let r = open(path, O_RDWR | O_CLOEXEC)
             return r < 0 ? negativeErrno() : Int(r)
         }
@@ -192,7 +195,7 @@ enum Syscalls {
     /// `memfd_create(name, MFD_CLOEXEC | flags)`.
     static func memfdCreate(_ name: String, flags: CUnsignedInt) throws(KVMError) -> CInt {
         let fd = try valueOrErrno(
-            "memfd_create", detail: name,
+            .memfdCreate, detail: name,
             call: { MockedCall(name: "memfd_create", operation: "memfd_create", arguments: [UInt64(flags)], path: name) }
         ) {
             Int(ckvm_memfd_create(name, CKVM_MFD_CLOEXEC | flags))
@@ -203,7 +206,7 @@ enum Syscalls {
     /// `ftruncate(fd, length)`.
     static func setFileSize(_ fd: CInt, length: Int64) throws(KVMError) {
         _ = try valueOrErrno(
-            "ftruncate", call: { MockedCall(name: "ftruncate", operation: "ftruncate", fd: fd, arguments: [UInt64(bitPattern: length)]) }
+            .ftruncate, call: { MockedCall(name: "ftruncate", operation: "ftruncate", fd: fd, arguments: [UInt64(bitPattern: length)]) }
         ) {
             let r = ftruncate(fd, off_t(length))
             return r < 0 ? negativeErrno() : Int(r)
@@ -213,7 +216,7 @@ enum Syscalls {
     /// `fallocate(fd, mode, offset, length)`.
     static func fallocate(_ fd: CInt, mode: CInt, offset: Int64, length: Int64, detail: String?) throws(KVMError) {
         _ = try valueOrErrno(
-            "fallocate", detail: detail,
+            .fallocate, detail: detail,
             call: {
                 MockedCall(
                     name: "fallocate", operation: "fallocate", fd: fd,
@@ -233,7 +236,7 @@ enum Syscalls {
         var mapping: UnsafeMutableRawPointer? = nil
         // SAFETY: `mapping` is a local out-parameter; the kernel chooses the address (addr = NULL).
         _ = try valueOrErrno(
-            "mmap",
+            .mmap,
             call: {
                 MockedCall(
                     name: "mmap", operation: "mmap", fd: fd,
@@ -260,7 +263,7 @@ enum Syscalls {
     /// `munmap(address, length)`.
     static func unmap(_ address: UnsafeMutableRawPointer, length: Int) throws(KVMError) {
         _ = try valueOrErrno(
-            "munmap",
+            .munmap,
             call: {
                 MockedCall(name: "munmap", operation: "munmap", arguments: [UInt64(UInt(bitPattern: address)), UInt64(length)])
             }
@@ -274,7 +277,7 @@ enum Syscalls {
     /// `madvise(address, length, advice)`.
     static func advise(_ address: UnsafeMutableRawPointer, length: Int, advice: CInt) throws(KVMError) {
         _ = try valueOrErrno(
-            "madvise",
+            .madvise,
             call: {
                 MockedCall(
                     name: "madvise", operation: "madvise",
@@ -302,7 +305,7 @@ enum Syscalls {
     static func systemNames() throws(KVMError) -> (release: String, machine: String) {
         var names = utsname()
         // A host fact, not a kernel object: never mocked (MockedCall.hostFact passes through).
-        _ = try valueOrErrno("uname", call: { .hostFact("uname") }) {
+        _ = try valueOrErrno(.uname, call: { .hostFact("uname") }) {
             let r = uname(&names)
             return r < 0 ? negativeErrno() : Int(r)
         }

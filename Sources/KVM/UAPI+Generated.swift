@@ -3,6 +3,85 @@
 
 internal import CKVM
 
+/// Each ioctl of the uapi table on this architecture, by its kernel name, with its request number (CKVM): the
+/// wrappers name their calls by it, so the request an ioctl sends and the name its error prints cannot differ.
+public enum KVMIoctl: String, CaseIterable, Hashable, Sendable {
+    case getAPIVersion = "KVM_GET_API_VERSION"
+    case createVM = "KVM_CREATE_VM"
+    case checkExtension = "KVM_CHECK_EXTENSION"
+    case getVCPUMmapSize = "KVM_GET_VCPU_MMAP_SIZE"
+    case createVCPU = "KVM_CREATE_VCPU"
+    case setUserMemoryRegion = "KVM_SET_USER_MEMORY_REGION"
+    case setUserMemoryRegion2 = "KVM_SET_USER_MEMORY_REGION2"
+    case run = "KVM_RUN"
+    case getRegs = "KVM_GET_REGS"
+    case setRegs = "KVM_SET_REGS"
+    case enableCap = "KVM_ENABLE_CAP"
+    case setOneReg = "KVM_SET_ONE_REG"
+    case setMemoryAttributes = "KVM_SET_MEMORY_ATTRIBUTES"
+    case createGuestMemfd = "KVM_CREATE_GUEST_MEMFD"
+    case preFaultMemory = "KVM_PRE_FAULT_MEMORY"
+    case createIRQChip = "KVM_CREATE_IRQCHIP"
+    case irqLine = "KVM_IRQ_LINE"
+    #if arch(x86_64)
+    case getSupportedCPUID = "KVM_GET_SUPPORTED_CPUID"
+    case getSregs = "KVM_GET_SREGS"
+    case setSregs = "KVM_SET_SREGS"
+    case setCPUID2 = "KVM_SET_CPUID2"
+    case memoryEncryptOp = "KVM_MEMORY_ENCRYPT_OP"
+    case memoryEncryptRegRegion = "KVM_MEMORY_ENCRYPT_REG_REGION"
+    case memoryEncryptUnregRegion = "KVM_MEMORY_ENCRYPT_UNREG_REGION"
+    case setTSSAddr = "KVM_SET_TSS_ADDR"
+    case setIdentityMapAddr = "KVM_SET_IDENTITY_MAP_ADDR"
+    case createPIT2 = "KVM_CREATE_PIT2"
+    #endif
+    #if arch(arm64)
+    case armVCPUInit = "KVM_ARM_VCPU_INIT"
+    case armPreferredTarget = "KVM_ARM_PREFERRED_TARGET"
+    case armRMIPopulate = "KVM_ARM_RMI_POPULATE"
+    #endif
+
+    /// The request number.
+    var request: UInt {
+        switch self {
+        case .getAPIVersion: CKVM_KVM_GET_API_VERSION
+        case .createVM: CKVM_KVM_CREATE_VM
+        case .checkExtension: CKVM_KVM_CHECK_EXTENSION
+        case .getVCPUMmapSize: CKVM_KVM_GET_VCPU_MMAP_SIZE
+        case .createVCPU: CKVM_KVM_CREATE_VCPU
+        case .setUserMemoryRegion: CKVM_KVM_SET_USER_MEMORY_REGION
+        case .setUserMemoryRegion2: CKVM_KVM_SET_USER_MEMORY_REGION2
+        case .run: CKVM_KVM_RUN
+        case .getRegs: CKVM_KVM_GET_REGS
+        case .setRegs: CKVM_KVM_SET_REGS
+        case .enableCap: CKVM_KVM_ENABLE_CAP
+        case .setOneReg: CKVM_KVM_SET_ONE_REG
+        case .setMemoryAttributes: CKVM_KVM_SET_MEMORY_ATTRIBUTES
+        case .createGuestMemfd: CKVM_KVM_CREATE_GUEST_MEMFD
+        case .preFaultMemory: CKVM_KVM_PRE_FAULT_MEMORY
+        case .createIRQChip: CKVM_KVM_CREATE_IRQCHIP
+        case .irqLine: CKVM_KVM_IRQ_LINE
+        #if arch(x86_64)
+        case .getSupportedCPUID: CKVM_KVM_GET_SUPPORTED_CPUID
+        case .getSregs: CKVM_KVM_GET_SREGS
+        case .setSregs: CKVM_KVM_SET_SREGS
+        case .setCPUID2: CKVM_KVM_SET_CPUID2
+        case .memoryEncryptOp: CKVM_KVM_MEMORY_ENCRYPT_OP
+        case .memoryEncryptRegRegion: CKVM_KVM_MEMORY_ENCRYPT_REG_REGION
+        case .memoryEncryptUnregRegion: CKVM_KVM_MEMORY_ENCRYPT_UNREG_REGION
+        case .setTSSAddr: CKVM_KVM_SET_TSS_ADDR
+        case .setIdentityMapAddr: CKVM_KVM_SET_IDENTITY_MAP_ADDR
+        case .createPIT2: CKVM_KVM_CREATE_PIT2
+        #endif
+        #if arch(arm64)
+        case .armVCPUInit: CKVM_KVM_ARM_VCPU_INIT
+        case .armPreferredTarget: CKVM_KVM_ARM_PREFERRED_TARGET
+        case .armRMIPopulate: CKVM_KVM_ARM_RMI_POPULATE
+        #endif
+        }
+    }
+}
+
 extension KVMCapability {
     public static let userMemory = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_USER_MEMORY))
     public static let nrVCPUs = KVMCapability(rawValue: UInt32(CKVM_KVM_CAP_NR_VCPUS))

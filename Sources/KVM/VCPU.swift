@@ -221,7 +221,7 @@ public final class VCPU: @unchecked Sendable {
         request.gpa = gpa
         request.size = size
         _ = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_PRE_FAULT_MEMORY, argument: &request, "KVM_PRE_FAULT_MEMORY",
+            rawDescriptor, .preFaultMemory, argument: &request,
             detail: "0x\(String(gpa, radix: 16))+0x\(String(size, radix: 16))")
         return (request.gpa, request.size)
     }
@@ -232,7 +232,7 @@ public final class VCPU: @unchecked Sendable {
     public func enableCap(_ capability: KVMCapability, flags: UInt32 = 0, args: [UInt64] = []) throws(KVMError) {
         var request = EnableCapRequest.make(capability, flags: flags, args: args)
         _ = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_ENABLE_CAP, argument: &request, "KVM_ENABLE_CAP",
+            rawDescriptor, .enableCap, argument: &request,
             detail: capability.name)
     }
 
@@ -244,7 +244,7 @@ public final class VCPU: @unchecked Sendable {
     /// The corresponding ioctl is `KVM_GET_REGS`.
     public func getRegs() throws(KVMError) -> Registers {
         var raw = ckvm_regs()
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_GET_REGS, argument: &raw, "KVM_GET_REGS")
+        _ = try Syscalls.ioctl(rawDescriptor, .getRegs, argument: &raw)
         return Registers(raw)
     }
 
@@ -253,7 +253,7 @@ public final class VCPU: @unchecked Sendable {
     /// The corresponding ioctl is `KVM_SET_REGS`.
     public func setRegs(_ registers: Registers) throws(KVMError) {
         var raw = registers.raw
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_REGS, argument: &raw, "KVM_SET_REGS")
+        _ = try Syscalls.ioctl(rawDescriptor, .setRegs, argument: &raw)
     }
 
     /// Reads the special registers (segments, descriptor tables, control registers, EFER).
@@ -261,7 +261,7 @@ public final class VCPU: @unchecked Sendable {
     /// The corresponding ioctl is `KVM_GET_SREGS`.
     public func getSregs() throws(KVMError) -> SpecialRegisters {
         var raw = ckvm_sregs()
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_GET_SREGS, argument: &raw, "KVM_GET_SREGS")
+        _ = try Syscalls.ioctl(rawDescriptor, .getSregs, argument: &raw)
         return SpecialRegisters(raw)
     }
 
@@ -270,7 +270,7 @@ public final class VCPU: @unchecked Sendable {
     /// The corresponding ioctl is `KVM_SET_SREGS`.
     public func setSregs(_ registers: SpecialRegisters) throws(KVMError) {
         var raw = registers.raw
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_SREGS, argument: &raw, "KVM_SET_SREGS")
+        _ = try Syscalls.ioctl(rawDescriptor, .setSregs, argument: &raw)
     }
 
     /// Sets the CPUID the guest sees (usually `getSupportedCPUID()`, filtered). At most
@@ -281,7 +281,7 @@ public final class VCPU: @unchecked Sendable {
         let buffer = CPUIDBuffer(entries: entries)
         defer { withExtendedLifetime(buffer) {} }
         _ = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_SET_CPUID2, buffer: buffer.bytes, "KVM_SET_CPUID2",
+            rawDescriptor, .setCPUID2, buffer: buffer.bytes,
             detail: "\(entries.count) entries")
     }
 

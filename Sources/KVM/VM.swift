@@ -146,7 +146,7 @@ public final class VM: Sendable {
     /// The corresponding ioctl is `KVM_CHECK_EXTENSION` (on the VM fd).
     public func checkExtension(_ capability: KVMCapability) throws(KVMError) -> Int {
         try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_CHECK_EXTENSION, value: UInt(capability.rawValue), "KVM_CHECK_EXTENSION",
+            rawDescriptor, .checkExtension, value: UInt(capability.rawValue),
             detail: capability.name)
     }
 
@@ -157,7 +157,7 @@ public final class VM: Sendable {
     public func enableCap(_ capability: KVMCapability, flags: UInt32 = 0, args: [UInt64] = []) throws(KVMError) {
         var request = EnableCapRequest.make(capability, flags: flags, args: args)
         _ = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_ENABLE_CAP, argument: &request, "KVM_ENABLE_CAP",
+            rawDescriptor, .enableCap, argument: &request,
             detail: capability.name)
     }
 
@@ -169,8 +169,7 @@ public final class VM: Sendable {
         request.size = size
         request.flags = flags.rawValue
         let fd = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_CREATE_GUEST_MEMFD, argument: &request,
-            "KVM_CREATE_GUEST_MEMFD")
+            rawDescriptor, .createGuestMemfd, argument: &request)
         return GuestMemfd(descriptor: CInt(fd), size: size, flags: flags)
     }
 
@@ -182,8 +181,7 @@ public final class VM: Sendable {
             slot: region.slot, flags: region.flags.rawValue, guest_phys_addr: region.guestPhysAddr,
             memory_size: region.memorySize, userspace_addr: region.userspaceAddr)
         _ = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_SET_USER_MEMORY_REGION, argument: &request,
-            "KVM_SET_USER_MEMORY_REGION", detail: "slot \(region.slot)")
+            rawDescriptor, .setUserMemoryRegion, argument: &request, detail: "slot \(region.slot)")
     }
 
     /// Creates, moves, changes or deletes a memslot, optionally bound to a guest_memfd.
@@ -200,8 +198,7 @@ public final class VM: Sendable {
         request.guest_memfd_offset = region.guestMemfdOffset
         request.guest_memfd = region.guestMemfd
         _ = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_SET_USER_MEMORY_REGION2, argument: &request,
-            "KVM_SET_USER_MEMORY_REGION2", detail: "slot \(region.slot)")
+            rawDescriptor, .setUserMemoryRegion2, argument: &request, detail: "slot \(region.slot)")
     }
 
     /// Sets the attributes of the guest-physical range `address ..< address + size` (page aligned).
@@ -211,7 +208,7 @@ public final class VM: Sendable {
     public func setMemoryAttributes(address: UInt64, size: UInt64, attributes: MemoryAttributes) throws(KVMError) {
         var request = ckvm_memory_attributes(address: address, size: size, attributes: attributes.rawValue, flags: 0)
         _ = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_SET_MEMORY_ATTRIBUTES, argument: &request, "KVM_SET_MEMORY_ATTRIBUTES",
+            rawDescriptor, .setMemoryAttributes, argument: &request,
             detail: "0x\(String(address, radix: 16))+0x\(String(size, radix: 16))")
     }
 
@@ -221,7 +218,7 @@ public final class VM: Sendable {
     public func createVCPU(id: UInt32) throws(KVMError) -> VCPU {
         let fd = CInt(
             try Syscalls.ioctl(
-                rawDescriptor, CKVM_KVM_CREATE_VCPU, value: UInt(id), "KVM_CREATE_VCPU",
+                rawDescriptor, .createVCPU, value: UInt(id),
                 detail: "vCPU \(id)"))
         let runPage: HostMemory
         do {
@@ -242,15 +239,14 @@ public final class VM: Sendable {
     /// The corresponding ioctl is `KVM_MEMORY_ENCRYPT_OP`.
     public func memoryEncryptOp(_ argument: UnsafeMutableRawPointer, detail: String? = nil) throws(KVMError) {
         _ = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_MEMORY_ENCRYPT_OP, pointer: argument,
-            "KVM_MEMORY_ENCRYPT_OP", detail: detail)
+            rawDescriptor, .memoryEncryptOp, pointer: argument, detail: detail)
     }
 
     /// Tells KVM where 3 pages of guest-physical space for the real-mode TSS may live (Intel VMX).
     ///
     /// The corresponding ioctl is `KVM_SET_TSS_ADDR`.
     public func setTSSAddress(_ address: UInt32) throws(KVMError) {
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_SET_TSS_ADDR, value: UInt(address), "KVM_SET_TSS_ADDR")
+        _ = try Syscalls.ioctl(rawDescriptor, .setTSSAddr, value: UInt(address))
     }
 
     /// Tells KVM where the one-page EPT identity map for real mode may live (Intel VMX).
@@ -259,8 +255,7 @@ public final class VM: Sendable {
     public func setIdentityMapAddress(_ address: UInt64) throws(KVMError) {
         var value = address
         _ = try Syscalls.ioctl(
-            rawDescriptor, CKVM_KVM_SET_IDENTITY_MAP_ADDR, argument: &value,
-            "KVM_SET_IDENTITY_MAP_ADDR")
+            rawDescriptor, .setIdentityMapAddr, argument: &value)
     }
 
     /// Creates the in-kernel interrupt controllers: the 8259 PICs, the IOAPIC and, for every vCPU created
@@ -268,7 +263,7 @@ public final class VM: Sendable {
     ///
     /// The corresponding ioctl is `KVM_CREATE_IRQCHIP`.
     public func createIRQChip() throws(KVMError) {
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_CREATE_IRQCHIP, "KVM_CREATE_IRQCHIP")
+        _ = try Syscalls.ioctl(rawDescriptor, .createIRQChip)
     }
 
     /// Creates the in-kernel i8254 PIT, wired to IRQ 0; `speakerDummy` makes KVM answer port 0x61 too.
@@ -278,7 +273,7 @@ public final class VM: Sendable {
     public func createPIT2(speakerDummy: Bool) throws(KVMError) {
         var config = ckvm_pit_config()
         config.flags = speakerDummy ? UInt32(CKVM_KVM_PIT_SPEAKER_DUMMY) : 0
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_CREATE_PIT2, argument: &config, "KVM_CREATE_PIT2")
+        _ = try Syscalls.ioctl(rawDescriptor, .createPIT2, argument: &config)
     }
 
     /// Sets the level of interrupt line `irq` (a GSI: ISA IRQs 0–15 reach both the PIC and the IOAPIC).
@@ -287,7 +282,7 @@ public final class VM: Sendable {
     /// The corresponding ioctl is `KVM_IRQ_LINE`.
     public func setIRQLine(_ irq: UInt32, high: Bool) throws(KVMError) {
         var level = ckvm_irq_level(irq: irq, level: high ? 1 : 0)
-        _ = try Syscalls.ioctl(rawDescriptor, CKVM_KVM_IRQ_LINE, argument: &level, "KVM_IRQ_LINE", detail: "irq \(irq)")
+        _ = try Syscalls.ioctl(rawDescriptor, .irqLine, argument: &level, detail: "irq \(irq)")
     }
     #endif
 }

@@ -144,7 +144,7 @@ public enum HostCheck {
                 }
             } catch {
                 // KVM_CREATE_VM refusing the type is something the host lacks; any other failing call is not.
-                let lacks = error.operation == "KVM_CREATE_VM"
+                let lacks = error.operation == .ioctl(.createVM)
                 let needs = type.hostNeeds.map { "; it needs \($0)" } ?? ""
                 out.append(
                     HostShortfall(

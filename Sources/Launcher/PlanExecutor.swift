@@ -39,7 +39,7 @@ public struct StepFailure: Error, Hashable, Sendable, CustomStringConvertible {
         var detail = "\(KVMError.name(of: error.errno)) (\(error.errno.description))"
         if let firmware = error.firmwareError { detail += ", firmware error \(hex(firmware))" }
         // A KVM_MEMORY_ENCRYPT_OP failure is named by its sub-command (the error's detail), like the step.
-        let failed = error.operation == "KVM_MEMORY_ENCRYPT_OP" ? error.detail ?? error.operation : error.operation
+        let failed = error.operation == .ioctl(.memoryEncryptOp) ? error.detail ?? error.operation.description : error.operation.description
         let op = step.operation.command ?? step.operation.op
         if failed != op && !(op == "open" && failed.hasPrefix("open ")) {
             detail = "\(failed): " + detail

@@ -125,13 +125,13 @@ func probeLocalHost() throws -> HostInfo {
     do {
         return try HostInfo.probe()
     } catch {
-        if error.operation.hasPrefix("open ") && error.isDeviceMissing {
+        if case .open = error.operation, error.isDeviceMissing {
             Console.error(
                 "kvmplan: \(KVMSystem.defaultPath) does not exist: this host has no KVM "
                     + "(load the kvm module or enable virtualization) [\(error)]")
             throw ExitCode(126)
         }
-        if error.operation.hasPrefix("open ") && error.isPermissionDenied {
+        if case .open = error.operation, error.isPermissionDenied {
             Console.error(
                 "kvmplan: permission denied opening \(KVMSystem.defaultPath): run as root or join its group "
                     + "(usually 'kvm') [\(error)]")

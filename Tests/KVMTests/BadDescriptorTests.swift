@@ -231,7 +231,7 @@ struct BadDescriptorTests {
     func errorNamesOperationAndErrno(bad: BadDescriptor, wrapper: WrapperCase) throws {
         let objects = try BadObjects(bad)
         let error = #expect(throws: KVMError.self) { try wrapper.call(objects) }
-        #expect(error?.operation == wrapper.operation)
+        #expect(error?.operation.description == wrapper.operation)
         #expect(error?.errno == bad.expectedErrno(wrapper.kind))
         #expect(error?.description.hasPrefix(wrapper.operation) == true)
         let name = KVMError.name(of: bad.expectedErrno(wrapper.kind))
@@ -240,7 +240,7 @@ struct BadDescriptorTests {
 
     @Test func missingDeviceIsENOENT() {
         let error = #expect(throws: KVMError.self) { try KVMSystem(path: "/nonexistent/kvm") }
-        #expect(error?.operation == "open /nonexistent/kvm")
+        #expect(error?.operation.description == "open /nonexistent/kvm")
         #expect(error?.errno == .noSuchFileOrDirectory)
         #expect(error?.isDeviceMissing == true)
         #expect(error?.isPermissionDenied == false)
@@ -248,7 +248,7 @@ struct BadDescriptorTests {
 
     @Test func missingSEVDeviceIsENOENT() {
         let error = #expect(throws: KVMError.self) { try SEVDevice(path: "/nonexistent/sev") }
-        #expect(error?.operation == "open /nonexistent/sev")
+        #expect(error?.operation.description == "open /nonexistent/sev")
         #expect(error?.isDeviceMissing == true)
     }
 
@@ -265,7 +265,7 @@ struct BadDescriptorTests {
 
     @Test func zeroLengthMappingIsEINVAL() {
         let error = #expect(throws: KVMError.self) { try HostMemory.anonymous(size: 0) }
-        #expect(error?.operation == "mmap")
+        #expect(error?.operation.description == "mmap")
         #expect(error?.errno == .invalidArgument)
     }
 
@@ -275,7 +275,7 @@ struct BadDescriptorTests {
         #expect(memfd.size == 0x2000)
         #expect(try memfd.map().size == 0x2000)
         let error = #expect(throws: KVMError.self) { try memfd.setSize(UInt64.max) }
-        #expect(error?.operation == "ftruncate")
+        #expect(error?.operation.description == "ftruncate")
         #expect(error?.errno == .fileTooLarge)
         #expect(memfd.size == 0x2000)
     }
@@ -283,7 +283,7 @@ struct BadDescriptorTests {
     @Test func overlongMemfdNameIsEINVAL() {
         // memfd_create(2): names longer than 249 bytes are EINVAL.
         let error = #expect(throws: KVMError.self) { try Memfd(name: String(repeating: "x", count: 300), size: 4096) }
-        #expect(error?.operation == "memfd_create")
+        #expect(error?.operation.description == "memfd_create")
         #expect(error?.errno == .invalidArgument)
     }
 }
@@ -291,11 +291,11 @@ struct BadDescriptorTests {
 @Suite("KVMError")
 struct KVMErrorTests {
     @Test func descriptionNamesOperationErrnoAndText() {
-        let error = KVMError(operation: "KVM_CREATE_VM", errno: .invalidArgument)
+        let error = KVMError(operation: .ioctl(.createVM), errno: .invalidArgument)
         #expect(error.description == "KVM_CREATE_VM failed: EINVAL (Invalid argument)")
-        let detailed = KVMError(operation: "KVM_SET_USER_MEMORY_REGION2", errno: .fileExists, detail: "slot 3")
+        let detailed = KVMError(operation: .ioctl(.setUserMemoryRegion2), errno: .fileExists, detail: "slot 3")
         #expect(detailed.description == "KVM_SET_USER_MEMORY_REGION2 (slot 3) failed: EEXIST (File exists)")
-        let firmware = KVMError(operation: "KVM_MEMORY_ENCRYPT_OP", errno: .ioError, firmwareError: 0x16)
+        let firmware = KVMError(operation: .ioctl(.memoryEncryptOp), errno: .ioError, firmwareError: 0x16)
         #expect(firmware.description.hasSuffix(", firmware error 0x16"))
     }
 
@@ -312,7 +312,7 @@ struct KVMErrorTests {
     }
 
     @Test func permissionDeniedIsDistinguishable() {
-        let error = KVMError(operation: "open /dev/kvm", errno: .permissionDenied)
+        let error = KVMError(operation: .open(path: "/dev/kvm"), errno: .permissionDenied)
         #expect(error.isPermissionDenied)
         #expect(!error.isDeviceMissing)
     }

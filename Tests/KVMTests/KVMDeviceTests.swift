@@ -44,7 +44,7 @@ struct KVMDeviceTests {
         // A host that supports every x86 type has nothing to test here.
         guard let unsupported = VMType.x86Types.first(where: { bitmap & (1 << Int($0.rawValue)) == 0 }) else { return }
         let error = #expect(throws: KVMError.self) { try kvm.createVM(type: unsupported) }
-        #expect(error?.operation == "KVM_CREATE_VM")
+        #expect(error?.operation.description == "KVM_CREATE_VM")
         #expect(error?.errno == .invalidArgument)
         #expect(error?.description == "KVM_CREATE_VM (\(unsupported.kernelName)) failed: EINVAL (Invalid argument)")
     }
@@ -82,13 +82,13 @@ struct KVMDeviceTests {
         #expect(gmem.size == twoMiB && gmem.flags == [])
         // mmap needs GUEST_MEMFD_FLAG_MMAP (KVM_UAPI.md §2.3).
         let mapError = #expect(throws: KVMError.self) { try gmem.map() }
-        #expect(mapError?.operation == "mmap")
+        #expect(mapError?.operation.description == "mmap")
         #expect(mapError?.errno == .operationNotSupportedByDevice)
         try gmem.allocate(offset: 0, length: 0x1000)
         try gmem.punchHole(offset: 0, length: 0x1000)
         // Unaligned size (§2.2) and allocation beyond the end (§2.3) are EINVAL.
         let sizeError = #expect(throws: KVMError.self) { try vm.createGuestMemfd(size: 4095) }
-        #expect(sizeError?.operation == "KVM_CREATE_GUEST_MEMFD")
+        #expect(sizeError?.operation.description == "KVM_CREATE_GUEST_MEMFD")
         #expect(sizeError?.errno == .invalidArgument)
         let allocateError = #expect(throws: KVMError.self) { try gmem.allocate(offset: twoMiB, length: 0x1000) }
         #expect(allocateError?.errno == .invalidArgument)
@@ -160,7 +160,7 @@ struct KVMDeviceTests {
                     slot: 2, guestPhysAddr: 4 * twoMiB, memorySize: twoMiB, userspaceAddr: shared.userspaceAddress,
                     guestMemfd: gmem))
         }
-        #expect(rebind?.operation == "KVM_SET_USER_MEMORY_REGION2")
+        #expect(rebind?.operation.description == "KVM_SET_USER_MEMORY_REGION2")
         #expect(rebind?.errno == .invalidArgument || rebind?.errno == .fileExists)
         // READONLY with GUEST_MEMFD: EINVAL (§4).
         let readonly = #expect(throws: KVMError.self) {
@@ -182,7 +182,7 @@ struct KVMDeviceTests {
         let error = #expect(throws: KVMError.self) {
             try vm.setMemoryAttributes(address: 0, size: twoMiB, attributes: .private)
         }
-        #expect(error?.operation == "KVM_SET_MEMORY_ATTRIBUTES")
+        #expect(error?.operation.description == "KVM_SET_MEMORY_ATTRIBUTES")
         if try kvm.checkExtension(.memoryAttributes) == 0 {
             // No attribute support at all: the kernel lacks CONFIG_KVM_GENERIC_MEMORY_ATTRIBUTES and
             // does not know the ioctl. This is the development machines' case (measured ENOTTY;
@@ -200,7 +200,7 @@ struct KVMDeviceTests {
         guard mask & (1 << 12) != 0 else { return }  // KVM_HC_MAP_GPA_RANGE exits not offered
         try vm.enableCap(.exitHypercall, args: [1 << 12])
         let error = #expect(throws: KVMError.self) { try vm.enableCap(.exitHypercall, args: [~mask]) }
-        #expect(error?.operation == "KVM_ENABLE_CAP")
+        #expect(error?.operation.description == "KVM_ENABLE_CAP")
         #expect(error?.errno == .invalidArgument)
     }
 
@@ -214,7 +214,7 @@ struct KVMDeviceTests {
         #expect(vcpu.runPage.size == (try kvm.vcpuMmapSize()))
         #expect(vcpu.exitReason == .unknown)  // a new vCPU's kvm_run is zeroed
         let duplicate = #expect(throws: KVMError.self) { try vm.createVCPU(id: 0) }
-        #expect(duplicate?.operation == "KVM_CREATE_VCPU")
+        #expect(duplicate?.operation.description == "KVM_CREATE_VCPU")
         #expect(duplicate?.errno == .fileExists)
     }
 
@@ -257,7 +257,7 @@ struct KVMDeviceTests {
         let vcpu = try vm.createVCPU(id: 0)
         if try vm.checkExtension(.preFaultMemory) == 0 {
             let error = #expect(throws: KVMError.self) { try vcpu.preFaultMemory(gpa: 0, size: 0x1000) }
-            #expect(error?.operation == "KVM_PRE_FAULT_MEMORY")
+            #expect(error?.operation.description == "KVM_PRE_FAULT_MEMORY")
         } else {
             let rest = try vcpu.preFaultMemory(gpa: 0, size: 0x1000)
             #expect(rest.size < 0x1000)
@@ -399,7 +399,7 @@ struct HostMemoryTests {
             #expect(memfd.hugePages == pages)
         } catch {
             // No hugetlbfs for this size on this host: memfd_create or ftruncate refuses.
-            #expect(["memfd_create", "ftruncate"].contains(error.operation))
+            #expect(["memfd_create", "ftruncate"].contains(error.operation.description))
         }
     }
 }

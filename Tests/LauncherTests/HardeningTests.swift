@@ -54,11 +54,11 @@ struct LauncherHardeningTests {
         var failOnVM: KVMError?
 
         func apiVersion() throws(KVMError) -> Int {
-            if failAPIVersion { throw KVMError(operation: "KVM_GET_API_VERSION", errno: .ioError) }
+            if failAPIVersion { throw KVMError(operation: .ioctl(.getAPIVersion), errno: .ioError) }
             return 12
         }
         func checkExtension(_ number: UInt32) throws(KVMError) -> Int {
-            if failCheck { throw KVMError(operation: "KVM_CHECK_EXTENSION", errno: .ioError) }
+            if failCheck { throw KVMError(operation: .ioctl(.checkExtension), errno: .ioError) }
             return number == Capability.nrMemslots.number ? 32764 : number == Capability.guestMemfdFlags.number ? 3 : 1
         }
         func checkExtensionsOnVM(type: UInt64, _ numbers: [UInt32]) throws(KVMError) -> [UInt32: Int] {
@@ -72,8 +72,8 @@ struct LauncherHardeningTests {
         "a failing KVM call during the host check is exit 125, a type KVM refuses to create is 126",
         arguments: [
             (FailingHost(failAPIVersion: true), Int32(125)), (FailingHost(failCheck: true), Int32(125)),
-            (FailingHost(failOnVM: KVMError(operation: "KVM_CHECK_EXTENSION", errno: .ioError)), Int32(125)),
-            (FailingHost(failOnVM: KVMError(operation: "KVM_CREATE_VM", errno: .invalidArgument)), Int32(126)),
+            (FailingHost(failOnVM: KVMError(operation: .ioctl(.checkExtension), errno: .ioError)), Int32(125)),
+            (FailingHost(failOnVM: KVMError(operation: .ioctl(.createVM), errno: .invalidArgument)), Int32(126)),
         ] as [(FailingHost, Int32)])
     func hostCheckCallFailures(host: FailingHost, status: Int32) throws {
         let plan = try Samples.compile("hello-elf").plan

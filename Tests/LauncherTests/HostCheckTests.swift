@@ -78,7 +78,7 @@ struct HostCheckTests {
 
     @Test func aVMTypeThatCannotBeCreatedIsAShortfall() throws {
         var host = Self.thisKindOfHost
-        host.vmFailure = KVMError(operation: "KVM_CREATE_VM", errno: .invalidArgument)
+        host.vmFailure = KVMError(operation: .ioctl(.createVM), errno: .invalidArgument)
         let shortfalls = HostCheck.shortfalls(of: try plan("hello-elf"), on: host)
         #expect(shortfalls.map(\.message) == ["this host's KVM cannot create KVM_X86_DEFAULT_VM: KVM_CREATE_VM failed: EINVAL (Invalid argument)"])
     }

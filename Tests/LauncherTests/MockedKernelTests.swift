@@ -214,7 +214,7 @@ import Testing
         let error = driver.withInstalled { () -> KVMError? in
             do throws(KVMError) { _ = try KVMSystem(); return nil } catch { return error }
         }
-        #expect(error?.operation == "open /dev/kvm")
+        #expect(error?.operation == .open(path: "/dev/kvm"))
         #expect(error?.isDeviceMissing == true)
     }
 

@@ -40,7 +40,7 @@ struct PlatformHostNeedsTests {
     @Test("host check of pKVM on an arm64 host not booted protected: the shortfall says why")
     func pkvmHostCheck() throws {
         let plan = try Samples.compile("pkvm").plan
-        let refusing = ArmHost(createFails: KVMError(operation: "KVM_CREATE_VM", errno: .invalidArgument))
+        let refusing = ArmHost(createFails: KVMError(operation: .ioctl(.createVM), errno: .invalidArgument))
         let shortfalls = HostCheck.shortfalls(of: plan, on: refusing)
         #expect(shortfalls.count == 1)
         #expect(shortfalls.first?.message.contains("kvm-arm.mode=protected") == true, "\(shortfalls)")

@@ -43,7 +43,7 @@ final class ReplayVCPU: VCPUPort {
         let next = script.withLock { $0.isEmpty ? Step.spin : $0.removeFirst() }
         switch next {
         case .exit(let exit): return exit
-        case .fail(let errno): throw KVMError(operation: "KVM_RUN", errno: errno)
+        case .fail(let errno): throw KVMError(operation: .ioctl(.run), errno: errno)
         case .spin:
             while !stop.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.001) }
             return .interrupted
@@ -74,7 +74,14 @@ final class RecordingConversions: MemoryConversionPort {
 
     private func record(_ call: String) throws {
         if let failing, call.hasPrefix(failing) {
-            throw KVMError(operation: String(call.prefix { $0 != " " }), errno: .invalidArgument)
+            let name = String(call.prefix { $0 != " " })
+            let operation: KVMError.Operation =
+                switch name {
+                case "fallocate": .fallocate
+                case "madvise": .madvise
+                default: KVMIoctl(rawValue: name).map { .ioctl($0) } ?? .mmap
+                }
+            throw KVMError(operation: operation, errno: .invalidArgument)
         }
         log.withLock { $0.append(call) }
     }
