@@ -391,27 +391,35 @@ def swift_plan(t):
     out += ["", "// MARK: - Struct layouts of the C reproducer", "",
             "/// The uapi struct declarations of `kvmplan plan --format c` (`struct kp_*`, each with a size check), from the",
             "/// same table as CKVM's: the layouts the reproducer uses on an architecture, in table order.",
-            "enum CReproducerLayouts {", "    static func declarations(arch: PlanArch) -> String {",
+            "enum CReproducerLayouts {",
+            "    /// The declarations for `arch`: those of every architecture, then the architecture's own.",
+            "    static func declarations(arch: PlanArch) -> String {",
             "        switch arch {"]
-    for arch in ARCHES:
+    out += [f"        case .{arch}: common + \"\\n\" + {({'x86_64': 'x86', 'arm64': 'arm64'})[arch]}" for arch in ARCHES]
+    out += ["        }", "    }"]
+
+    def declarations(layouts):
         text = []
-        for e in t["layouts"]:
-            if not e.get("reproducer") or arch not in layout_arches(e):
-                continue
+        for e in layouts:
             if e.get("note"):
                 text.append(f"/* {e['note']} */")
             text.append(f"struct kp_{e['c']} {{")
             for field in e["fields"]:
                 text.append("    " + field.split("//")[0].rstrip().replace("@", "kp_"))
             text.append("};")
-            size = layout_size(t, e, arch)
+            size = layout_size(t, e, layout_arches(e)[0])
             text.append(f'_Static_assert(sizeof(struct kp_{e["c"]}) == {size}, "{e["kernel"][len("struct "):]}");')
             text.append("")
-        out.append(f"        case .{arch}:")
-        out.append('            """')
-        out += [("            " + line) if line else "" for line in text]
-        out.append('            """')
-    out += ["        }", "    }", "}"]
+        return text
+
+    reproduced = [e for e in t["layouts"] if e.get("reproducer")]
+    for name, layouts in [("common", [e for e in reproduced if e["arch"] == "any"])] + [
+        ({'x86_64': 'x86', 'arm64': 'arm64'}[arch], [e for e in reproduced if e["arch"] == arch]) for arch in ARCHES
+    ]:
+        out += ["", f"    private static let {name} = \"\"\""]
+        out += [("        " + line) if line else "" for line in declarations(layouts)]
+        out.append('        """')
+    out += ["}"]
     out += ["", "// MARK: - Hypercalls", "", "/// KVM hypercall numbers (`KVM_HC_*`, include/uapi/linux/kvm_para.h).", "public enum Hypercall {"]
     for h in t["hypercalls"]:
         out += doc_lines(f"`{h['name']}`: {h['doc']}", "    ")
