@@ -3,12 +3,10 @@
 
 Every step kind is one file, Sources/Plan/Steps/<Name>Step.swift, declaring `public struct <Name>Step: StepKind`.
 Its execution, when the launcher runs it, is Sources/Launcher/Steps/<Name>Step+Execute.swift, declaring
-`extension <Name>Step: ExecutableStep`. This script writes:
+`extension <Name>Step: ExecutableStep` (found at run time by conformance; nothing to register). This script writes:
 
   Sources/Plan/Operation+Generated.swift      the `Operation` enum (one case per kind), `OperationKind`, and the
                                              forwarding between them and the step types
-  Sources/Launcher/Steps/Executable+Generated.swift
-                                             which kinds the launcher executes
 
 The case order is the order of Scripts/steps.txt (the registry: one step type per line). Run it after adding a
 step kind; `swift test` fails while the checked-in output is stale (Tests/PlanTests/StepRegistryTests.swift), and
@@ -99,16 +97,8 @@ public enum Operation: Hashable, Sendable {
     for case, name in cases:
         plan.append(f"\nextension {name} {{\n    var operation: Operation {{ .{case}(self) }}\n}}\n")
 
-    launcher = [HEADER, "\nimport Plan\n\nextension Operation {\n"]
-    launcher.append("    /// The step's execution; nil for the kinds the launcher does not execute.\n")
-    launcher.append("    var executable: (any ExecutableStep)? {\n        switch self {\n")
-    for case, name in cases:
-        launcher.append(f"        case .{case}(let step): step\n" if name in executable else f"        case .{case}: nil\n")
-    launcher.append("        }\n    }\n}\n")
-
     outputs = {
         "Sources/Plan/Operation+Generated.swift": "".join(plan),
-        "Sources/Launcher/Steps/Executable+Generated.swift": "".join(launcher),
     }
     out_dir = ROOT
     if "--output" in sys.argv:

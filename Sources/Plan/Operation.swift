@@ -48,6 +48,10 @@ extension Operation {
 
     /// The ioctls the operation issues, in order (empty for plain syscalls and `load`).
     public func ioctls(arch: PlanArch) -> [Ioctl] { step.ioctls(arch: arch) }
+
+    /// The step kind's value (`CreateVMStep`, …), for modules that extend step kinds with their own protocols
+    /// (the launcher's `ExecutableStep`) and ask for them with `as?`.
+    public var stepValue: any Hashable & Sendable { step }
 }
 
 // MARK: - Shapes several step kinds share
