@@ -70,3 +70,28 @@ struct PartialProgress {
         return progress
     }
 }
+
+/// A launch command the kernel asks to be repeated with one errno: `KVM_TDX_INIT_VM` returns EAGAIN when the TDX
+/// module is out of entropy for a TD's keys (tdx.c `__tdx_td_init`), `KVM_TDX_FINALIZE_VM` EBUSY when the TD's
+/// operands are busy (tdx.c `tdx_td_finalize`, `tdx_operand_busy`). Retried at most `PartialProgress.maximumStalls`
+/// times in a row, then the step fails with that errno; any other failure ends it at once.
+enum RetriedCommand {
+    /// Runs `call` until it does not fail with `retryable`; returns what `--trace` prints (`0`, or
+    /// `0 (3 calls, 2 EBUSY)`).
+    static func run(retrying retryable: Errno, _ call: () throws -> Void) throws -> String {
+        var failures = 0
+        while true {
+            do {
+                try call()
+                return failures == 0 ? "0" : "0 (\(failures + 1) calls, \(failures) \(KVMError.name(of: retryable)))"
+            } catch let error as KVMError where error.errno == retryable {
+                failures += 1
+                if failures >= PartialProgress.maximumStalls {
+                    throw StepProblem(
+                        detail: "\(KVMError.name(of: retryable)) (\(retryable.description)) \(failures) times in a row; giving up",
+                        errnoName: KVMError.name(of: retryable))
+                }
+            }
+        }
+    }
+}

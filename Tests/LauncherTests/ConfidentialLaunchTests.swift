@@ -600,6 +600,30 @@ final class Recorder: Sendable {
         #expect(run.first("KVM_TDX_FINALIZE_VM") == nil)
     }
 
+    /// KVM_TDX_INIT_VM's EAGAIN (no entropy for the TD's keys, tdx.c `__tdx_td_init`) and KVM_TDX_FINALIZE_VM's EBUSY
+    /// (busy operands, tdx.c `tdx_td_finalize`) are repeated, each with a fresh `kvm_tdx_cmd` (hw_error 0 going in),
+    /// at most 16 times in a row; any other errno ends the step at once.
+    @Test(arguments: [("KVM_TDX_INIT_VM", "tdx.init-vm", Errno.resourceTemporarilyUnavailable), ("KVM_TDX_FINALIZE_VM", "tdx.finalize", .resourceBusy)])
+    func aCommandTheKernelAsksToRepeatIsRepeated(_ command: String, _ stepID: String, _ errno: Errno) throws {
+        let name = KVMError.name(of: errno)
+        let retried = try Self.launch { driver in driver.force(errno, times: 3) { $0.command == command } }
+        #expect(retried.failure == nil, "\(retried.failure?.description ?? "")")
+        let calls = retried.trace.filter { $0.command == command }
+        #expect(calls.count == 4)
+        #expect(calls.allSatisfy { Bytes($0.bytes).get(TDXCmd.hwError) == 0 })
+        #expect(retried.resultEntry(stepID)?.hasPrefix("0 (4 calls, 3 \(name))") == true)
+
+        let stuck = try Self.launch { driver in driver.force(errno, times: .max) { $0.command == command } }
+        let failure = try #require(stuck.failure)
+        #expect(failure.stepID == stepID && failure.errnoName == name)
+        #expect(failure.detail.hasSuffix("16 times in a row; giving up"))
+        #expect(stuck.trace.filter { $0.command == command }.count == PartialProgress.maximumStalls)
+
+        let other = try Self.launch { driver in driver.force(.ioError) { $0.command == command } }
+        #expect(other.failure?.errnoName == "EIO")
+        #expect(other.trace.filter { $0.command == command }.count == 1)
+    }
+
     /// `kvm_tdx_cmd.hw_error` (the SEAMCALL status KVM copies back) is in the failure message.
     @Test func theSEAMCALLStatusIsInTheFailure() throws {
         let run = try Self.launch { driver in

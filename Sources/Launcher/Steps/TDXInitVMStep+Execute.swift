@@ -9,12 +9,12 @@ extension TDXInitVMStep: ExecutableStep {
             throw StepProblem(detail: "its CPUID comes from KVM_TDX_CAPABILITIES, which no earlier step asked")
         }
         let cpuid = TDXCPUID.initVM(configurable: capabilities.configurableCPUID, supported: try x.cpuidEntries(), gpaw: gpaw)
-        try vm.tdxInitVM(
-            TDXInitVMParameters(
-                attributes: attributes, xfam: xfam, mrconfigid: measurements.mrconfigid, mrowner: measurements.mrowner,
-                mrownerconfig: measurements.mrownerconfig, cpuid: cpuid))
+        let parameters = TDXInitVMParameters(
+            attributes: attributes, xfam: xfam, mrconfigid: measurements.mrconfigid, mrowner: measurements.mrowner,
+            mrownerconfig: measurements.mrownerconfig, cpuid: cpuid)
+        let result = try RetriedCommand.run(retrying: .resourceTemporarilyUnavailable) { try vm.tdxInitVM(parameters) }
         let gpawSet = cpuid.contains { $0.function == 0x8000_0008 }
-        return "0 (\(cpuid.count) CPUID entries" + (gpawSet ? ", GuestPhysAddrSize \(gpaw))" : "; no configurable leaf 0x80000008 for the GPA width)")
+        return result + " (\(cpuid.count) CPUID entries" + (gpawSet ? ", GuestPhysAddrSize \(gpaw))" : "; no configurable leaf 0x80000008 for the GPA width)")
         #else
         throw x.unsupported(step)
         #endif
