@@ -47,6 +47,9 @@ public struct CompilerPipeline: Sendable {
         var diagnostics = RuleRegistry.check(context)
         if let host {
             diagnostics.append(contentsOf: HostRules.check(context, host: host))
+            if !diagnostics.hasErrors && manifest.damaged.isEmpty {
+                diagnostics.append(contentsOf: Self.hostRequirements(CheckedManifest(context: context), host: host))
+            }
         }
         let ok = !diagnostics.hasErrors && manifest.damaged.isEmpty
         return (ok ? CheckedManifest(context: context) : nil, diagnostics)

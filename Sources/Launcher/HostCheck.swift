@@ -75,100 +75,37 @@ public enum HostCheck {
         shortfalls.contains(where: \.isCallFailure) ? 125 : 126
     }
 
-    /// Every shortfall of this host for `plan`, in the order: architecture, API version, VM type, then the
-    /// capabilities by name. Empty means the host can try the plan.
+    /// Every shortfall of this host for `plan` (`RequirementsCheck`, the checker `check --host` uses with host
+    /// profiles). Empty means the host can try the plan.
     public static func shortfalls(of plan: Plan, on host: some HostFacts) -> [HostShortfall] {
-        let requires = plan.requires
-        let typeSource = requires.vmType.source?.description
-        let type = requires.vmType.type
+        RequirementsCheck.shortfalls(of: plan.requires, arch: plan.arch, on: LiveAnswers(facts: host)).map {
+            HostShortfall($0.message, source: $0.source?.description, isCallFailure: $0.isCallFailure)
+        }
+    }
+}
 
-        guard plan.arch == host.architecture else {
-            return [
-                HostShortfall(
-                    "this host's KVM cannot create \(type.name): the host is \(host.architecture.rawValue), the plan is for \(plan.arch.rawValue)",
-                    source: typeSource)
-            ]
-        }
-        var out: [HostShortfall] = []
-        do {
-            let version = try host.apiVersion()
-            if UInt64(version) != requires.apiVersion {
-                out.append(HostShortfall("this host's KVM API version is \(version), the plan needs \(requires.apiVersion)"))
-                return out
-            }
-        } catch {
-            return [HostShortfall("\(error)", isCallFailure: true)]
-        }
+/// A live host's facts as the requirements checker asks them: a failing `KVM_CREATE_VM` is a type the host cannot
+/// create, any other failing call a failure of the check; every capability asked is answered.
+struct LiveAnswers<Facts: HostFacts>: HostAnswers {
+    let facts: Facts
 
-        // The VM type. x86: its bit in KVM_CAP_VM_TYPES (a kernel without the capability knows only type 0).
-        var typeCreatable = true
-        if plan.arch == .x86_64 && type.value != 0 {
-            let bitmap: Int
-            do {
-                bitmap = try host.checkExtension(Capability.vmTypes.number)
-            } catch {
-                return out + [HostShortfall("\(error)", source: typeSource, isCallFailure: true)]
-            }
-            if type.value >= 64 || UInt64(bitmap) & (1 << type.value) == 0 {
-                typeCreatable = false
-                out.append(
-                    HostShortfall(
-                        "this host's KVM cannot create \(type.name) (\(Capability.vmTypes.name) = \(hex(UInt64(max(0, bitmap)))))",
-                        source: typeSource))
-            }
-        }
+    var architecture: PlanArch { facts.architecture }
 
-        // Capabilities on /dev/kvm.
-        for requirement in requires.sortedCapabilities where requirement.scope == .system {
-            // KVM_CAP_VM_TYPES is the VM type's own check, reported above.
-            if requirement.cap == .vmTypes && !typeCreatable { continue }
-            let value: Int
-            do {
-                value = try host.checkExtension(requirement.cap.number)
-            } catch {
-                out.append(HostShortfall("\(error)", source: requirement.source?.description, isCallFailure: true))
-                continue
-            }
-            if let shortfall = shortfall(requirement, value: value, on: "/dev/kvm") { out.append(shortfall) }
-        }
-
-        // Capabilities whose answer depends on the VM type: asked on a temporary VM of the plan's type. A type that
-        // needs more than KVM (pKVM's kvm-arm.mode=protected, CCA) is tried even when nothing is asked of it.
-        let vmScoped = requires.sortedCapabilities.filter { $0.scope == .vm }
-        if (!vmScoped.isEmpty || type.hostNeeds != nil) && typeCreatable {
-            do {
-                let values = try host.checkExtensionsOnVM(type: type.value, vmScoped.map(\.cap.number))
-                for requirement in vmScoped {
-                    let value = values[requirement.cap.number] ?? 0
-                    if let shortfall = shortfall(requirement, value: value, on: "a \(type.name) VM") { out.append(shortfall) }
-                }
-            } catch {
-                // KVM_CREATE_VM refusing the type is something the host lacks; any other failing call is not.
-                let lacks = error.operation == .ioctl(.createVM)
-                let needs = type.hostNeeds.map { "; it needs \($0)" } ?? ""
-                out.append(
-                    HostShortfall(
-                        lacks ? "this host's KVM cannot create \(type.name): \(error)\(needs)" : "\(error)", source: typeSource,
-                        isCallFailure: !lacks))
-            }
-        }
-        return out
+    func apiVersion() throws(HostQueryFailure) -> Int {
+        do { return try facts.apiVersion() } catch { throw .callFailed("\(error)") }
     }
 
-    static func shortfall(_ requirement: CapabilityRequirement, value: Int, on scope: String) -> HostShortfall? {
-        let has = UInt64(max(0, value))
-        guard value < 0 || !requirement.expect.isSatisfied(by: has) else { return nil }
-        let name = requirement.cap.name
-        let message: String
-        switch requirement.expect {
-        case .atLeast(let minimum):
-            message =
-                has == 0 && minimum == 1
-                ? "this host's KVM lacks \(name) (KVM_CHECK_EXTENSION = 0 on \(scope))"
-                : "this host's KVM has \(name) = \(has) on \(scope), the plan needs at least \(minimum)"
-        case .bits(let mask):
-            message = "this host's KVM has \(name) = \(hex(has)) on \(scope), the plan needs bits \(hex(mask)) (missing \(hex(mask & ~has)))"
+    func capability(_ cap: Capability) throws(HostQueryFailure) -> Int? {
+        do { return try facts.checkExtension(cap.number) } catch { throw .callFailed("\(error)") }
+    }
+
+    func capabilities(onVMOf type: PlanVMType, _ caps: [Capability]) throws(HostQueryFailure) -> [UInt32: Int] {
+        let values: [UInt32: Int]
+        do {
+            values = try facts.checkExtensionsOnVM(type: type.value, caps.map(\.number))
+        } catch {
+            throw error.operation == .ioctl(.createVM) ? .cannotCreateVM("\(error)") : .callFailed("\(error)")
         }
-        return HostShortfall(message, source: requirement.source?.description)
+        return Dictionary(caps.map { ($0.number, values[$0.number] ?? 0) }, uniquingKeysWith: { a, _ in a })
     }
 }

@@ -236,3 +236,5 @@ public struct SharingEngine: Sendable {
 // shadowed by its struct `Plan`).
 public typealias PlanOnShare = OnShare
 public typealias PlanOnUnshare = OnUnshare
+/// The plan's machine type, by a name the files that import the KVM module (which has its own `VMType`) can use.
+typealias PlanVMType = VMType

@@ -1,8 +1,10 @@
 import Diagnostics
 import Manifest
 
-/// Rules that compare a manifest with a host profile (`kvmplan check --host`). Each capability gap is
-/// located at the manifest key that needs the capability.
+/// Rules that compare a manifest with a host profile (`kvmplan check --host`): the architecture, the VM type and
+/// the launch parameters. The capabilities the manifest needs are the plan's requirements, which the compiler
+/// checks against the profile with the checker the launcher uses on the live host (`RequirementsCheck`); each
+/// gap is located at the manifest key that needs the capability.
 public enum HostRules {
     public static let documentation: [RuleDocumentation] = [
         RuleDocumentation(
@@ -16,7 +18,7 @@ public enum HostRules {
             kernel: "KVM_CREATE_VM fails with EINVAL.", fix: "Run on a host that supports the platform, or change `platform`."),
         RuleDocumentation(
             id: "host.capability", severity: .error, summary: "The host's KVM lacks a capability the manifest needs.",
-            rationale: "guest_memfd needs KVM_CAP_GUEST_MEMFD and KVM_CAP_USER_MEMORY2; private memory needs KVM_CAP_MEMORY_ATTRIBUTES with the PRIVATE bit for the VM type; hypercall conversions need KVM_CAP_EXIT_HYPERCALL with bit 12 (KVM_HC_MAP_GPA_RANGE); read-only regions need KVM_CAP_READONLY_MEM.",
+            rationale: "guest_memfd needs KVM_CAP_GUEST_MEMFD and KVM_CAP_USER_MEMORY2; private memory needs KVM_CAP_MEMORY_ATTRIBUTES with the PRIVATE bit for the VM type; hypercall conversions need KVM_CAP_EXIT_HYPERCALL with bit 12 (KVM_HC_MAP_GPA_RANGE); read-only regions need KVM_CAP_READONLY_MEM; so do the memslot count and vCPU count. These are the plan's requirements, judged against the profile by the checker `kvmplan launch` uses on the live host, once the manifest has no other error.",
             kernel: "The ioctl that needs the capability fails: ENOTTY for unknown ioctls, EINVAL for unsupported flags or attributes.",
             fix: "Run on a newer or differently configured host, or drop the feature from the manifest."),
         RuleDocumentation(
@@ -60,60 +62,9 @@ public enum HostRules {
             // Capabilities of a VM type the host cannot create are meaningless: stop here.
             return out
         }
-        func cap(_ name: String) -> UInt64 {
-            host.perVMType[platformName]?[name] ?? host.caps[name] ?? 0
-        }
-        let gmemRegions = context.regions.filter { $0.backing.value == .guestMemfd }
-        if let first = gmemRegions.first {
-            for needed in ["KVM_CAP_GUEST_MEMFD", "KVM_CAP_USER_MEMORY2"] where cap(needed) == 0 {
-                out.append(
-                    issue(
-                        "host.capability", "region '\(first.name.value)' needs guest_memfd, but this host lacks \(needed)",
-                        at: first.backing.location, path: first.backing.path, notes: [hostNote]))
-            }
-            let accepted = cap("KVM_CAP_GUEST_MEMFD_FLAGS")
-            for region in gmemRegions {
-                guard let g = region.guestMemfd else { continue }
-                if g.mmap.value && accepted & 1 == 0 {
-                    out.append(
-                        issue(
-                            "host.gmem-flags", "region '\(region.name.value)' needs GUEST_MEMFD_FLAG_MMAP, which this host's KVM does not accept for \(platformName) VMs (KVM_CAP_GUEST_MEMFD_FLAGS = \(accepted))",
-                            at: g.mmap.location, path: g.mmap.path, notes: [hostNote]))
-                }
-                if g.initShared.value && accepted & 2 == 0 {
-                    out.append(
-                        issue(
-                            "host.gmem-flags", "region '\(region.name.value)' needs GUEST_MEMFD_FLAG_INIT_SHARED, which this host's KVM does not accept for \(platformName) VMs (KVM_CAP_GUEST_MEMFD_FLAGS = \(accepted))",
-                            at: g.initShared.location, path: g.initShared.path, notes: [hostNote]))
-                }
-            }
-        }
-        if m.arch.value == .x86_64, context.traits.hasPrivateMemory,
-            let first = context.regions.first(where: { $0.access.value != .shared }),
-            cap("KVM_CAP_MEMORY_ATTRIBUTES") & 8 == 0
-        {
-            out.append(
-                issue(
-                    "host.capability", "region '\(first.name.value)' is \(first.access.value.rawValue), but this host's KVM has no KVM_MEMORY_ATTRIBUTE_PRIVATE for \(platformName) VMs (KVM_CAP_MEMORY_ATTRIBUTES = \(cap("KVM_CAP_MEMORY_ATTRIBUTES")))",
-                    at: first.access.location, path: first.access.path, notes: [hostNote]))
-        }
-        if context.traits.hasPrivateMemory, context.conversion.contains(.hypercall),
-            context.regions.contains(where: { $0.access.value == .convertible }),
-            cap("KVM_CAP_EXIT_HYPERCALL") & (1 << UAPIHypercall.mapGPARange) == 0
-        {
-            let at = m.sharing?.conversion
-            out.append(
-                issue(
-                    "host.capability", "hypercall conversions need KVM_CAP_EXIT_HYPERCALL with KVM_HC_MAP_GPA_RANGE (bit 12), which this host lacks",
-                    at: at?.location ?? m.platform.location, path: at?.path ?? m.platform.path, notes: [hostNote]))
-        }
+        // The capabilities (host.capability, host.gmem-flags) are the plan's requirements, checked by the compiler
+        // with the launcher's checker once the manifest has no other error (CompilerPipeline.hostRequirements).
         out += launchParameters(context, host: host, note: hostNote)
-        if let ro = context.regions.first(where: { $0.readonly.value }), cap("KVM_CAP_READONLY_MEM") == 0 {
-            out.append(
-                issue(
-                    "host.capability", "region '\(ro.name.value)' is read-only, but this host lacks KVM_CAP_READONLY_MEM",
-                    at: ro.readonly.location, path: ro.readonly.path, notes: [hostNote]))
-        }
         return out
     }
 
