@@ -416,7 +416,7 @@ public struct ExitLoop: Sendable {
         // An access the plan did not declare: no MMIO hole and no read-only slot (for a write) holds it.
         var note = ""
         if let regions = policy.mmioRegions,
-            !regions.contains(where: { $0.range.contains(GPARange(gpa: mmio.physAddr, size: 1)) && (mmio.isWrite || !$0.readonly) })
+            !regions.contains(where: { $0.range.contains(GPARange(gpa: mmio.physAddr, size: UInt64(max(1, mmio.data.count)))) && (mmio.isWrite || !$0.readonly) })
         {
             note = " (outside the plan's MMIO regions: unmapped guest memory)"
         }

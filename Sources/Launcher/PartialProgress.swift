@@ -1,6 +1,12 @@
 import KVM
 import SystemPackage
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The loop around a launch command that KVM may do in part and then writes the remainder back:
 /// `KVM_SEV_SNP_LAUNCH_UPDATE` (`len`, sev.c `snp_launch_update`: "loop until len == 0", KVM_UAPI.md §8) and
 /// `KVM_TDX_INIT_MEM_REGION` (`nr_pages`, tdx.c `tdx_vcpu_init_mem_region`). It never spins: every call must
@@ -74,7 +80,8 @@ struct PartialProgress {
 /// A launch command the kernel asks to be repeated with one errno: `KVM_TDX_INIT_VM` returns EAGAIN when the TDX
 /// module is out of entropy for a TD's keys (tdx.c `__tdx_td_init`), `KVM_TDX_FINALIZE_VM` EBUSY when the TD's
 /// operands are busy (tdx.c `tdx_td_finalize`, `tdx_operand_busy`). Retried at most `PartialProgress.maximumStalls`
-/// times in a row, then the step fails with that errno; any other failure ends it at once.
+/// times in a row, waiting 1, 2, 4 … up to 128 ms between tries (about a second in all: the entropy the TDX module
+/// lacks comes back with time), then the step fails with that errno; any other failure ends it at once.
 enum RetriedCommand {
     /// Runs `call` until it does not fail with `retryable`; returns what `--trace` prints (`0`, or
     /// `0 (3 calls, 2 EBUSY)`).
@@ -91,7 +98,15 @@ enum RetriedCommand {
                         detail: "\(KVMError.name(of: retryable)) (\(retryable.description)) \(failures) times in a row; giving up",
                         errnoName: KVMError.name(of: retryable))
                 }
+                pause(milliseconds: min(128, 1 << (failures - 1)))
             }
         }
     }
+}
+
+/// Sleeps the calling thread (a launch's set-up runs on one thread, before any vCPU).
+private func pause(milliseconds: Int) {
+    var request = timespec(tv_sec: 0, tv_nsec: milliseconds * 1_000_000)
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
 }

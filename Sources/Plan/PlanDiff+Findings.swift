@@ -24,10 +24,15 @@ struct PlanFindings {
         step.operation.memslot.map { ($0.gpa, $0.size) }
     }
 
-    /// Regions private at launch, from the plan's memory map (attributes; pKVM donated memory; a realm's
-    /// guest_memfd memory).
+    /// Regions a diff treats as private at launch, from the plan's memory map: on x86 those the PRIVATE attribute
+    /// covers; on pKVM and CCA the convertible ones (a region the guest never converts counts as one the host may
+    /// read, so adding one is reported as an exposure).
     static func privateRegions(_ plan: Plan) -> Set<String> {
-        Set(plan.memoryMap.regions.filter { $0.kind == .private || ($0.kind == .convertible && $0.initiallyPrivate) }.map(\.name))
+        let regions = plan.memoryMap.regions
+        if plan.platform == .pkvm || plan.platform == .cca {
+            return Set(regions.filter { $0.kind == .convertible }.map(\.name))
+        }
+        return Set(regions.filter { $0.kind == .private || ($0.kind == .convertible && $0.initiallyPrivate) }.map(\.name))
     }
 
     /// Regions the guest may convert at run time, from the plan's memory map.

@@ -48,8 +48,8 @@ public struct PayloadFile: Sendable, Hashable {
 /// Everything a rule may look at: the manifest, its platform's traits, the values the manifest leaves
 /// to platform defaults (resolved here, once), the payload file and, with `--host`, a host profile.
 public struct RuleContext: Sendable {
-    public var manifest: Manifest
-    public var traits: PlatformTraits
+    public let manifest: Manifest
+    public let traits: PlatformTraits
     public let payloadFile: PayloadFile?
     /// The payload path as resolved against the manifest's directory.
     public let payloadPath: String?

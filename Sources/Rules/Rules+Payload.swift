@@ -15,9 +15,19 @@ extension RuleContext {
         }
     }
 
-    /// The payload's ranges in guest memory (`PayloadImage.ranges`); nil when the file or the manifest does not
-    /// say enough to know.
-    public var payloadRanges: [(gpa: UInt64, size: UInt64)]? { payloadImage?.ranges }
+    /// The payload's ranges in guest memory: one for a flat image (from the file's size, so also for a file too
+    /// large to read), one per PT_LOAD segment for ELF, kernel and initrd for Linux. `nil` when the file or the
+    /// manifest does not say enough to know.
+    public var payloadRanges: [(gpa: UInt64, size: UInt64)]? {
+        guard let payload = manifest.payload, let file = payloadFile, file.kind == .regular else { return nil }
+        switch payload.format.value {
+        case .flat, .firmware:
+            guard let gpa = payloadLoadGPA else { return nil }
+            return [(gpa, file.size)]
+        case .elf, .linux:
+            return payloadImage?.ranges
+        }
+    }
 
     /// The flat payload's load GPA (`region+offset` resolved); a firmware image's default is 4 GiB − its size.
     public var payloadLoadGPA: UInt64? {
@@ -36,9 +46,16 @@ extension RuleContext {
         }
     }
 
-    /// The entry point (`PayloadImage.entry`): `entry`, else the load address (flat); the reset vector (firmware);
-    /// `e_entry` (ELF); the 64-bit entry (Linux).
-    public var payloadEntry: UInt64? { payloadImage?.entry }
+    /// The entry point: `entry`, else the load address (flat, known without the file); the reset vector (firmware);
+    /// `e_entry` (ELF) and the 64-bit entry (Linux), from the decoded image.
+    public var payloadEntry: UInt64? {
+        guard let payload = manifest.payload else { return nil }
+        switch payload.format.value {
+        case .flat: return payload.entry?.value ?? payloadLoadGPA
+        case .firmware: return Firmware.resetVector
+        case .elf, .linux: return payloadImage?.entry
+        }
+    }
 }
 
 /// The payload file exists and is a readable regular file.

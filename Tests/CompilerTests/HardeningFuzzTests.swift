@@ -209,3 +209,55 @@ extension String {
         return out
     }
 }
+
+/// A Linux plan's boot-params and mp-table steps with every address at the 64-bit boundaries, written as a plan
+/// file (signed by the plan itself) and read back: each decodes and validates, or is refused, and renders and
+/// diffs without a trap (the placement and overlap checks once added before they compared, and wrapped).
+struct LinuxBoundaryPlanTests {
+    static let boundaries: [UInt64] = [0, 0x8000, UInt64.max, UInt64.max - 10, UInt64.max - 0xfff, 1 << 63]
+
+    static func variants(of operation: Operation) -> [Operation] {
+        var out: [Operation] = []
+        for number in boundaries {
+            switch operation {
+            case .linuxMPTable(var step):
+                step.gpa = number
+                out.append(.linuxMPTable(step))
+                step = LinuxMPTableStep(into: Address(step.into.map, offset: number), gpa: 0x9_fc00, cpus: step.cpus)
+                out.append(.linuxMPTable(step))
+            case .linuxBootParams(let step):
+                for change in [\LinuxBootParamsStep.zeroPage, \.cmdlineGPA] {
+                    var changed = step
+                    changed[keyPath: change] = number
+                    out.append(.linuxBootParams(changed))
+                }
+                var moved = step
+                moved.into.offset = number
+                out.append(.linuxBootParams(moved))
+            default:
+                break
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: ["boot-params", "mp-table"])
+    func boundaryAddressesNeverTrap(_ stepID: String) throws {
+        let plan = try LinuxLoweringTests.compile(LinuxLoweringTests.manifest()).plan
+        let index = try #require(plan.steps.firstIndex { $0.id == stepID })
+        let variants = Self.variants(of: plan.steps[index].operation)
+        #expect(variants.count >= 2 * Self.boundaries.count)
+        var decoded = 0
+        for operation in variants {
+            var hostile = plan
+            hostile.steps[index].operation = operation
+            guard let read = try? Plan(json: hostile.jsonString()) else { continue }
+            decoded += 1
+            _ = read.validate()
+            _ = PlanTextRenderer().render(read)
+            _ = PlanCRenderer().render(read)
+            _ = PlanDiffer.diff(plan, read)
+        }
+        #expect(decoded > 0)
+    }
+}

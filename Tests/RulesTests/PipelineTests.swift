@@ -18,6 +18,18 @@ struct PipelineTests {
         #expect(diagnostics.all.allSatisfy { $0.severity == .warning })
     }
 
+    /// A flat payload too large to read still has a size: the rules that need only where it lies (fits, mode) still
+    /// speak, beside "larger than 256MiB"; an empty one still has an entry outside it.
+    @Test func aPayloadTooLargeToReadIsStillPlaced() {
+        let text = manifest(
+            regions: "    - {name: ram, base: 0x0, size: 2MiB}", rest: "payload:\n  path: huge.bin\n  load: ram+0x1000\n  mode: real\n")
+        let huge = FakeFiles(payloads: ["huge.bin": PayloadFile(kind: .regular, size: 1 << 30, bytes: nil)])
+        let ids = Set(check(text, files: huge).1.all.map(\.id.rawValue))
+        #expect(ids.isSuperset(of: ["payload.file", "payload.fits", "payload.mode"]), "\(ids)")
+        let empty = FakeFiles(payloads: ["huge.bin": FakeFiles.file([])])
+        #expect(Set(check(text, files: empty).1.all.map(\.id.rawValue)).isSuperset(of: ["payload.file", "payload.entry"]))
+    }
+
     @Test("five independent mistakes of parse and check give five diagnostics in one run")
     func fiveMistakes() {
         let snippet = MarkedSnippet(

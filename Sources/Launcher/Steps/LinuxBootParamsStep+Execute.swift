@@ -8,8 +8,10 @@ extension LinuxBootParamsStep: ExecutableStep {
             throw StepProblem(detail: "the payload has no complete setup header, or the e820 map has more than 128 entries")
         }
         guard cmdlineGPA >= zeroPage else { throw StepProblem(detail: "the command line lies below the zero page") }
+        let (cmdlineOffset, wraps) = into.offset.addingReportingOverflow(cmdlineGPA - zeroPage)
+        guard !wraps else { throw StepProblem(detail: "the command line at \(hex(cmdlineGPA)) lies beyond \(into.map)") }
         try x.write(page, into: into, gpa: zeroPage)
-        try x.write(Array(cmdline.utf8) + [0], into: Address(into.map, offset: into.offset + (cmdlineGPA - zeroPage)), gpa: cmdlineGPA)
+        try x.write(Array(cmdline.utf8) + [0], into: Address(into.map, offset: cmdlineOffset), gpa: cmdlineGPA)
         return "zero page at \(hex(zeroPage)), \(cmdline.utf8.count + 1)-byte command line at \(hex(cmdlineGPA)), \(e820.count) e820 entries"
     }
 }

@@ -36,7 +36,14 @@ public struct LinuxBootParamsStep: StepKind {
         var problems: [(field: String, message: String)] = []
         if e820.count > LinuxZeroPage.maxE820Entries { problems.append(("e820", "the zero page holds at most 128 e820 entries")) }
         if cmdline.utf8.contains(0) { problems.append(("cmdline", "the command line must not contain a NUL byte")) }
-        if cmdlineGPA < zeroPage + UInt64(LinuxZeroPage.size) && zeroPage < cmdlineGPA + UInt64(cmdline.utf8.count) + 1 {
+        // Both ranges as [start, end), with ends that may not wrap past 2^64.
+        let (pageEnd, pageWraps) = zeroPage.addingReportingOverflow(UInt64(LinuxZeroPage.size))
+        let (lineEnd, lineWraps) = cmdlineGPA.addingReportingOverflow(UInt64(cmdline.utf8.count) + 1)
+        if pageWraps { problems.append(("zero-page", "the zero page would end beyond the 64-bit address space")) }
+        if lineWraps { problems.append(("cmdline-gpa", "the command line would end beyond the 64-bit address space")) }
+        if cmdlineGPA < zeroPage {
+            problems.append(("cmdline-gpa", "the command line must lie above the zero page (it is written through the zero page's mapping)"))
+        } else if !pageWraps && !lineWraps && cmdlineGPA < pageEnd && zeroPage < lineEnd {
             problems.append(("cmdline-gpa", "the command line overlaps the zero page"))
         }
         return problems

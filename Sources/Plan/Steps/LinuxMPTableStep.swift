@@ -26,7 +26,7 @@ public struct LinuxMPTableStep: StepKind {
     func argumentProblems(arch: PlanArch) -> [(field: String, message: String)] {
         var problems: [(field: String, message: String)] = []
         if !(1...LinuxMPTable.maxCPUs).contains(cpus) { problems.append(("cpus", "an MP table lists 1 to \(LinuxMPTable.maxCPUs) processors")) }
-        if gpa + 1024 > 0x10_0000 { problems.append(("gpa", "the MP table must lie below 1 MiB, where Linux looks for it")) }
+        if gpa > 0x10_0000 - 1024 { problems.append(("gpa", "the MP table must lie below 1 MiB, where Linux looks for it")) }
         return problems
     }
 
