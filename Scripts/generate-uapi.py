@@ -467,6 +467,19 @@ def swift_kvm(t):
     out += ["    ]", "}", "", "extension VMType {", "    /// The kernel's constant names of the machine types this module names.",
             "    static let kernelNames: [UInt: String] = ["]
     out += [f'        UInt(CKVM_{v["name"]}): "{v["name"]}",' for v in t["vmTypes"] if v.get("kvmModule")]
+    probed = [c for c in t["capabilities"] if "system" in c.get("probe", [])]
+    out += ["    ]", "}", "", "extension HostInfo {", "    /// The capabilities `kvmplan probe` reads on `/dev/kvm` (`probe` in the uapi table).",
+            "    public static let systemCapabilities: [KVMCapability] = {", "        var caps: [KVMCapability] = ["]
+    out += [f"            .{c['swift']}," for c in probed if "probeArch" not in c]
+    out += ["        ]"]
+    for arch in ARCHES:
+        extra = [c for c in probed if arch in c.get("probeArch", [])]
+        if extra:
+            out += [f"        #if {SWIFT_ARCH[arch]}"] + [f"        caps.append(.{c['swift']})" for c in extra] + ["        #endif"]
+    out += ["        return caps", "    }()", "",
+            "    /// The capabilities it reads on a VM fd of each type (their answers depend on the type; KVM_UAPI.md §7).",
+            "    public static let perVMCapabilities: [KVMCapability] = ["]
+    out += [f"        .{c['swift']}," for c in t["capabilities"] if "vm" in c.get("probe", [])]
     out += ["    ]", "}", "", "extension ExitReason {", "    /// The kernel's names of the exit reasons.", "    static let names: [UInt32: String] = ["]
     out += [f'        UInt32(CKVM_{e["name"]}): "{e["name"]}",' for e in t["exitReasons"]]
     out += ["    ]", "}", ""]
@@ -494,7 +507,12 @@ def swift_rules(t):
             out += doc_lines(v["doc"], "    ")
         posted = "true" if v.get("status") == "posted" else "false"
         out.append(f'    public static let {v["swift"]} = UAPIMachineType(name: "{v["name"]}", value: {swift_hex(v["value"])}, posted: {posted})')
-    out += ["}", "", "/// KVM hypercall numbers (`KVM_HC_*`) the rules name.", "public enum UAPIHypercall {"]
+    out += ["}", "", "extension HostProfile {",
+            "    /// The capabilities `kvmplan probe` reads on `/dev/kvm` (`probe` in the uapi table, on any architecture): one of",
+            "    /// these missing from a profile reads as 0, any other capability is one the profile does not say.",
+            "    public static let probedCapabilities: Set<String> = ["]
+    out += [f'        "{c["name"]}",' for c in t["capabilities"] if "system" in c.get("probe", [])]
+    out += ["    ]", "}", "", "/// KVM hypercall numbers (`KVM_HC_*`) the rules name.", "public enum UAPIHypercall {"]
     for h in t["hypercalls"]:
         out.append(f"    /// `{h['name']}`.")
         out.append(f"    public static let {h['swift']}: UInt64 = {h['number']}")

@@ -45,22 +45,8 @@ public struct HostInfo: Hashable, Sendable {
     /// `x86_64` or `arm64` (the manifest's spelling of `machine`).
     public var architecture: String { machine == "aarch64" ? "arm64" : machine }
 
-    /// The capabilities read on `/dev/kvm`.
-    public static let systemCapabilities: [KVMCapability] = {
-        var caps: [KVMCapability] = [
-            .nrVCPUs, .nrMemslots, .maxVCPUs, .readonlyMem, .exitHypercall, .userMemory2, .memoryFaultInfo,
-            .memoryAttributes, .guestMemfd, .vmTypes, .preFaultMemory, .guestMemfdFlags,
-        ]
-        #if arch(arm64)
-        caps.append(.armVMIPASize)
-        #endif
-        return caps
-    }()
-
-    /// The capabilities read on a VM fd of each type (their answers depend on the type; KVM_UAPI.md §7).
-    public static let perVMCapabilities: [KVMCapability] = [
-        .maxVCPUs, .readonlyMem, .memoryAttributes, .guestMemfd, .guestMemfdFlags,
-    ]
+    // `systemCapabilities` and `perVMCapabilities` (what the probe reads) are generated from the uapi table into
+    // UAPI+Generated.swift.
 
     /// Reads this host's KVM through `devicePath`.
     ///

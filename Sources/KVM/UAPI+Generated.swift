@@ -142,6 +142,39 @@ extension VMType {
     ]
 }
 
+extension HostInfo {
+    /// The capabilities `kvmplan probe` reads on `/dev/kvm` (`probe` in the uapi table).
+    public static let systemCapabilities: [KVMCapability] = {
+        var caps: [KVMCapability] = [
+            .nrVCPUs,
+            .nrMemslots,
+            .maxVCPUs,
+            .readonlyMem,
+            .exitHypercall,
+            .userMemory2,
+            .memoryFaultInfo,
+            .memoryAttributes,
+            .guestMemfd,
+            .vmTypes,
+            .preFaultMemory,
+            .guestMemfdFlags,
+        ]
+        #if arch(arm64)
+        caps.append(.armVMIPASize)
+        #endif
+        return caps
+    }()
+
+    /// The capabilities it reads on a VM fd of each type (their answers depend on the type; KVM_UAPI.md §7).
+    public static let perVMCapabilities: [KVMCapability] = [
+        .maxVCPUs,
+        .readonlyMem,
+        .memoryAttributes,
+        .guestMemfd,
+        .guestMemfdFlags,
+    ]
+}
+
 extension ExitReason {
     /// The kernel's names of the exit reasons.
     static let names: [UInt32: String] = [

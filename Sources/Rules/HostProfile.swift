@@ -86,15 +86,6 @@ public struct HostProfile: Sendable, Hashable {
 
     /// Whether the host's KVM accepts VMs of `vmType` (a platform name).
     public func supportsVMType(_ vmType: String) -> Bool { vmTypes.contains(vmType) }
-
-    /// The capabilities `kvmplan probe` asks every host (the KVM module's `HostInfo.systemCapabilities`; a test
-    /// keeps the two lists equal): one of these missing from a profile reads as 0, any other capability is one the
-    /// profile does not say.
-    public static let probedCapabilities: Set<String> = [
-        "KVM_CAP_NR_VCPUS", "KVM_CAP_NR_MEMSLOTS", "KVM_CAP_MAX_VCPUS", "KVM_CAP_READONLY_MEM", "KVM_CAP_EXIT_HYPERCALL",
-        "KVM_CAP_USER_MEMORY2", "KVM_CAP_MEMORY_FAULT_INFO", "KVM_CAP_MEMORY_ATTRIBUTES", "KVM_CAP_GUEST_MEMFD",
-        "KVM_CAP_VM_TYPES", "KVM_CAP_PRE_FAULT_MEMORY", "KVM_CAP_GUEST_MEMFD_FLAGS", "KVM_CAP_ARM_VM_IPA_SIZE",
-    ]
 }
 
 // MARK: - JSON

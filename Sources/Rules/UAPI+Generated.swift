@@ -23,6 +23,26 @@ extension UAPIMachineType {
     public static let armRealm = UAPIMachineType(name: "KVM_VM_TYPE_ARM_REALM", value: 0x4000_0000, posted: true)
 }
 
+extension HostProfile {
+    /// The capabilities `kvmplan probe` reads on `/dev/kvm` (`probe` in the uapi table, on any architecture): one of
+    /// these missing from a profile reads as 0, any other capability is one the profile does not say.
+    public static let probedCapabilities: Set<String> = [
+        "KVM_CAP_NR_VCPUS",
+        "KVM_CAP_NR_MEMSLOTS",
+        "KVM_CAP_MAX_VCPUS",
+        "KVM_CAP_READONLY_MEM",
+        "KVM_CAP_ARM_VM_IPA_SIZE",
+        "KVM_CAP_EXIT_HYPERCALL",
+        "KVM_CAP_USER_MEMORY2",
+        "KVM_CAP_MEMORY_FAULT_INFO",
+        "KVM_CAP_MEMORY_ATTRIBUTES",
+        "KVM_CAP_GUEST_MEMFD",
+        "KVM_CAP_VM_TYPES",
+        "KVM_CAP_PRE_FAULT_MEMORY",
+        "KVM_CAP_GUEST_MEMFD_FLAGS",
+    ]
+}
+
 /// KVM hypercall numbers (`KVM_HC_*`) the rules name.
 public enum UAPIHypercall {
     /// `KVM_HC_MAP_GPA_RANGE`.
