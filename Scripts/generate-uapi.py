@@ -390,35 +390,48 @@ def swift_plan(t):
         out += ["        }", "    }", "}"]
     out += ["", "// MARK: - Struct layouts of the C reproducer", "",
             "/// The uapi struct declarations of `kvmplan plan --format c` (`struct kp_*`, each with a size check), from the",
-            "/// same table as CKVM's: the layouts the reproducer uses on an architecture, in table order.",
+            "/// same table as CKVM's declarations: the layouts the reproducer uses on an architecture, in table order.",
             "enum CReproducerLayouts {",
+            "    struct Layout {",
+            "        /// `userspace_memory_region`: the C struct is `kp_` + name, the kernel's `kvm_` + name.",
+            "        let name: String",
+            "        /// Each field as C declares it; `@` stands for the struct prefix (`struct @segment cs`).",
+            "        let fields: [String]",
+            "        let size: Int",
+            "        var note: String? = nil",
+            "    }",
+            "",
             "    /// The declarations for `arch`: those of every architecture, then the architecture's own.",
             "    static func declarations(arch: PlanArch) -> String {",
             "        switch arch {"]
-    out += [f"        case .{arch}: common + \"\\n\" + {({'x86_64': 'x86', 'arm64': 'arm64'})[arch]}" for arch in ARCHES]
-    out += ["        }", "    }"]
-
-    def declarations(layouts):
-        text = []
-        for e in layouts:
-            if e.get("note"):
-                text.append(f"/* {e['note']} */")
-            text.append(f"struct kp_{e['c']} {{")
-            for field in e["fields"]:
-                text.append("    " + field.split("//")[0].rstrip().replace("@", "kp_"))
-            text.append("};")
-            size = layout_size(t, e, layout_arches(e)[0])
-            text.append(f'_Static_assert(sizeof(struct kp_{e["c"]}) == {size}, "{e["kernel"][len("struct "):]}");')
-            text.append("")
-        return text
+    names = {"x86_64": "x86", "arm64": "arm64"}
+    out += [f"        case .{arch}: text(common) + \"\\n\" + text({names[arch]})" for arch in ARCHES]
+    out += ["        }", "    }", "",
+            "    /// The C text of `layouts`: each struct, its size check and a blank line.",
+            "    static func text(_ layouts: [Layout]) -> String {",
+            "        var lines: [String] = []",
+            "        for layout in layouts {",
+            "            if let note = layout.note { lines.append(\"/* \\(note) */\") }",
+            "            lines.append(\"struct kp_\\(layout.name) {\")",
+            "            lines += layout.fields.map { \"    \" + $0.replacingAll(\"@\", \"kp_\") }",
+            "            lines.append(\"};\")",
+            "            lines.append(\"_Static_assert(sizeof(struct kp_\\(layout.name)) == \\(layout.size), \\\"kvm_\\(layout.name)\\\");\")",
+            "            lines.append(\"\")",
+            "        }",
+            "        return lines.joined(separator: \"\\n\")",
+            "    }"]
 
     reproduced = [e for e in t["layouts"] if e.get("reproducer")]
     for name, layouts in [("common", [e for e in reproduced if e["arch"] == "any"])] + [
-        ({'x86_64': 'x86', 'arm64': 'arm64'}[arch], [e for e in reproduced if e["arch"] == arch]) for arch in ARCHES
+        (names[arch], [e for e in reproduced if e["arch"] == arch]) for arch in ARCHES
     ]:
-        out += ["", f"    private static let {name} = \"\"\""]
-        out += [("        " + line) if line else "" for line in declarations(layouts)]
-        out.append('        """')
+        out += ["", f"    private static let {name}: [Layout] = ["]
+        for e in layouts:
+            fields = ", ".join('"' + f.split("//")[0].rstrip().replace('"', '\\"') + '"' for f in e["fields"])
+            size = layout_size(t, e, layout_arches(e)[0])
+            note = f', note: "{e["note"]}"' if e.get("note") else ""
+            out.append(f'        Layout(name: "{e["c"]}", fields: [{fields}], size: {size}{note}),')
+        out.append("    ]")
     out += ["}"]
     out += ["", "// MARK: - Hypercalls", "", "/// KVM hypercall numbers (`KVM_HC_*`, include/uapi/linux/kvm_para.h).", "public enum Hypercall {"]
     for h in t["hypercalls"]:

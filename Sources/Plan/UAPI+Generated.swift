@@ -470,239 +470,70 @@ public enum SNPPageType: String, CaseIterable, Hashable, Sendable {
 // MARK: - Struct layouts of the C reproducer
 
 /// The uapi struct declarations of `kvmplan plan --format c` (`struct kp_*`, each with a size check), from the
-/// same table as CKVM's: the layouts the reproducer uses on an architecture, in table order.
+/// same table as CKVM's declarations: the layouts the reproducer uses on an architecture, in table order.
 enum CReproducerLayouts {
+    struct Layout {
+        /// `userspace_memory_region`: the C struct is `kp_` + name, the kernel's `kvm_` + name.
+        let name: String
+        /// Each field as C declares it; `@` stands for the struct prefix (`struct @segment cs`).
+        let fields: [String]
+        let size: Int
+        var note: String? = nil
+    }
+
     /// The declarations for `arch`: those of every architecture, then the architecture's own.
     static func declarations(arch: PlanArch) -> String {
         switch arch {
-        case .x86_64: common + "\n" + x86
-        case .arm64: common + "\n" + arm64
+        case .x86_64: text(common) + "\n" + text(x86)
+        case .arm64: text(common) + "\n" + text(arm64)
         }
     }
 
-    private static let common = """
-        struct kp_userspace_memory_region {
-            uint32_t slot;
-            uint32_t flags;
-            uint64_t guest_phys_addr;
-            uint64_t memory_size;
-            uint64_t userspace_addr;
-        };
-        _Static_assert(sizeof(struct kp_userspace_memory_region) == 32, "kvm_userspace_memory_region");
+    /// The C text of `layouts`: each struct, its size check and a blank line.
+    static func text(_ layouts: [Layout]) -> String {
+        var lines: [String] = []
+        for layout in layouts {
+            if let note = layout.note { lines.append("/* \(note) */") }
+            lines.append("struct kp_\(layout.name) {")
+            lines += layout.fields.map { "    " + $0.replacingAll("@", "kp_") }
+            lines.append("};")
+            lines.append("_Static_assert(sizeof(struct kp_\(layout.name)) == \(layout.size), \"kvm_\(layout.name)\");")
+            lines.append("")
+        }
+        return lines.joined(separator: "\n")
+    }
 
-        struct kp_userspace_memory_region2 {
-            uint32_t slot;
-            uint32_t flags;
-            uint64_t guest_phys_addr;
-            uint64_t memory_size;
-            uint64_t userspace_addr;
-            uint64_t guest_memfd_offset;
-            uint32_t guest_memfd;
-            uint32_t pad1;
-            uint64_t pad2[14];
-        };
-        _Static_assert(sizeof(struct kp_userspace_memory_region2) == 160, "kvm_userspace_memory_region2");
+    private static let common: [Layout] = [
+        Layout(name: "userspace_memory_region", fields: ["uint32_t slot;", "uint32_t flags;", "uint64_t guest_phys_addr;", "uint64_t memory_size;", "uint64_t userspace_addr;"], size: 32),
+        Layout(name: "userspace_memory_region2", fields: ["uint32_t slot;", "uint32_t flags;", "uint64_t guest_phys_addr;", "uint64_t memory_size;", "uint64_t userspace_addr;", "uint64_t guest_memfd_offset;", "uint32_t guest_memfd;", "uint32_t pad1;", "uint64_t pad2[14];"], size: 160),
+        Layout(name: "create_guest_memfd", fields: ["uint64_t size;", "uint64_t flags;", "uint64_t reserved[6];"], size: 64),
+        Layout(name: "memory_attributes", fields: ["uint64_t address;", "uint64_t size;", "uint64_t attributes;", "uint64_t flags;"], size: 32),
+        Layout(name: "enable_cap", fields: ["uint32_t cap;", "uint32_t flags;", "uint64_t args[4];", "uint8_t pad[64];"], size: 104),
+        Layout(name: "one_reg", fields: ["uint64_t id;", "uint64_t addr;"], size: 16),
+    ]
 
-        struct kp_create_guest_memfd {
-            uint64_t size;
-            uint64_t flags;
-            uint64_t reserved[6];
-        };
-        _Static_assert(sizeof(struct kp_create_guest_memfd) == 64, "kvm_create_guest_memfd");
+    private static let x86: [Layout] = [
+        Layout(name: "regs", fields: ["uint64_t rax, rbx, rcx, rdx;", "uint64_t rsi, rdi, rsp, rbp;", "uint64_t r8, r9, r10, r11;", "uint64_t r12, r13, r14, r15;", "uint64_t rip, rflags;"], size: 144),
+        Layout(name: "segment", fields: ["uint64_t base;", "uint32_t limit;", "uint16_t selector;", "uint8_t type;", "uint8_t present, dpl, db, s, l, g, avl;", "uint8_t unusable;", "uint8_t padding;"], size: 24),
+        Layout(name: "dtable", fields: ["uint64_t base;", "uint16_t limit;", "uint16_t padding[3];"], size: 16),
+        Layout(name: "sregs", fields: ["struct @segment cs, ds, es, fs, gs, ss;", "struct @segment tr, ldt;", "struct @dtable gdt, idt;", "uint64_t cr0, cr2, cr3, cr4, cr8;", "uint64_t efer;", "uint64_t apic_base;", "uint64_t interrupt_bitmap[4];"], size: 312),
+        Layout(name: "cpuid_entry2", fields: ["uint32_t function;", "uint32_t index;", "uint32_t flags;", "uint32_t eax, ebx, ecx, edx;", "uint32_t padding[3];"], size: 40),
+        Layout(name: "cpuid2", fields: ["uint32_t nent;", "uint32_t padding;", "struct @cpuid_entry2 entries[];"], size: 8),
+        Layout(name: "sev_cmd", fields: ["uint32_t id;", "uint32_t pad0;", "uint64_t data;", "uint32_t error;", "uint32_t sev_fd;"], size: 24),
+        Layout(name: "sev_init", fields: ["uint64_t vmsa_features;", "uint32_t flags;", "uint16_t ghcb_version;", "uint16_t pad1;", "uint32_t pad2[8];"], size: 48),
+        Layout(name: "sev_snp_launch_start", fields: ["uint64_t policy;", "uint8_t gosvw[16];", "uint16_t flags;", "uint8_t pad0[6];", "uint64_t pad1[4];"], size: 64),
+        Layout(name: "sev_snp_launch_update", fields: ["uint64_t gfn_start;", "uint64_t uaddr;", "uint64_t len;", "uint8_t type;", "uint8_t pad0;", "uint16_t flags;", "uint32_t pad1;", "uint64_t pad2[4];"], size: 64),
+        Layout(name: "sev_snp_launch_finish", fields: ["uint64_t id_block_uaddr;", "uint64_t id_auth_uaddr;", "uint8_t id_block_en;", "uint8_t auth_key_en;", "uint8_t vcek_disabled;", "uint8_t host_data[32];", "uint8_t pad0[3];", "uint16_t flags;", "uint64_t pad1[4];"], size: 88),
+        Layout(name: "tdx_cmd", fields: ["uint32_t id;", "uint32_t flags;", "uint64_t data;", "uint64_t hw_error;"], size: 24),
+        Layout(name: "tdx_capabilities", fields: ["uint64_t supported_attrs;", "uint64_t supported_xfam;", "uint64_t kernel_tdvmcallinfo_1_r11;", "uint64_t user_tdvmcallinfo_1_r11;", "uint64_t kernel_tdvmcallinfo_1_r12;", "uint64_t user_tdvmcallinfo_1_r12;", "uint64_t reserved[250];", "uint32_t cpuid_nent;", "uint32_t cpuid_padding;", "struct @cpuid_entry2 cpuid_entries[];"], size: 2056),
+        Layout(name: "tdx_init_vm", fields: ["uint64_t attributes;", "uint64_t xfam;", "uint64_t mrconfigid[6];", "uint64_t mrowner[6];", "uint64_t mrownerconfig[6];", "uint64_t reserved[12];", "uint32_t cpuid_nent;", "uint32_t cpuid_padding;", "struct @cpuid_entry2 cpuid_entries[];"], size: 264),
+        Layout(name: "tdx_init_mem_region", fields: ["uint64_t source_addr;", "uint64_t gpa;", "uint64_t nr_pages;"], size: 24),
+    ]
 
-        struct kp_memory_attributes {
-            uint64_t address;
-            uint64_t size;
-            uint64_t attributes;
-            uint64_t flags;
-        };
-        _Static_assert(sizeof(struct kp_memory_attributes) == 32, "kvm_memory_attributes");
-
-        struct kp_enable_cap {
-            uint32_t cap;
-            uint32_t flags;
-            uint64_t args[4];
-            uint8_t pad[64];
-        };
-        _Static_assert(sizeof(struct kp_enable_cap) == 104, "kvm_enable_cap");
-
-        struct kp_one_reg {
-            uint64_t id;
-            uint64_t addr;
-        };
-        _Static_assert(sizeof(struct kp_one_reg) == 16, "kvm_one_reg");
-
-        """
-
-    private static let x86 = """
-        struct kp_regs {
-            uint64_t rax, rbx, rcx, rdx;
-            uint64_t rsi, rdi, rsp, rbp;
-            uint64_t r8, r9, r10, r11;
-            uint64_t r12, r13, r14, r15;
-            uint64_t rip, rflags;
-        };
-        _Static_assert(sizeof(struct kp_regs) == 144, "kvm_regs");
-
-        struct kp_segment {
-            uint64_t base;
-            uint32_t limit;
-            uint16_t selector;
-            uint8_t type;
-            uint8_t present, dpl, db, s, l, g, avl;
-            uint8_t unusable;
-            uint8_t padding;
-        };
-        _Static_assert(sizeof(struct kp_segment) == 24, "kvm_segment");
-
-        struct kp_dtable {
-            uint64_t base;
-            uint16_t limit;
-            uint16_t padding[3];
-        };
-        _Static_assert(sizeof(struct kp_dtable) == 16, "kvm_dtable");
-
-        struct kp_sregs {
-            struct kp_segment cs, ds, es, fs, gs, ss;
-            struct kp_segment tr, ldt;
-            struct kp_dtable gdt, idt;
-            uint64_t cr0, cr2, cr3, cr4, cr8;
-            uint64_t efer;
-            uint64_t apic_base;
-            uint64_t interrupt_bitmap[4];
-        };
-        _Static_assert(sizeof(struct kp_sregs) == 312, "kvm_sregs");
-
-        struct kp_cpuid_entry2 {
-            uint32_t function;
-            uint32_t index;
-            uint32_t flags;
-            uint32_t eax, ebx, ecx, edx;
-            uint32_t padding[3];
-        };
-        _Static_assert(sizeof(struct kp_cpuid_entry2) == 40, "kvm_cpuid_entry2");
-
-        struct kp_cpuid2 {
-            uint32_t nent;
-            uint32_t padding;
-            struct kp_cpuid_entry2 entries[];
-        };
-        _Static_assert(sizeof(struct kp_cpuid2) == 8, "kvm_cpuid2");
-
-        struct kp_sev_cmd {
-            uint32_t id;
-            uint32_t pad0;
-            uint64_t data;
-            uint32_t error;
-            uint32_t sev_fd;
-        };
-        _Static_assert(sizeof(struct kp_sev_cmd) == 24, "kvm_sev_cmd");
-
-        struct kp_sev_init {
-            uint64_t vmsa_features;
-            uint32_t flags;
-            uint16_t ghcb_version;
-            uint16_t pad1;
-            uint32_t pad2[8];
-        };
-        _Static_assert(sizeof(struct kp_sev_init) == 48, "kvm_sev_init");
-
-        struct kp_sev_snp_launch_start {
-            uint64_t policy;
-            uint8_t gosvw[16];
-            uint16_t flags;
-            uint8_t pad0[6];
-            uint64_t pad1[4];
-        };
-        _Static_assert(sizeof(struct kp_sev_snp_launch_start) == 64, "kvm_sev_snp_launch_start");
-
-        struct kp_sev_snp_launch_update {
-            uint64_t gfn_start;
-            uint64_t uaddr;
-            uint64_t len;
-            uint8_t type;
-            uint8_t pad0;
-            uint16_t flags;
-            uint32_t pad1;
-            uint64_t pad2[4];
-        };
-        _Static_assert(sizeof(struct kp_sev_snp_launch_update) == 64, "kvm_sev_snp_launch_update");
-
-        struct kp_sev_snp_launch_finish {
-            uint64_t id_block_uaddr;
-            uint64_t id_auth_uaddr;
-            uint8_t id_block_en;
-            uint8_t auth_key_en;
-            uint8_t vcek_disabled;
-            uint8_t host_data[32];
-            uint8_t pad0[3];
-            uint16_t flags;
-            uint64_t pad1[4];
-        };
-        _Static_assert(sizeof(struct kp_sev_snp_launch_finish) == 88, "kvm_sev_snp_launch_finish");
-
-        struct kp_tdx_cmd {
-            uint32_t id;
-            uint32_t flags;
-            uint64_t data;
-            uint64_t hw_error;
-        };
-        _Static_assert(sizeof(struct kp_tdx_cmd) == 24, "kvm_tdx_cmd");
-
-        struct kp_tdx_capabilities {
-            uint64_t supported_attrs;
-            uint64_t supported_xfam;
-            uint64_t kernel_tdvmcallinfo_1_r11;
-            uint64_t user_tdvmcallinfo_1_r11;
-            uint64_t kernel_tdvmcallinfo_1_r12;
-            uint64_t user_tdvmcallinfo_1_r12;
-            uint64_t reserved[250];
-            uint32_t cpuid_nent;
-            uint32_t cpuid_padding;
-            struct kp_cpuid_entry2 cpuid_entries[];
-        };
-        _Static_assert(sizeof(struct kp_tdx_capabilities) == 2056, "kvm_tdx_capabilities");
-
-        struct kp_tdx_init_vm {
-            uint64_t attributes;
-            uint64_t xfam;
-            uint64_t mrconfigid[6];
-            uint64_t mrowner[6];
-            uint64_t mrownerconfig[6];
-            uint64_t reserved[12];
-            uint32_t cpuid_nent;
-            uint32_t cpuid_padding;
-            struct kp_cpuid_entry2 cpuid_entries[];
-        };
-        _Static_assert(sizeof(struct kp_tdx_init_vm) == 264, "kvm_tdx_init_vm");
-
-        struct kp_tdx_init_mem_region {
-            uint64_t source_addr;
-            uint64_t gpa;
-            uint64_t nr_pages;
-        };
-        _Static_assert(sizeof(struct kp_tdx_init_mem_region) == 24, "kvm_tdx_init_mem_region");
-
-        """
-
-    private static let arm64 = """
-        struct kp_vcpu_init {
-            uint32_t target;
-            uint32_t features[7];
-        };
-        _Static_assert(sizeof(struct kp_vcpu_init) == 32, "kvm_vcpu_init");
-
-        /* Posted Arm CCA series v14 (not merged). */
-        struct kp_arm_rmi_populate {
-            uint64_t base;
-            uint64_t size;
-            uint64_t source_uaddr;
-            uint32_t flags;
-            uint32_t reserved;
-        };
-        _Static_assert(sizeof(struct kp_arm_rmi_populate) == 32, "kvm_arm_rmi_populate");
-
-        """
+    private static let arm64: [Layout] = [
+        Layout(name: "vcpu_init", fields: ["uint32_t target;", "uint32_t features[7];"], size: 32),
+        Layout(name: "arm_rmi_populate", fields: ["uint64_t base;", "uint64_t size;", "uint64_t source_uaddr;", "uint32_t flags;", "uint32_t reserved;"], size: 32, note: "Posted Arm CCA series v14 (not merged)."),
+    ]
 }
 
 // MARK: - Hypercalls
