@@ -45,4 +45,13 @@ struct StepRegistryTests {
         #expect(result.status != 0)
         #expect(result.stderr.contains("ExtraStep (ExtraStep.swift) is not listed in Scripts/steps.txt"))
     }
+
+    /// Step kinds that share a protocol keep its specialised defaults (VMX's address steps are x86 only).
+    @Test func sharedStepDefaultsApply() {
+        for kind in [OperationKind.setTSSAddr, .setIdentityMapAddr] {
+            #expect(kind.architectures == [.x86_64])
+            #expect(kind.allowedKinds == [.vm])
+        }
+        #expect(PlanTextRenderer.line(for: Step("tss", .setTSSAddr(address: 0xfffb_d000))) == "KVM_SET_TSS_ADDR %vm addr=0xfffbd000")
+    }
 }

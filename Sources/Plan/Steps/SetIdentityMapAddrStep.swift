@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// `KVM_SET_IDENTITY_MAP_ADDR` on `%vm`: one page outside RAM for VMX's identity map (before any vCPU).
-public struct SetIdentityMapAddrStep: StepKind {
+public struct SetIdentityMapAddrStep: StepKind, VMAddressStep {
     public var on: FdRef
     public var address: UInt64
 
@@ -13,27 +13,9 @@ public struct SetIdentityMapAddrStep: StepKind {
     // MARK: What it is
 
     static let op = "KVM_SET_IDENTITY_MAP_ADDR"
-    static let allowedKinds: Set<FdKind> = [.vm]
-    static let architectures: Set<PlanArch> = [.x86_64]
-
-    var actsOn: FdRef? { on }
-
     func ioctls(arch: PlanArch) -> [Ioctl] { [.setIdentityMapAddr] }
 
-    // MARK: JSON
-
-    var jsonArgs: [String: JSONValue] { ["address": .number(address)] }
-
-    static func decode(_ d: inout StepDecoder) throws(PlanDecodingError) -> Self {
-        Self(on: try d.on(), address: try d.args.uint64("address"))
-    }
-
-    // MARK: Text
-
-    var textArguments: [String] {
-        let hex = PlanFormatting.hex
-        return ["addr=\(hex(address))"]
-    }
+    // JSON, text and decoding: VMAddressStep.
 
     // MARK: C reproducer
 

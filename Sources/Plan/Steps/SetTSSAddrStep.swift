@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// `KVM_SET_TSS_ADDR` on `%vm`: three pages outside RAM for Intel VMX's real-mode TSS (before any vCPU).
-public struct SetTSSAddrStep: StepKind {
+public struct SetTSSAddrStep: StepKind, VMAddressStep {
     public var on: FdRef
     public var address: UInt64
 
@@ -13,27 +13,9 @@ public struct SetTSSAddrStep: StepKind {
     // MARK: What it is
 
     static let op = "KVM_SET_TSS_ADDR"
-    static let allowedKinds: Set<FdKind> = [.vm]
-    static let architectures: Set<PlanArch> = [.x86_64]
-
-    var actsOn: FdRef? { on }
-
     func ioctls(arch: PlanArch) -> [Ioctl] { [.setTSSAddr] }
 
-    // MARK: JSON
-
-    var jsonArgs: [String: JSONValue] { ["address": .number(address)] }
-
-    static func decode(_ d: inout StepDecoder) throws(PlanDecodingError) -> Self {
-        Self(on: try d.on(), address: try d.args.uint64("address"))
-    }
-
-    // MARK: Text
-
-    var textArguments: [String] {
-        let hex = PlanFormatting.hex
-        return ["addr=\(hex(address))"]
-    }
+    // JSON, text and decoding: VMAddressStep.
 
     // MARK: C reproducer
 
