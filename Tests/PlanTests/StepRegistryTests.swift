@@ -52,6 +52,11 @@ struct StepRegistryTests {
             #expect(kind.architectures == [.x86_64])
             #expect(kind.allowedKinds == [.vm])
         }
+        for kind in OperationKind.allCases where kind.command != nil {
+            #expect(kind.op == "KVM_MEMORY_ENCRYPT_OP" && kind.architectures == [.x86_64] && kind.hardwareNote != nil)
+        }
+        #expect(Operation.snpLaunchStart(policy: 0x30000).fdUses.map(\.field) == ["fd", "sev"])
+        #expect(Operation.tdxInitVCPU(vcpu: .vcpu(0)).on == .vcpu(0))
         #expect(PlanTextRenderer.line(for: Step("tss", .setTSSAddr(address: 0xfffb_d000))) == "KVM_SET_TSS_ADDR %vm addr=0xfffbd000")
     }
 }

@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// `KVM_SEV_INIT2` (22).
-public struct SEVInit2Step: StepKind {
+public struct SEVInit2Step: StepKind, SEVCommandStep {
     public var on: FdRef
     public var sev: FdRef
     public var vmsaFeatures: UInt64
@@ -16,21 +16,7 @@ public struct SEVInit2Step: StepKind {
 
     // MARK: What it is
 
-    static let op = "KVM_MEMORY_ENCRYPT_OP"
     static let command: String? = "KVM_SEV_INIT2"
-    static let allowedKinds: Set<FdKind> = [.vm]
-    static let architectures: Set<PlanArch> = [.x86_64]
-    static let hardwareNote: String? = "needs an AMD EPYC host with SEV-SNP enabled in firmware and kvm_amd.sev_snp=1"
-
-    var actsOn: FdRef? { on }
-
-    var fdUses: [FdUse] {
-        var uses = actsOnUse
-        uses.append(FdUse(field: "sev", ref: sev, allowed: [.sev]))
-        return uses
-    }
-
-    func ioctls(arch: PlanArch) -> [Ioctl] { [.memoryEncryptOp] }
 
     // MARK: JSON
 

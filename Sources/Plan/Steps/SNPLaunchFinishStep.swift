@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// `KVM_SEV_SNP_LAUNCH_FINISH` (102), with the manifest's `sev-snp` host data and ID block.
-public struct SNPLaunchFinishStep: StepKind {
+public struct SNPLaunchFinishStep: StepKind, SEVCommandStep {
     public var on: FdRef
     public var sev: FdRef
     public var finish: SNPLaunchFinish
@@ -14,21 +14,7 @@ public struct SNPLaunchFinishStep: StepKind {
 
     // MARK: What it is
 
-    static let op = "KVM_MEMORY_ENCRYPT_OP"
     static let command: String? = "KVM_SEV_SNP_LAUNCH_FINISH"
-    static let allowedKinds: Set<FdKind> = [.vm]
-    static let architectures: Set<PlanArch> = [.x86_64]
-    static let hardwareNote: String? = "needs an AMD EPYC host with SEV-SNP enabled in firmware and kvm_amd.sev_snp=1"
-
-    var actsOn: FdRef? { on }
-
-    var fdUses: [FdUse] {
-        var uses = actsOnUse
-        uses.append(FdUse(field: "sev", ref: sev, allowed: [.sev]))
-        return uses
-    }
-
-    func ioctls(arch: PlanArch) -> [Ioctl] { [.memoryEncryptOp] }
 
     // MARK: JSON
 

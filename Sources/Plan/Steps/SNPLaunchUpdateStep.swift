@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// `KVM_SEV_SNP_LAUNCH_UPDATE` (101): encrypt (and measure) `[gpa, gpa+size)` from `source`.
-public struct SNPLaunchUpdateStep: StepKind {
+public struct SNPLaunchUpdateStep: StepKind, SEVCommandStep {
     public var on: FdRef
     public var sev: FdRef
     public var gpa: UInt64
@@ -20,13 +20,7 @@ public struct SNPLaunchUpdateStep: StepKind {
 
     // MARK: What it is
 
-    static let op = "KVM_MEMORY_ENCRYPT_OP"
     static let command: String? = "KVM_SEV_SNP_LAUNCH_UPDATE"
-    static let allowedKinds: Set<FdKind> = [.vm]
-    static let architectures: Set<PlanArch> = [.x86_64]
-    static let hardwareNote: String? = "needs an AMD EPYC host with SEV-SNP enabled in firmware and kvm_amd.sev_snp=1"
-
-    var actsOn: FdRef? { on }
 
     var fdUses: [FdUse] {
         var uses = actsOnUse
@@ -34,8 +28,6 @@ public struct SNPLaunchUpdateStep: StepKind {
         uses.append(FdUse(field: "source.map", ref: source.map, allowed: [.mapping]))
         return uses
     }
-
-    func ioctls(arch: PlanArch) -> [Ioctl] { [.memoryEncryptOp] }
 
     // MARK: JSON
 

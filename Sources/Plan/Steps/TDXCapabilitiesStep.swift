@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// `KVM_TDX_CAPABILITIES` (0) on `%vm`.
-public struct TDXCapabilitiesStep: StepKind {
+public struct TDXCapabilitiesStep: StepKind, TDXCommandStep {
     public var on: FdRef
 
     public init(on: FdRef = .vm) {
@@ -10,15 +10,10 @@ public struct TDXCapabilitiesStep: StepKind {
 
     // MARK: What it is
 
-    static let op = "KVM_MEMORY_ENCRYPT_OP"
     static let command: String? = "KVM_TDX_CAPABILITIES"
     static let allowedKinds: Set<FdKind> = [.vm]
-    static let architectures: Set<PlanArch> = [.x86_64]
-    static let hardwareNote: String? = "needs an Intel host with TDX enabled (TDX module loaded, kvm_intel.tdx=1)"
 
     var actsOn: FdRef? { on }
-
-    func ioctls(arch: PlanArch) -> [Ioctl] { [.memoryEncryptOp] }
 
     // MARK: JSON
 

@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// `KVM_TDX_INIT_MEM_REGION` (3) on a vCPU: add `nrPages` 4 KiB pages at `gpa` from `source`.
-public struct TDXInitMemRegionStep: StepKind {
+public struct TDXInitMemRegionStep: StepKind, TDXCommandStep {
     public var vcpu: FdRef
     public var gpa: UInt64
     public var nrPages: UInt64
@@ -18,11 +18,8 @@ public struct TDXInitMemRegionStep: StepKind {
 
     // MARK: What it is
 
-    static let op = "KVM_MEMORY_ENCRYPT_OP"
     static let command: String? = "KVM_TDX_INIT_MEM_REGION"
     static let allowedKinds: Set<FdKind> = [.vcpu]
-    static let architectures: Set<PlanArch> = [.x86_64]
-    static let hardwareNote: String? = "needs an Intel host with TDX enabled (TDX module loaded, kvm_intel.tdx=1)"
 
     var actsOn: FdRef? { vcpu }
 
@@ -31,8 +28,6 @@ public struct TDXInitMemRegionStep: StepKind {
         uses.append(FdUse(field: "source.map", ref: source.map, allowed: [.mapping]))
         return uses
     }
-
-    func ioctls(arch: PlanArch) -> [Ioctl] { [.memoryEncryptOp] }
 
     // MARK: JSON
 

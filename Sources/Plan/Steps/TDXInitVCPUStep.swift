@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// `KVM_TDX_INIT_VCPU` (2) on a vCPU.
-public struct TDXInitVCPUStep: StepKind {
+public struct TDXInitVCPUStep: StepKind, TDXCommandStep {
     public var vcpu: FdRef
 
     public init(vcpu: FdRef) {
@@ -10,15 +10,10 @@ public struct TDXInitVCPUStep: StepKind {
 
     // MARK: What it is
 
-    static let op = "KVM_MEMORY_ENCRYPT_OP"
     static let command: String? = "KVM_TDX_INIT_VCPU"
     static let allowedKinds: Set<FdKind> = [.vcpu]
-    static let architectures: Set<PlanArch> = [.x86_64]
-    static let hardwareNote: String? = "needs an Intel host with TDX enabled (TDX module loaded, kvm_intel.tdx=1)"
 
     var actsOn: FdRef? { vcpu }
-
-    func ioctls(arch: PlanArch) -> [Ioctl] { [.memoryEncryptOp] }
 
     // MARK: JSON
 

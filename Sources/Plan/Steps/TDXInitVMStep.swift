@@ -1,7 +1,7 @@
 import Diagnostics
 
 /// `KVM_TDX_INIT_VM` (1) on `%vm`; `gpaw` (48 or 52) goes into CPUID 0x80000008 EAX[23:16].
-public struct TDXInitVMStep: StepKind {
+public struct TDXInitVMStep: StepKind, TDXCommandStep {
     public var on: FdRef
     public var attributes: UInt64
     public var xfam: UInt64
@@ -20,15 +20,10 @@ public struct TDXInitVMStep: StepKind {
 
     // MARK: What it is
 
-    static let op = "KVM_MEMORY_ENCRYPT_OP"
     static let command: String? = "KVM_TDX_INIT_VM"
     static let allowedKinds: Set<FdKind> = [.vm]
-    static let architectures: Set<PlanArch> = [.x86_64]
-    static let hardwareNote: String? = "needs an Intel host with TDX enabled (TDX module loaded, kvm_intel.tdx=1)"
 
     var actsOn: FdRef? { on }
-
-    func ioctls(arch: PlanArch) -> [Ioctl] { [.memoryEncryptOp] }
 
     func argumentProblems(arch: PlanArch) -> [(field: String, message: String)] {
         var problems: [(field: String, message: String)] = []
