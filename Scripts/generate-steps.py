@@ -79,21 +79,23 @@ def main():
 /// (`.run(vcpu: .vm)` is an error, as in syzkaller's resource types).
 public enum Operation: Hashable, Sendable {
 """)
-    for case, name in cases:
-        plan.append(f"    case {case}({name})\n")
+    def switch(signature, doc, body):
+        """A computed property switching over every step kind: `body(case, name)` is one case line's text."""
+        text = f"    /// {doc}\n" if doc else ""
+        text += f"    {signature} {{\n        switch self {{\n"
+        text += "".join(f"        case {body(case, name)}\n" for case, name in cases)
+        return text + "        }\n    }\n"
+
+    plan.append("".join(f"    case {case}({name})\n" for case, name in cases))
     plan.append("}\n\n/// The cases of `Operation`, without their arguments.\npublic enum OperationKind: String, CaseIterable, Hashable, Sendable {\n")
-    for case, _ in cases:
-        plan.append(f"    case {case}\n")
-    plan.append("}\n\nextension Operation {\n    /// The step kind's type with the step's arguments.\n    var step: any StepKind {\n        switch self {\n")
-    for case, _ in cases:
-        plan.append(f"        case .{case}(let step): step\n")
-    plan.append("        }\n    }\n\n    public var kind: OperationKind {\n        switch self {\n")
-    for case, _ in cases:
-        plan.append(f"        case .{case}: .{case}\n")
-    plan.append("        }\n    }\n}\n\nextension OperationKind {\n    /// The step kind's type.\n    var stepType: any StepKind.Type {\n        switch self {\n")
-    for case, name in cases:
-        plan.append(f"        case .{case}: {name}.self\n")
-    plan.append("        }\n    }\n}\n")
+    plan.append("".join(f"    case {case}\n" for case, _ in cases))
+    plan.append("}\n\nextension Operation {\n")
+    plan.append(switch("var step: any StepKind", "The step kind's type with the step's arguments.", lambda c, n: f".{c}(let step): step"))
+    plan.append("\n")
+    plan.append(switch("public var kind: OperationKind", None, lambda c, n: f".{c}: .{c}"))
+    plan.append("}\n\nextension OperationKind {\n")
+    plan.append(switch("var stepType: any StepKind.Type", "The step kind's type.", lambda c, n: f".{c}: {n}.self"))
+    plan.append("}\n")
     for case, name in cases:
         plan.append(f"\nextension {name} {{\n    var operation: Operation {{ .{case}(self) }}\n}}\n")
 
