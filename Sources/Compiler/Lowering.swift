@@ -311,12 +311,10 @@ struct PlanBuilder {
                 at: at)
             guard populates else { continue }
             let pageSource = Address(source.map, offset: source.offset - (piece.gpa - pageStart))
-            // The pages as the launch command reads them: zeros around the payload bytes (a fresh mapping).
-            var pages = [UInt8](repeating: 0, count: Int(span))
-            pages.replaceSubrange(Int(piece.gpa - pageStart)..<Int(piece.gpa - pageStart) + slice.count, with: slice)
             backEnd.populate(
                 PopulatedPiece(
-                    suffix: suffix, pageStart: pageStart, span: span, pages: pages, source: pageSource, measured: measured,
+                    suffix: suffix, pageStart: pageStart, span: span, bytes: slice, offsetInPage: piece.gpa - pageStart,
+                    source: pageSource, measured: measured,
                     at: payload.measured?.location ?? at),
                 in: &self)
         }

@@ -40,12 +40,23 @@ struct PopulatedPiece {
     /// The first page of the piece and the whole pages it spans.
     var pageStart: UInt64
     var span: UInt64
-    /// The piece's pages as the launch command reads them: zeros around the payload bytes.
-    var pages: [UInt8]
+    /// The piece's payload bytes and where they start in the first page.
+    var bytes: [UInt8]
+    var offsetInPage: UInt64
     /// The shared source of the first page.
     var source: Address
     var measured: Bool
     var at: SourceLocation?
+}
+
+extension PopulatedPiece {
+    /// The piece's pages as the launch command reads them: zeros around the payload bytes (a fresh mapping).
+    /// Built only by the back end that measures them (SEV-SNP's digest).
+    var pages: [UInt8] {
+        var pages = [UInt8](repeating: 0, count: Int(span))
+        pages.replaceSubrange(Int(offsetInPage)..<Int(offsetInPage) + bytes.count, with: bytes)
+        return pages
+    }
 }
 
 extension PlatformLowering {
