@@ -13,55 +13,25 @@ public enum BootState {
         X86BootArea.writes(mode: mode, ram: ram, hugePages1G: hugePages1G)
     }
 
-    /// Special registers for `mode`, starting from the vCPU's reset state `base`.
-    public static func specialRegisters(mode: Mode, entry: UInt64, base: SpecialRegisters) -> SpecialRegisters {
+    /// The registers of a boot (`X86BootRegisters`, the one home of their values) as KVM's structs: the special
+    /// registers changed from the vCPU's reset state `base`, the general registers whole.
+    public static func kvmRegisters(_ boot: X86BootRegisters, base: SpecialRegisters) -> (SpecialRegisters, Registers) {
         var s = base
-        switch mode {
-        case .real:
-            let selector = UInt16(truncatingIfNeeded: (entry >> 4) & 0xF000)
-            s.cs = Segment(base: UInt64(selector) << 4, limit: 0xFFFF, selector: selector, type: 0xB, present: true, s: true)
-            for keyPath in [\SpecialRegisters.ds, \.es, \.fs, \.gs, \.ss] {
-                s[keyPath: keyPath] = Segment(base: 0, limit: 0xFFFF, selector: 0, type: 0x3, present: true, s: true)
-            }
-            s.cr0 &= ~UInt64(0x8000_0001)
-        case .protected, .long:
-            let long = mode == .long
-            s.gdt = DescriptorTable(base: X86BootArea.gdtAddress, limit: X86BootArea.gdtLimit)
-            s.cs = Segment(
-                base: 0, limit: 0xFFFF_FFFF, selector: X86BootArea.codeSelector, type: 0xB, present: true, db: !long, s: true,
-                l: long, g: true)
-            let data = Segment(
-                base: 0, limit: 0xFFFF_FFFF, selector: X86BootArea.dataSelector, type: 0x3, present: true, db: true, s: true, g: true)
-            for keyPath in [\SpecialRegisters.ds, \.es, \.fs, \.gs, \.ss] { s[keyPath: keyPath] = data }
-            s.cr0 = X86BootArea.cr0ProtectedMode
-            if long {
-                s.cr0 |= X86BootArea.cr0Paging
-                s.cr3 = X86BootArea.pml4Address
-                s.cr4 = X86BootArea.cr4PAE
-                s.efer = X86BootArea.eferLongMode
-            }
-        }
-        return s
+        s.cs = segment(boot.code)
+        for keyPath in [\SpecialRegisters.ds, \.es, \.fs, \.gs, \.ss] { s[keyPath: keyPath] = segment(boot.data) }
+        if let gdt = boot.gdt { s.gdt = DescriptorTable(base: gdt.base, limit: gdt.limit) }
+        s.cr0 = (boot.cr0 ?? s.cr0) & ~boot.cr0Clear
+        s.cr3 = boot.cr3 ?? s.cr3
+        s.cr4 = boot.cr4 ?? s.cr4
+        s.efer = boot.efer ?? s.efer
+        var r = Registers()
+        (r.rip, r.rsi, r.rdi, r.rsp, r.rflags) = (boot.rip, boot.rsi, boot.rdi, boot.rsp, boot.rflags)
+        return (s, r)
     }
 
-    /// The Linux boot protocol's 64-bit entry: RIP = entry, RSI = the zero page (0x8000), RSP = 0x10000 (the
-    /// top of the boot area; the kernel switches to its own stack at once), everything else 0, interrupts off.
-    public static func linuxRegisters(entry: UInt64) -> Registers {
-        var r = Registers()
-        r.rip = entry
-        r.rsi = LinuxBootArea.zeroPage
-        r.rsp = LinuxBootArea.stackTop
-        r.rflags = 0x2
-        return r
-    }
-
-    /// General registers: RIP (IP in real mode) at the entry, RDI = vCPU index, RSI = vCPU count.
-    public static func registers(mode: Mode, entry: UInt64, index: Int, count: Int) -> Registers {
-        var r = Registers()
-        r.rip = mode == .real ? entry - ((entry >> 4) & 0xF000) << 4 : entry
-        r.rdi = UInt64(index)
-        r.rsi = UInt64(count)
-        r.rflags = 0x2
-        return r
+    static func segment(_ x: X86BootRegisters.Segment) -> Segment {
+        Segment(
+            base: x.base, limit: x.limit, selector: x.selector, type: x.type, present: x.present, dpl: x.dpl, db: x.db, s: x.s,
+            l: x.l, g: x.g, avl: x.avl)
     }
 }

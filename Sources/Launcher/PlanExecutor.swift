@@ -1,3 +1,4 @@
+import GuestLayout
 import KVM
 import Plan
 import SystemPackage
@@ -362,10 +363,11 @@ final class PlanExecutor {
 
     // MARK: Boot state
 
-    func boot(_ step: Step, _ ref: FdRef, mode: BootMode, entry: UInt64, count: UInt32) throws -> String {
+    func boot(_ step: Step, _ ref: FdRef, mode: BootMode, registers boot: X86BootRegisters?) throws -> String {
         #if arch(x86_64)
         let vcpu = try requireVCPU(ref, step)
-        guard let index = ref.index else { throw missing(ref) }
+        guard ref.index != nil else { throw missing(ref) }
+        guard let boot else { throw unsupported(step) }
         let bootMode: BootState.Mode
         switch mode {
         case .real: bootMode = .real
@@ -378,10 +380,8 @@ final class PlanExecutor {
             note = try writeBootArea(bootMode)
             bootAreaWritten = true
         }
-        let sregs = BootState.specialRegisters(mode: bootMode, entry: entry, base: try vcpu.getSregs())
+        let (sregs, regs) = BootState.kvmRegisters(boot, base: try vcpu.getSregs())
         try vcpu.setSregs(sregs)
-        var regs = BootState.registers(mode: bootMode, entry: entry, index: Int(index), count: Int(count))
-        if mode == .linux { regs = BootState.linuxRegisters(entry: entry) }
         try vcpu.setRegs(regs)
         return "rip=\(hex(regs.rip)) rdi=\(regs.rdi) rsi=\(regs.rsi)" + note
         #else

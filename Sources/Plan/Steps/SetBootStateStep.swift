@@ -57,6 +57,23 @@ public struct SetBootStateStep: StepKind {
         Self.bootState(vcpu: c.v(vcpu), index: vcpu.index ?? 0, mode: mode, entry: entry, count: vcpuCount, id: c.id)
     }
 
+    /// The registers this step gives an x86 vCPU (`X86BootRegisters`, the one home of their values: the launcher,
+    /// the C reproducer and the SEV-SNP VMSA model read them here); nil for an arm64 mode.
+    public var x86Registers: X86BootRegisters? {
+        Self.x86Registers(mode: mode, entry: entry, index: vcpu.index ?? 0, count: vcpuCount)
+    }
+
+    static func x86Registers(mode: BootMode, entry: UInt64, index: UInt32, count: UInt32) -> X86BootRegisters? {
+        let (index, count) = (Int(index), Int(count))
+        switch mode {
+        case .real: return .payload(mode: .real, entry: entry, index: index, count: count)
+        case .protected: return .payload(mode: .protected, entry: entry, index: index, count: count)
+        case .long: return .payload(mode: .long, entry: entry, index: index, count: count)
+        case .linux: return .linux(entry: entry)
+        case .el1: return nil
+        }
+    }
+
     /// Register state as the launcher sets it (Launcher/BootState), from the guest layout (`X86BootArea`,
     /// `LinuxBootArea`): the flat GDT and identity page tables of the boot area (not written here: the guest does
     /// not run), RIP = entry, RDI = vCPU index, RSI = vCPU count.
@@ -73,54 +90,31 @@ public struct SetBootStateStep: StepKind {
             "    if (kp_ioctl(\(vcpu), KP_KVM_GET_SREGS, &s) < 0) kp_fail(\(id), \"KVM_GET_SREGS\");",
         ]
         let hex = PlanFormatting.hex
-        func selector(_ value: UInt16) -> String {
-            let digits = String(value, radix: 16)
-            return "0x" + (digits.count < 2 ? "0" + digits : digits)
+        guard let boot = Self.x86Registers(mode: mode, entry: entry, index: index, count: count) else { return lines }
+        func segment(_ x: X86BootRegisters.Segment) -> String {
+            func bit(_ b: Bool) -> Int { b ? 1 : 0 }
+            return "(struct kp_segment){ .base = \(hex(x.base)), .limit = \(hex(UInt64(x.limit))), .selector = \(hex(UInt64(x.selector))), "
+                + ".type = \(hex(UInt64(x.type))), .present = \(bit(x.present)), .dpl = \(x.dpl), .db = \(bit(x.db)), .s = \(bit(x.s)), "
+                + ".l = \(bit(x.l)), .g = \(bit(x.g)), .avl = \(bit(x.avl)) }"
         }
-        var rip = entry
-        switch mode {
-        case .real:
-            let selector = (entry >> 4) & 0xF000
-            rip = entry - (selector << 4)
-            lines += [
-                "    s.cs.base = 0x\(String(selector << 4, radix: 16)); s.cs.limit = 0xffff; s.cs.selector = 0x\(String(selector, radix: 16));",
-                "    s.cs.type = 0xb; s.cs.present = 1; s.cs.s = 1; s.cs.db = 0; s.cs.l = 0; s.cs.g = 0;",
-                "    s.ds = s.es = s.fs = s.gs = s.ss = s.cs;", "    s.ds.base = 0; s.ds.selector = 0; s.ds.type = 0x3;",
-                "    s.es = s.fs = s.gs = s.ss = s.ds;", "    s.cr0 &= ~0x80000001ULL;",
-            ]
-        case .protected, .long, .linux:
-            let long = mode != .protected
-            lines += [
-                "    memset(&s.cs, 0, sizeof s.cs);", "    s.gdt.base = \(hex(X86BootArea.gdtAddress)); s.gdt.limit = 3 * 8 - 1;",
-                "    s.cs.limit = 0xffffffff; s.cs.selector = \(selector(X86BootArea.codeSelector)); s.cs.type = 0xb; s.cs.present = 1; s.cs.s = 1; s.cs.g = 1;",
-                "    s.cs.db = \(long ? 0 : 1); s.cs.l = \(long ? 1 : 0);", "    s.ds = s.cs;",
-                "    s.ds.selector = \(selector(X86BootArea.dataSelector)); s.ds.type = 0x3; s.ds.db = 1; s.ds.l = 0;", "    s.es = s.fs = s.gs = s.ss = s.ds;",
-                "    s.cr0 = \(hex(X86BootArea.cr0ProtectedMode)); /* PE | ET */",
-            ]
-            if long {
-                lines += [
-                    "    s.cr0 |= \(hex(X86BootArea.cr0Paging))ULL; /* PG */",
-                    "    s.cr3 = \(hex(X86BootArea.pml4Address)); /* PML4 of the launcher's identity map */",
-                    "    s.cr4 = \(hex(X86BootArea.cr4PAE)); /* PAE */", "    s.efer = \(hex(X86BootArea.eferLongMode)); /* LME | LMA */",
-                ]
-            }
-        case .el1:
-            break
+        lines += ["    s.cs = \(segment(boot.code));", "    s.ds = s.es = s.fs = s.gs = s.ss = \(segment(boot.data));"]
+        if let gdt = boot.gdt { lines.append("    s.gdt.base = \(hex(gdt.base)); s.gdt.limit = \(gdt.limit);") }
+        if let cr0 = boot.cr0 { lines.append("    s.cr0 = \(hex(cr0)); /* \(cr0 & X86BootArea.cr0Paging != 0 ? "PG | " : "")PE | ET */") }
+        if boot.cr0Clear != 0 { lines.append("    s.cr0 &= ~\(hex(boot.cr0Clear))ULL; /* PG, PE off */") }
+        let notes = ["cr3": "PML4 of the launcher's identity map", "cr4": "PAE", "efer": "LME | LMA"]
+        for (name, value) in [("cr3", boot.cr3), ("cr4", boot.cr4), ("efer", boot.efer)] {
+            if let value { lines.append("    s.\(name) = \(hex(value)); /* \(notes[name] ?? "") */") }
         }
         lines += [
             "    if (kp_ioctl(\(vcpu), KP_KVM_SET_SREGS, &s) < 0) kp_fail(\(id), \"KVM_SET_SREGS\");", "    memset(&r, 0, sizeof r);",
-            "    r.rip = 0x\(String(rip, radix: 16))ULL;",
         ]
-        if mode == .linux {
-            lines += [
-                "    r.rsi = \(hex(LinuxBootArea.zeroPage)); /* the zero page (boot protocol) */",
-                "    r.rsp = \(hex(LinuxBootArea.stackTop));",
-            ]
-        } else {
-            lines += ["    r.rdi = \(index); /* vCPU index */", "    r.rsi = \(count); /* vCPU count */"]
-        }
+        let linux = mode == .linux
+        lines.append("    r.rip = \(hex(boot.rip));")
+        if !linux { lines.append("    r.rdi = \(boot.rdi); /* vCPU index */") }
+        lines.append("    r.rsi = \(hex(boot.rsi)); /* \(linux ? "the zero page (boot protocol)" : "vCPU count") */")
+        if boot.rsp != 0 { lines.append("    r.rsp = \(hex(boot.rsp)); /* the boot stack */") }
         lines += [
-            "    r.rflags = 0x2;",
+            "    r.rflags = \(hex(boot.rflags));",
             "    if (kp_ioctl(\(vcpu), KP_KVM_SET_REGS, &r) < 0) kp_fail(\(id), \"KVM_SET_REGS\");", "}",
         ]
         return lines
