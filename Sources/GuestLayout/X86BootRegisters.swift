@@ -41,6 +41,11 @@ public struct X86BootRegisters: Hashable, Sendable {
     public struct Table: Hashable, Sendable {
         public var base: UInt64
         public var limit: UInt16
+
+        public init(base: UInt64, limit: UInt16) {
+            self.base = base
+            self.limit = limit
+        }
     }
 
     /// GDTR, when the boot has a GDT (protected and long mode: the boot area's).

@@ -74,7 +74,11 @@ extension Plan {
     private var jsonBodyMembers: [String: JSONValue] {
         var members = jsonCoreMembers
         // Present only when computed, so plans without a measurement keep their bytes.
-        if let measurement { members["measurement"] = .object(["snp-launch-updates": .string(measurement.snpLaunchUpdates)]) }
+        if let measurement {
+            var object: [String: JSONValue] = ["snp-launch-updates": .string(measurement.snpLaunchUpdates)]
+            if let digest = measurement.snpLaunchDigest { object["snp-launch-digest"] = .string(digest) }
+            members["measurement"] = .object(object)
+        }
         return members
     }
 
@@ -253,12 +257,17 @@ extension Plan {
         var measurement: PlanMeasurement?
         if let value = root.optional("measurement") {
             var reader = try ObjectReader(value, path: "measurement", context: top)
-            let text = try reader.string("snp-launch-updates")
-            guard text.hasPrefix("sha384:"), let bytes = HexBytes.decode(String(text.dropFirst(7))), bytes.count == 48,
-                HexBytes.encode(bytes) == text.dropFirst(7)
-            else { throw reader.error("snp-launch-updates", "expected sha384: and 96 lower-case hex digits") }
+            func digest(_ key: String, _ text: String) throws(PlanDecodingError) -> String {
+                guard text.hasPrefix("sha384:"), let bytes = HexBytes.decode(String(text.dropFirst(7))), bytes.count == 48,
+                    HexBytes.encode(bytes) == text.dropFirst(7)
+                else { throw reader.error(key, "expected sha384: and 96 lower-case hex digits") }
+                return text
+            }
+            let updates = try digest("snp-launch-updates", try reader.string("snp-launch-updates"))
+            var final: String?
+            if let text = try reader.optionalString("snp-launch-digest") { final = try digest("snp-launch-digest", text) }
             try reader.finish()
-            measurement = PlanMeasurement(snpLaunchUpdates: text)
+            measurement = PlanMeasurement(snpLaunchUpdates: updates, snpLaunchDigest: final)
         }
         let digest = try root.string("sha256")
         try root.finish()

@@ -104,10 +104,15 @@ public struct Plan: Hashable, Sendable {
 /// The expected launch measurement of a plan.
 public struct PlanMeasurement: Hashable, Sendable {
     /// SEV-SNP: the launch digest (`sha384:` + 96 hex) after the plan's LAUNCH_UPDATE steps, in order — the
-    /// firmware's PAGE_INFO chain (SNPLaunchDigest). LAUNCH_FINISH then extends it with each vCPU's VMSA, which
-    /// KVM builds from the registers (sev_es_sync_vmsa); kvmplan does not model the VMSA, so this is not the final
-    /// digest of an attestation report.
+    /// firmware's PAGE_INFO chain (SNPLaunchDigest).
     public var snpLaunchUpdates: String
+    /// SEV-SNP: the final launch digest, the attestation report's MEASUREMENT: the LAUNCH_UPDATEs, then each
+    /// vCPU's VMSA as KVM builds it inside LAUNCH_FINISH (SNPVMSA). Absent in plans written before kvmplan modeled
+    /// the VMSA.
+    public var snpLaunchDigest: String?
 
-    public init(snpLaunchUpdates: String) { self.snpLaunchUpdates = snpLaunchUpdates }
+    public init(snpLaunchUpdates: String, snpLaunchDigest: String? = nil) {
+        self.snpLaunchUpdates = snpLaunchUpdates
+        self.snpLaunchDigest = snpLaunchDigest
+    }
 }

@@ -128,7 +128,11 @@ struct PlanFindings {
                     .measurement, "measured payload content changes (\(PlanFormatting.shortDigest(pa.sha256)) → \(PlanFormatting.shortDigest(pb.sha256))): the launch digest changes",
                     before: pa.source, after: pb.source))
         }
-        if let ma = a.measurement?.snpLaunchUpdates, let mb = b.measurement?.snpLaunchUpdates, ma != mb {
+        // The final digest where both plans carry it, else the LAUNCH_UPDATEs' (plans written before the VMSA model).
+        let final = a.measurement?.snpLaunchDigest != nil && b.measurement?.snpLaunchDigest != nil
+        if let ma = final ? a.measurement?.snpLaunchDigest : a.measurement?.snpLaunchUpdates,
+            let mb = final ? b.measurement?.snpLaunchDigest : b.measurement?.snpLaunchUpdates, ma != mb
+        {
             out.append(
                 Finding(
                     .measurement, "expected SNP launch digest changes (\(ma.prefix(19))… → \(mb.prefix(19))…)",

@@ -60,8 +60,13 @@ public struct PlanTextRenderer: Sendable {
             out += "\n"
         }
         if let measurement = plan.measurement {
-            out += "# measurement: SNP launch digest after the LAUNCH_UPDATEs \(measurement.snpLaunchUpdates)\n"
-            out += "#   (LAUNCH_FINISH then adds each vCPU's VMSA, which kvmplan does not model)\n"
+            if let digest = measurement.snpLaunchDigest {
+                out += "# measurement: SNP launch digest \(digest)\n"
+                out += "#   = the LAUNCH_UPDATEs (\(measurement.snpLaunchUpdates)), then each vCPU's VMSA as KVM builds it\n"
+            } else {
+                out += "# measurement: SNP launch digest after the LAUNCH_UPDATEs \(measurement.snpLaunchUpdates)\n"
+                out += "#   (LAUNCH_FINISH then adds each vCPU's VMSA; this plan does not carry them)\n"
+            }
         }
         out += "\n"
         // Each step's cells once: they size the columns, then fill them.

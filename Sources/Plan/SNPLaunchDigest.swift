@@ -52,4 +52,10 @@ public struct SNPLaunchDigest: Hashable, Sendable {
         case .zero, .unmeasured, .secrets, .cpuid: updateUnhashedPages(pageType: pageType.value, gpa: gpa, size: UInt64(data.count))
         }
     }
+
+    /// Extends the digest as `KVM_SEV_SNP_LAUNCH_FINISH` does with each vCPU's VMSA page (page type VMSA, at
+    /// `SNPVMSA.gpa`), in vCPU creation order.
+    public mutating func launchFinish(vmsaPages: [[UInt8]]) {
+        for page in vmsaPages { update(pageType: 2, gpa: SNPVMSA.gpa, contents: Self.sha384(page)) }
+    }
 }

@@ -9,9 +9,9 @@ import Testing
 /// `GCTX` (PyPI `sev-snp-measure`), fed with pages that a Python script rebuilds from the plan JSON and the payload
 /// file on its own (payload bytes at their load addresses; GDT and page tables from the plan's memslots).
 ///
-/// What the oracle covers: the page-digest chain (PAGE_INFO layout, page types NORMAL/UNMEASURED, GPAs, order) and
-/// the contents of every LAUNCH_UPDATE'd page. What it does not: the VMSA pages LAUNCH_FINISH adds (KVM builds
-/// them from the registers, sev_es_sync_vmsa; kvmplan does not model them), so neither side claims the final digest.
+/// What the oracle covers: the page-digest chain (PAGE_INFO layout, page types NORMAL/UNMEASURED/VMSA, GPAs,
+/// order), the contents of every LAUNCH_UPDATE'd page, and how LAUNCH_FINISH's VMSA pages extend the chain. The
+/// VMSA pages' contents come from kvmplan's model (`SNPVMSA`, its own oracle tests in SNPVMSATests).
 @Suite("SNP launch digest")
 struct SNPDigestTests {
     static let python = Run.which("python3")
@@ -68,19 +68,26 @@ struct SNPDigestTests {
             else:
                 sys.exit('page type ' + a['page-type'])
         print('sha384:' + ctx.hex_ld())
+        for page in open(sys.argv[3]).read().split():
+            ctx.update_vmsa_page(bytes.fromhex(page))
+        print('sha384:' + ctx.hex_ld())
         """#
 
-    static func oracleDigest(_ plan: Plan) throws -> String {
+    /// GCTX's digest after the LAUNCH_UPDATEs, and after `vmsas` as LAUNCH_FINISH's VMSA pages.
+    static func oracleDigest(_ plan: Plan, vmsas: [[UInt8]] = []) throws -> (updates: String, final: String) {
         let directory = try Run.temporaryDirectory("snp-digest")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let planFile = directory + "/plan.json"
         let script = directory + "/oracle.py"
         try plan.jsonString().write(toFile: planFile, atomically: true, encoding: .utf8)
         try oracle.write(toFile: script, atomically: true, encoding: .utf8)
+        let vmsaFile = directory + "/vmsas.txt"
+        try vmsas.map { HexBytes.encode($0) }.joined(separator: "\n").write(toFile: vmsaFile, atomically: true, encoding: .utf8)
         let payload = try #require(plan.payload)
-        let result = try Run.process(try #require(python), [script, planFile, Repo.path(payload.path)])
+        let result = try Run.process(try #require(python), [script, planFile, Repo.path(payload.path), vmsaFile])
         #expect(result.status == 0, "\(result.stderr)")
-        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        return (lines.first ?? "", lines.last ?? "")
     }
 
     static let manifests = ["sev-snp", "gen:protected", "gen:unmeasured", "gen:elf"]
@@ -110,13 +117,16 @@ struct SNPDigestTests {
     }
 
     @Test(
-        "the plan's SNP launch digest equals sev-snp-measure's GCTX over independently rebuilt pages",
+        "the plan's SNP launch digests equal sev-snp-measure's GCTX over independently rebuilt pages, then the VMSA pages",
         .enabled(if: hasOracle, "sev-snp-measure is not installed: pip install sev-snp-measure (the oracle of this test)"),
         arguments: manifests)
     func matchesGCTX(manifest: String) throws {
         let plan = try Self.compile(manifest)
-        let digest = try #require(plan.measurement?.snpLaunchUpdates)
-        #expect(try Self.oracleDigest(plan) == digest)
+        let measurement = try #require(plan.measurement)
+        let vmsas = try #require(SNPVMSA.pages(plan.steps))
+        let oracle = try Self.oracleDigest(plan, vmsas: vmsas)
+        #expect(oracle.updates == measurement.snpLaunchUpdates)
+        #expect(oracle.final == measurement.snpLaunchDigest)
     }
 
     @Test("the PAGE_INFO chain of one NORMAL and one ZERO page, against values computed by sev-snp-measure 0.0.13")
@@ -134,8 +144,8 @@ struct SNPDigestTests {
     @Test("the digest is in the plan's text and JSON, and a diff reports its change as a measurement finding")
     func renderedAndDiffed() throws {
         let plan = try Compile.sample("sev-snp").plan
-        let digest = try #require(plan.measurement?.snpLaunchUpdates)
-        #expect(PlanTextRenderer().render(plan).contains("# measurement: SNP launch digest after the LAUNCH_UPDATEs \(digest)"))
+        let digest = try #require(plan.measurement?.snpLaunchDigest)
+        #expect(PlanTextRenderer().render(plan).contains("# measurement: SNP launch digest \(digest)\n"))
         #expect(try Plan(json: plan.jsonString()).measurement == plan.measurement)
         let other = try Self.compile("gen:protected")
         var b = plan

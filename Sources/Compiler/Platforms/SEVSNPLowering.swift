@@ -5,7 +5,8 @@ import Rules
 /// AMD SEV-SNP: `/dev/sev` before the VM; INIT2 and LAUNCH_START before memory; the vCPUs' boot state (which
 /// writes the boot area they then read as measured private memory) before LAUNCH_UPDATE, which needs the
 /// attributes PRIVATE and measures the payload and the boot area; LAUNCH_FINISH last, measuring the VMSAs
-/// (KVM_UAPI.md §3.2, §8). The plan carries the expected launch digest of its LAUNCH_UPDATEs.
+/// (KVM_UAPI.md §3.2, §8). The plan carries the expected launch digest: its LAUNCH_UPDATEs, then the VMSAs
+/// (SNPVMSA).
 struct SEVSNPLowering: PlatformLowering {
     var planPlatform: PlanPlatform { .sevSNP }
 
@@ -35,7 +36,12 @@ struct SEVSNPLowering: PlatformLowering {
         finish.idBlock = b.context.launchFiles["id-block"]?.file?.bytes
         finish.idAuth = b.context.launchFiles["id-auth"]?.file?.bytes
         b.add("snp.launch-finish", .snpLaunchFinish(finish: finish), at: snp?.location ?? manifest.platform.location)
-        if manifest.payload != nil { b.measurement = b.snpDigest.map { PlanMeasurement(snpLaunchUpdates: $0.text) } }
+        if manifest.payload != nil, let updates = b.snpDigest {
+            var digest = updates
+            let vmsas = SNPVMSA.pages(b.steps)
+            if let vmsas { digest.launchFinish(vmsaPages: vmsas) }
+            b.measurement = PlanMeasurement(snpLaunchUpdates: updates.text, snpLaunchDigest: vmsas == nil ? nil : digest.text)
+        }
     }
 
     func populate(_ piece: PopulatedPiece, in b: inout PlanBuilder) {
