@@ -65,6 +65,21 @@ public struct X86BootRegisters: Hashable, Sendable {
     public var rsp: UInt64 = 0
     public var rflags: UInt64 = 0x2
 
+    /// The control registers (CR0, CR3, CR4, EFER) after the boot's changes to the vCPU's values `current`.
+    public func controlRegisters(_ current: ControlRegisters) -> ControlRegisters {
+        ControlRegisters(
+            cr0: (cr0 ?? current.cr0) & ~cr0Clear, cr3: cr3 ?? current.cr3, cr4: cr4 ?? current.cr4, efer: efer ?? current.efer)
+    }
+
+    /// CR0, CR3, CR4 and EFER as `KVM_GET_SREGS` reports them.
+    public struct ControlRegisters: Hashable, Sendable {
+        public var cr0, cr3, cr4, efer: UInt64
+
+        public init(cr0: UInt64, cr3: UInt64, cr4: UInt64, efer: UInt64) {
+            (self.cr0, self.cr3, self.cr4, self.efer) = (cr0, cr3, cr4, efer)
+        }
+    }
+
     /// A payload's boot in `mode` at `entry`: RIP (IP in real mode, with CS holding the entry's 64 KiB segment) at
     /// the entry, RDI = the vCPU's index, RSI = the vCPU count; the boot area's flat GDT in protected and long mode,
     /// and its identity page tables in long mode.

@@ -20,10 +20,8 @@ public enum BootState {
         s.cs = segment(boot.code)
         for keyPath in [\SpecialRegisters.ds, \.es, \.fs, \.gs, \.ss] { s[keyPath: keyPath] = segment(boot.data) }
         if let gdt = boot.gdt { s.gdt = DescriptorTable(base: gdt.base, limit: gdt.limit) }
-        s.cr0 = (boot.cr0 ?? s.cr0) & ~boot.cr0Clear
-        s.cr3 = boot.cr3 ?? s.cr3
-        s.cr4 = boot.cr4 ?? s.cr4
-        s.efer = boot.efer ?? s.efer
+        let control = boot.controlRegisters(.init(cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer))
+        (s.cr0, s.cr3, s.cr4, s.efer) = (control.cr0, control.cr3, control.cr4, control.efer)
         var r = Registers()
         (r.rip, r.rsi, r.rdi, r.rsp, r.rflags) = (boot.rip, boot.rsi, boot.rdi, boot.rsp, boot.rflags)
         return (s, r)

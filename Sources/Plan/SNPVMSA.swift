@@ -175,10 +175,8 @@ public struct SNPVMSA: Hashable, Sendable {
         s.cs = KVMSegment(b.code)
         for keyPath in [\SpecialRegisters.ds, \.es, \.fs, \.gs, \.ss] { s[keyPath: keyPath] = KVMSegment(b.data) }
         if let gdt = b.gdt { s.gdt = gdt }
-        s.cr0 = (b.cr0 ?? s.cr0) & ~b.cr0Clear
-        s.cr3 = b.cr3 ?? s.cr3
-        s.cr4 = b.cr4 ?? s.cr4
-        s.efer = b.efer ?? s.efer
+        let control = b.controlRegisters(.init(cr0: s.cr0, cr3: s.cr3, cr4: s.cr4, efer: s.efer))
+        (s.cr0, s.cr3, s.cr4, s.efer) = (control.cr0, control.cr3, control.cr4, control.efer)
         setSpecialRegisters(s)
         var r = GeneralRegisters()
         (r.rip, r.rsi, r.rdi, r.rsp, r.rflags) = (b.rip, b.rsi, b.rdi, b.rsp, b.rflags)
