@@ -46,6 +46,8 @@ struct PlanBuilder {
     var deferred: [Step] = []
     /// SNP: the launch digest over the LAUNCH_UPDATE steps, in step order; nil once a page's contents are unknown.
     var snpDigest: SNPLaunchDigest? = SNPLaunchDigest()
+    /// TDX: the TD's MRTD over the KVM_TDX_INIT_MEM_REGION steps, in step order.
+    var tdxMRTD = TDXMRTD()
     /// The expected launch measurement, when the platform's back end computes one.
     var measurement: PlanMeasurement?
     /// The platform's back end (`Platforms/`): a fresh value each time, so passing `&self` to it never

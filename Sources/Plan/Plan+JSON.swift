@@ -75,8 +75,10 @@ extension Plan {
         var members = jsonCoreMembers
         // Present only when computed, so plans without a measurement keep their bytes.
         if let measurement {
-            var object: [String: JSONValue] = ["snp-launch-updates": .string(measurement.snpLaunchUpdates)]
-            if let digest = measurement.snpLaunchDigest { object["snp-launch-digest"] = .string(digest) }
+            var object: [String: JSONValue] = [:]
+            for (key, path) in PlanMeasurement.members {
+                if let value = measurement[keyPath: path] { object[key] = .string(value) }
+            }
             members["measurement"] = .object(object)
         }
         return members
@@ -257,17 +259,19 @@ extension Plan {
         var measurement: PlanMeasurement?
         if let value = root.optional("measurement") {
             var reader = try ObjectReader(value, path: "measurement", context: top)
-            func digest(_ key: String, _ text: String) throws(PlanDecodingError) -> String {
+            var decoded = PlanMeasurement()
+            for (key, path) in PlanMeasurement.members {
+                guard let text = try reader.optionalString(key) else { continue }
                 guard text.hasPrefix("sha384:"), let bytes = HexBytes.decode(String(text.dropFirst(7))), bytes.count == 48,
                     HexBytes.encode(bytes) == text.dropFirst(7)
                 else { throw reader.error(key, "expected sha384: and 96 lower-case hex digits") }
-                return text
+                decoded[keyPath: path] = text
             }
-            let updates = try digest("snp-launch-updates", try reader.string("snp-launch-updates"))
-            var final: String?
-            if let text = try reader.optionalString("snp-launch-digest") { final = try digest("snp-launch-digest", text) }
             try reader.finish()
-            measurement = PlanMeasurement(snpLaunchUpdates: updates, snpLaunchDigest: final)
+            guard decoded != PlanMeasurement() else {
+                throw top.error("measurement", "expected at least one of \(PlanMeasurement.members.map(\.key).joined(separator: ", "))")
+            }
+            measurement = decoded
         }
         let digest = try root.string("sha256")
         try root.finish()

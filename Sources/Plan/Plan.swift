@@ -101,18 +101,28 @@ public struct Plan: Hashable, Sendable {
     public var memoryMap: GuestMemoryMap { GuestMemoryMap(plan: self) }
 }
 
-/// The expected launch measurement of a plan.
+/// The expected launch measurement of a plan: the values an attestation report must show.
 public struct PlanMeasurement: Hashable, Sendable {
     /// SEV-SNP: the launch digest (`sha384:` + 96 hex) after the plan's LAUNCH_UPDATE steps, in order — the
     /// firmware's PAGE_INFO chain (SNPLaunchDigest).
-    public var snpLaunchUpdates: String
+    public var snpLaunchUpdates: String?
     /// SEV-SNP: the final launch digest, the attestation report's MEASUREMENT: the LAUNCH_UPDATEs, then each
     /// vCPU's VMSA as KVM builds it inside LAUNCH_FINISH (SNPVMSA). Absent in plans written before kvmplan modeled
     /// the VMSA.
     public var snpLaunchDigest: String?
+    /// TDX: MRTD, the TD's build-time measurement over the plan's KVM_TDX_INIT_MEM_REGION steps (TDXMRTD).
+    public var tdxMRTD: String?
 
-    public init(snpLaunchUpdates: String, snpLaunchDigest: String? = nil) {
+    public init(snpLaunchUpdates: String? = nil, snpLaunchDigest: String? = nil, tdxMRTD: String? = nil) {
         self.snpLaunchUpdates = snpLaunchUpdates
         self.snpLaunchDigest = snpLaunchDigest
+        self.tdxMRTD = tdxMRTD
+    }
+
+    /// The JSON keys of the members, in the order text and diff name them.
+    static var members: [(key: String, path: WritableKeyPath<PlanMeasurement, String?>)] {
+        [
+            ("snp-launch-updates", \.snpLaunchUpdates), ("snp-launch-digest", \.snpLaunchDigest), ("tdx-mrtd", \.tdxMRTD),
+        ]
     }
 }

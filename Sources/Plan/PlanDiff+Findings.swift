@@ -128,15 +128,17 @@ struct PlanFindings {
                     .measurement, "measured payload content changes (\(PlanFormatting.shortDigest(pa.sha256)) → \(PlanFormatting.shortDigest(pb.sha256))): the launch digest changes",
                     before: pa.source, after: pb.source))
         }
-        // The final digest where both plans carry it, else the LAUNCH_UPDATEs' (plans written before the VMSA model).
+        // SNP: the final digest where both plans carry it, else the LAUNCH_UPDATEs' (plans written before the VMSA
+        // model); TDX: MRTD.
         let final = a.measurement?.snpLaunchDigest != nil && b.measurement?.snpLaunchDigest != nil
-        if let ma = final ? a.measurement?.snpLaunchDigest : a.measurement?.snpLaunchUpdates,
-            let mb = final ? b.measurement?.snpLaunchDigest : b.measurement?.snpLaunchUpdates, ma != mb
-        {
-            out.append(
-                Finding(
-                    .measurement, "expected SNP launch digest changes (\(ma.prefix(19))… → \(mb.prefix(19))…)",
-                    before: a.payload?.source, after: b.payload?.source))
+        let snp: WritableKeyPath<PlanMeasurement, String?> = final ? \.snpLaunchDigest : \.snpLaunchUpdates
+        for (name, path) in [("SNP launch digest", snp), ("TDX MRTD", \PlanMeasurement.tdxMRTD)] {
+            if let ma = a.measurement?[keyPath: path], let mb = b.measurement?[keyPath: path], ma != mb {
+                out.append(
+                    Finding(
+                        .measurement, "expected \(name) changes (\(ma.prefix(19))… → \(mb.prefix(19))…)",
+                        before: a.payload?.source, after: b.payload?.source))
+            }
         }
         out += linuxBoot
         let stepsA = Self.measuredSteps(a)

@@ -62,10 +62,14 @@ public struct PlanTextRenderer: Sendable {
         if let measurement = plan.measurement {
             if let digest = measurement.snpLaunchDigest {
                 out += "# measurement: SNP launch digest \(digest)\n"
-                out += "#   = the LAUNCH_UPDATEs (\(measurement.snpLaunchUpdates)), then each vCPU's VMSA as KVM builds it\n"
-            } else {
-                out += "# measurement: SNP launch digest after the LAUNCH_UPDATEs \(measurement.snpLaunchUpdates)\n"
+                out += "#   = the LAUNCH_UPDATEs (\(measurement.snpLaunchUpdates ?? "?")), then each vCPU's VMSA as KVM builds it\n"
+            } else if let updates = measurement.snpLaunchUpdates {
+                out += "# measurement: SNP launch digest after the LAUNCH_UPDATEs \(updates)\n"
                 out += "#   (LAUNCH_FINISH then adds each vCPU's VMSA; this plan does not carry them)\n"
+            }
+            if let mrtd = measurement.tdxMRTD {
+                out += "# measurement: TDX MRTD \(mrtd)\n"
+                out += "#   = the KVM_TDX_INIT_MEM_REGION pages as the TDX module measures them (MEM.PAGE.ADD, MR.EXTEND)\n"
             }
         }
         out += "\n"

@@ -219,6 +219,15 @@ struct JSONCodecTests {
         Case(name: "payload missing", field: "payload", message: "missing") { json in
             json.set(["payload"], nil)
         },
+        Case(name: "measurement without a member", field: "measurement", message: "expected at least one of snp-launch-updates") { json in
+            json.set(["measurement"], .object([:]))
+        },
+        Case(name: "measurement not sha384 hex", field: "measurement.snp-launch-digest", message: "expected sha384: and 96 lower-case hex digits") { json in
+            json.set(["measurement", "snp-launch-digest"], .string("sha384:" + String(repeating: "A", count: 96)))
+        },
+        Case(name: "measurement unknown member", field: "measurement.mrtd", message: "unknown field") { json in
+            json.set(["measurement", "mrtd"], .string("sha384:00"))
+        },
         Case(name: "tampered plan", field: "sha256", message: "digest mismatch", reseal: false) { json in
             json.setArg("slot.ram", "size", .int(1 << 30))
         },

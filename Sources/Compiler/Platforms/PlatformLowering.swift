@@ -51,7 +51,7 @@ struct PopulatedPiece {
 
 extension PopulatedPiece {
     /// The piece's pages as the launch command reads them: zeros around the payload bytes (a fresh mapping).
-    /// Built only by the back end that measures them (SEV-SNP's digest).
+    /// Built only by the back ends that measure them (SEV-SNP's digest, TDX's MRTD).
     var pages: [UInt8] {
         var pages = [UInt8](repeating: 0, count: Int(span))
         pages.replaceSubrange(Int(offsetInPage)..<Int(offsetInPage) + bytes.count, with: bytes)

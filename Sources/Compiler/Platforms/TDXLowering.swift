@@ -5,7 +5,7 @@ import Rules
 /// Intel TDX: split IRQ chip and `KVM_TDX_INIT_VM` before any vCPU; per vCPU `KVM_TDX_GET_CPUID` →
 /// `KVM_SET_CPUID2` → `KVM_TDX_INIT_VCPU`, before memory; `KVM_TDX_INIT_MEM_REGION` after the private
 /// attributes; `KVM_TDX_FINALIZE_VM` before any run (KVM_UAPI.md §3.1, §8). A TD starts at the reset vector:
-/// the launcher never sets its registers.
+/// the launcher never sets its registers. The plan carries the expected MRTD of its INIT_MEM_REGIONs (TDXMRTD).
 struct TDXLowering: PlatformLowering {
     var planPlatform: PlanPlatform { .tdx }
 
@@ -32,9 +32,11 @@ struct TDXLowering: PlatformLowering {
         b.lowerMemory()
         b.lowerPayload()
         b.add("tdx.finalize", .tdxFinalizeVM(), at: manifest.platform.location)
+        if manifest.payload != nil { b.measurement = PlanMeasurement(tdxMRTD: b.tdxMRTD.text) }
     }
 
     func populate(_ piece: PopulatedPiece, in b: inout PlanBuilder) {
+        b.tdxMRTD.initMemRegion(gpa: piece.pageStart, data: piece.pages, measure: piece.measured)
         b.add(
             "tdx.init-mem-region.\(piece.suffix)",
             .tdxInitMemRegion(vcpu: .vcpu(0), gpa: piece.pageStart, nrPages: piece.span / 4096, source: piece.source, measure: piece.measured),
