@@ -65,8 +65,8 @@ public struct Plan: Hashable, Sendable {
     public var steps: [Step]
     public var handlers: [Handler]
     public var payload: PayloadInfo?
-    /// The expected launch measurement, as far as kvmplan computes it (SEV-SNP: the page-digest chain of the
-    /// LAUNCH_UPDATE steps); nil when the plan has none or it depends on the host.
+    /// The expected launch measurement (SEV-SNP: the launch digest, LAUNCH_UPDATE pages then VMSAs; TDX: MRTD);
+    /// nil when the plan has none or it depends on the host.
     public var measurement: PlanMeasurement?
 
     public init(

@@ -7,9 +7,11 @@ import GuestLayout
 /// `KVM_GET_SREGS`, `KVM_SET_SREGS` and `KVM_SET_REGS` (x86.c:12155-12186, 12200-12233, 12424-12489; the svm.c
 /// setters). Line numbers are Linux 7.1.5's; 6.12.117 builds the same bytes (docs/kernel-facts.md).
 ///
-/// Assumptions, each true of every SNP host: nested paging (SNP requires it), CR4.MCE set on the host (it
-/// reaches the guest's CR4, svm.c:1830), the default `KVM_X86_QUIRK_CD_NW_CLEARED` (svm.c:1800-1801), and no
-/// `KVM_SET_FPU`, `KVM_SET_XSAVE`, `KVM_SET_XCRS`, `KVM_SET_MSRS` or guest debugging (kvmplan's plans make none).
+/// Assumptions: nested paging (SNP requires it); CR4.MCE set on the host, which reaches the guest's CR4
+/// (svm.c:1830) — true unless the host was booted with `mce=off` or built without CONFIG_X86_MCE, where every
+/// VMSA, and so the digest, differs; the default `KVM_X86_QUIRK_CD_NW_CLEARED` (svm.c:1800-1801); and no
+/// `KVM_SET_FPU`, `KVM_SET_XSAVE`, `KVM_SET_XCRS`, `KVM_SET_MSRS` or guest debugging (kvmplan's plans make none);
+/// one boot per vCPU (paging never turned off again).
 ///
 /// Checked against sev-snp-measure's VMSA (an independent implementation, validated by attestation in the field)
 /// for reset-vector states, byte for byte; the long- and protected-mode states kvmplan's boots give are the same

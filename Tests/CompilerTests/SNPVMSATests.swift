@@ -95,6 +95,56 @@ struct SNPVMSATests {
 
     // MARK: Against the kernel source (no oracle has these states)
 
+    /// Whole pages for kvmplan's boots, built with sev-snp-measure's `SevEsSaveArea` (its own field offsets) from
+    /// values read in the kernel source, not from the model: svm_set_segment's attribute words (svm.c:1848-1877),
+    /// EFER | SVME and LMA|LME (267, 1773-1778), CR4 | the host's MCE (1830), CR0 without CD/NW (1800-1801), CR3 at
+    /// once (sev_post_set_cr3 1743-1759), TR/LDTR/IDTR kept from init_vmcb, the general registers of KVM_SET_REGS.
+    static let bootPages = #"""
+        import sys
+        from sevsnpmeasure.vmsa import SevEsSaveArea, VmcbSeg
+        mode, rip, rdi, rsi, rsp = sys.argv[1], *(int(a, 0) for a in sys.argv[2:6])
+        if mode == 'real':
+            cs, data = VmcbSeg(rip >> 4 & 0xf000, 0x9b, 0xffff, (rip >> 4 & 0xf000) << 4), VmcbSeg(0, 0x93, 0xffff, 0)
+            gdtr, cr0, cr3, cr4, efer, rip = VmcbSeg(0, 0, 0xffff, 0), 0x10, 0, 0x40, 0x1000, rip - ((rip >> 4 & 0xf000) << 4)
+        else:
+            long = mode == 'long'
+            cs = VmcbSeg(0x08, 0xa9b if long else 0xc9b, 0xffffffff, 0)
+            data = VmcbSeg(0x10, 0xc93, 0xffffffff, 0)
+            gdtr = VmcbSeg(0, 0, 0x17, 0x1000)
+            cr0, cr3, cr4, efer = (0x80000011, 0x2000, 0x60, 0x1500) if long else (0x11, 0, 0x40, 0x1000)
+        page = SevEsSaveArea(
+            es=data, cs=cs, ss=data, ds=data, fs=data, gs=data, gdtr=gdtr, idtr=VmcbSeg(0, 0, 0xffff, 0),
+            ldtr=VmcbSeg(0, 0x82, 0xffff, 0), tr=VmcbSeg(0, 0x83, 0xffff, 0), efer=efer, cr4=cr4, cr3=cr3, cr0=cr0,
+            dr7=0x400, dr6=0xffff0ff0, rflags=2, rip=rip, rsp=rsp, rsi=rsi, rdi=rdi, g_pat=0x0007040600070406,
+            sev_features=int(sys.argv[6], 0), xcr0=1, mxcsr=0x1f80, x87_fcw=0x37f)
+        print(bytes(page).hex())
+        """#
+
+    static let boots: [(mode: String, registers: X86BootRegisters)] = [
+        ("real", .payload(mode: .real, entry: 0x1_8000, index: 0, count: 1)),
+        ("protected", .payload(mode: .protected, entry: 0x100000, index: 1, count: 2)),
+        ("long", .payload(mode: .long, entry: 0x100000, index: 3, count: 4)),
+        ("long", .linux(entry: 0x100200)),
+    ]
+
+    @Test(
+        "every boot mode's whole VMSA page equals one built from the kernel's values with sev-snp-measure's struct",
+        .enabled(if: hasOracle, "sev-snp-measure is not installed: pip install sev-snp-measure (its struct layout)"),
+        arguments: 0..<boots.count)
+    func wholePages(index: Int) throws {
+        let (mode, b) = Self.boots[index]
+        var vmsa = SNPVMSA()
+        vmsa.boot(b)
+        let features: UInt64 = index == 2 ? 0x21 : 0x1
+        let entry = mode == "real" ? b.rip + b.code.base : b.rip
+        let result = try Run.process(
+            try #require(SNPDigestTests.python),
+            ["-c", Self.bootPages, mode] + [entry, b.rdi, b.rsi, b.rsp, features].map { "0x" + String($0, radix: 16) })
+        #expect(result.status == 0, "\(result.stderr)")
+        let theirs = try #require(HexBytes.decode(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(Self.difference(vmsa.page(sevFeatures: features), theirs) == nil)
+    }
+
     static func u64(_ page: [UInt8], _ offset: Int) -> UInt64 {
         (0..<8).reduce(0) { $0 | UInt64(page[offset + $1]) << (8 * UInt64($1)) }
     }
@@ -158,6 +208,15 @@ struct SNPVMSATests {
         #expect(pages.allSatisfy { Self.u64($0, 0x3B0) == 1 })
         var noBoot = plan.steps.filter { if case .setBootState = $0.operation { false } else { true } }
         #expect(try #require(SNPVMSA.pages(noBoot)) == [SNPVMSA().page(sevFeatures: 1), SNPVMSA().page(sevFeatures: 1)])
+        // KVM_SEV_INIT2's vmsa_features reach every page, with SNP_ACTIVE added (sev.c:530-534).
+        let debugSwap = plan.steps.map { step -> Step in
+            guard case .sevInit2(var it) = step.operation else { return step }
+            it.vmsaFeatures = 0x20
+            var changed = step
+            changed.operation = .sevInit2(it)
+            return changed
+        }
+        #expect(try #require(SNPVMSA.pages(debugSwap)).allSatisfy { Self.u64($0, 0x3B0) == 0x21 })
         noBoot.removeAll { if case .sevInit2 = $0.operation { true } else { false } }
         #expect(SNPVMSA.pages(noBoot) == nil)
     }
