@@ -289,35 +289,61 @@ struct PlanBuilder {
         payloadInfo = PayloadInfo(
             path: path, format: format, sha256: Lowering.digest(bytes), size: UInt64(bytes.count),
             loadGPA: pieces.first?.gpa ?? 0, entry: image.entry, mode: mode, measured: measured, source: payload.location)
+        // Pieces whose pages overlap (ELF segments sharing a 4 KiB page) form one group: one shared source and
+        // one populate over the union of their pages, since a page can be added to private memory only once
+        // (KVM_UAPI.md §3.1, §3.2). Groups keep the order of their first piece.
+        struct Group {
+            var layout: RegionLayout
+            var members: [Int]
+            var pageStart: UInt64
+            var pageEnd: UInt64
+        }
+        var groups: [Group] = []
         for (n, piece) in pieces.enumerated() where piece.fileSize > 0 {
-            let suffix = pieces.count == 1 ? "payload" : "payload.\(n)"
             guard let layout = layout(containing: piece.gpa) else { continue }
-            let offset = piece.gpa - layout.region.base.value
-            let slice = Array(bytes[Int(piece.fileOffset)..<Int(piece.fileOffset + piece.fileSize)])
-            let digest = Lowering.digest(slice)
+            let pageStart = piece.gpa & ~UInt64(4095)
+            let pageEnd = (piece.gpa + piece.fileSize + 4095) & ~UInt64(4095)
+            if let g = groups.firstIndex(where: {
+                $0.layout.region.name.value == layout.region.name.value && pageStart < $0.pageEnd && $0.pageStart < pageEnd
+            }) {
+                groups[g].members.append(n)
+                groups[g].pageStart = min(groups[g].pageStart, pageStart)
+                groups[g].pageEnd = max(groups[g].pageEnd, pageEnd)
+            } else {
+                groups.append(Group(layout: layout, members: [n], pageStart: pageStart, pageEnd: pageEnd))
+            }
+        }
+        func suffix(_ n: Int) -> String { pieces.count == 1 ? "payload" : "payload.\(n)" }
+        for group in groups {
+            let layout = group.layout
+            let span = group.pageEnd - group.pageStart
             let populates = traits.measuredLaunch && layout.region.initiallyPrivate
             // The shared copy the host writes: the region's own mapping, or a staging buffer for private-only
             // memory that the platform's launch command then copies (and measures) into guest_memfd.
-            let pageStart = piece.gpa & ~UInt64(4095)
-            let span = ((piece.gpa + piece.fileSize + 4095) & ~UInt64(4095)) - pageStart
-            var source: Address
+            let pageSource: Address
             if let mapping = layout.mapping, layout.hostWritable, !populates || layout.region.access.value != .private {
-                source = Address(mapping, offset: offset)
+                pageSource = Address(mapping, offset: group.pageStart - layout.region.base.value)
             } else {
-                let staging = "staging-\(suffix.replacingAll(".", "-"))"
+                let staging = "staging-\(suffix(group.members[0]).replacingAll(".", "-"))"
                 add("map.\(staging)", .mmap(name: staging, source: .anonymous, size: span, offset: 0, shared: false, noreserve: false), at: at, comment: "shared source buffer for the launch command")
-                source = Address(.mapping(staging), offset: piece.gpa - pageStart)
+                pageSource = Address(.mapping(staging), offset: 0)
             }
-            add(
-                "load.\(suffix)", .loadPayload(into: source, gpa: piece.gpa, size: piece.fileSize, fileOffset: piece.fileOffset, sha256: digest),
-                at: at)
+            var content = populates ? [UInt8](repeating: 0, count: Int(span)) : []
+            for n in group.members {
+                let piece = pieces[n]
+                let slice = Array(bytes[Int(piece.fileOffset)..<Int(piece.fileOffset + piece.fileSize)])
+                let into = Address(pageSource.map, offset: pageSource.offset + (piece.gpa - group.pageStart))
+                add(
+                    "load.\(suffix(n))",
+                    .loadPayload(into: into, gpa: piece.gpa, size: piece.fileSize, fileOffset: piece.fileOffset, sha256: Lowering.digest(slice)),
+                    at: at)
+                if populates { content.replaceSubrange(Int(piece.gpa - group.pageStart)..<Int(piece.gpa - group.pageStart) + slice.count, with: slice) }
+            }
             guard populates else { continue }
-            let pageSource = Address(source.map, offset: source.offset - (piece.gpa - pageStart))
             backEnd.populate(
                 PopulatedPiece(
-                    suffix: suffix, pageStart: pageStart, span: span, bytes: slice, offsetInPage: piece.gpa - pageStart,
-                    source: pageSource, measured: measured,
-                    at: payload.measured?.location ?? at),
+                    suffix: suffix(group.members[0]), pageStart: group.pageStart, span: span, bytes: content, offsetInPage: 0,
+                    source: pageSource, measured: measured, at: payload.measured?.location ?? at),
                 in: &self)
         }
     }

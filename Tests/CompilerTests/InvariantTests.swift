@@ -209,7 +209,7 @@ struct InvariantTests {
     func generatedPopulateOverlaps(target: GeneratedPlatform) throws {
         let corpus = try #require(GeneratedCorpus.all[target])
         let failures = Self.failures(corpus) { compiled in PlanRules.populateOverlapRules(compiled.plan) }
-        Self.report(failures, of: corpus.accepted.count, "plans populate a page twice", knownIssue: KnownIssues.elfSegmentsSharingAPage)
+        Self.report(failures, of: corpus.accepted.count, "plans populate a page twice")
     }
 
     @Test("generated plans: load steps write only memory the host can write", arguments: GeneratedPlatform.allCases)

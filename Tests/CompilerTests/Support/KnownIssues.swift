@@ -11,14 +11,6 @@ enum KnownIssues {
     static let populateFromGuestMemfdMmap: Comment =
         "Lowering: launch-command source is an mmap of a guest_memfd without INIT_SHARED (SIGBUS, KVM_UAPI.md §2.3)"
 
-    /// Lowering.swift `lowerPayload`: each ELF PT_LOAD segment gets its own populate step over its pages, so two
-    /// segments sharing a 4 KiB page populate that page twice: TDX cannot add a page twice (the second
-    /// KVM_TDX_INIT_MEM_REGION fails) and SNP LAUNCH_UPDATE needs pages whose RMP entry is still shared
-    /// (KVM_UAPI.md §3.1, §3.2); with staging buffers, the first copy also lacks the other segment's bytes.
-    /// Expected: one populate per page range, from one buffer holding every segment's bytes.
-    static let elfSegmentsSharingAPage: Comment =
-        "Lowering: ELF segments sharing a 4 KiB page populate that page twice (KVM_UAPI.md §3.1, §3.2)"
-
     /// check + lowering: a payload loaded into a guest_memfd region with `mmap: true` but without `init-shared`
     /// (any platform; on sw-protected, SNP, TDX and CCA init-shared is not even allowed) is accepted, and the
     /// `load` step writes through the guest_memfd mmap, which faults for the host (SIGBUS, KVM_UAPI.md §2.3).
