@@ -21,7 +21,7 @@ public enum RuleRegistry {
         SharingFaultNeverRequests.self,
         // payload
         PayloadFileRule.self, PayloadLoad.self, PayloadFits.self, PayloadEntry.self, PayloadMode.self,
-        PayloadBootArea.self, PayloadMeasured.self, PayloadPrivateLoad.self, PayloadFirmware.self, PayloadTDXResetVector.self,
+        PayloadBootArea.self, PayloadMeasured.self, PayloadMeasuredIgnored.self, PayloadPrivateLoad.self, PayloadFirmware.self, PayloadTDXResetVector.self,
         PayloadSNPBootArea.self,
         // payload: linux
         LinuxKeys.self, LinuxArch.self, LinuxPlatform.self, LinuxImage.self, LinuxPlacement.self, LinuxMemory.self,

@@ -273,14 +273,6 @@ public enum PayloadMeasured: Rule {
 
     public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
         guard let payload = context.manifest.payload, !context.isDamaged(.memory, .platform) else { return }
-        if let measured = payload.measured, measured.value, !context.traits.measuredLaunch {
-            diagnostics.append(
-                Diagnostic(
-                    id: id, severity: .warning,
-                    message: "platform '\(context.manifest.platform.value.rawValue)' has no launch measurement; 'measured: true' has no effect",
-                    at: measured.location, path: measured.path))
-            return
-        }
         guard context.traits.measuredLaunch, context.measured, let ranges = context.payloadRanges else { return }
         for (gpa, size) in ranges {
             if let region = context.ramRegion(containing: gpa, length: size), !region.initiallyPrivate {
@@ -295,6 +287,24 @@ public enum PayloadMeasured: Rule {
                         "measured payload starts at \(ManifestInteger.formatHex(gpa)), not page-aligned", at: payload.load?.site ?? payload.path.site))
             }
         }
+    }
+}
+
+/// `measured: true` on a platform that measures nothing.
+public enum PayloadMeasuredIgnored: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "payload.measured-ignored", severity: .warning,
+        summary: "`measured: true` on a platform without a launch measurement has no effect.",
+        rationale: "Only SEV-SNP, TDX and CCA measure the guest's initial memory; on other platforms the payload is copied as it is and nothing records it, so an attestation policy cannot rely on it.",
+        kernel: "The default, sw-protected and pKVM VM types have no launch-measurement ioctl.",
+        fix: "Remove `measured: true`, or choose a platform that measures (sev-snp, tdx, cca).")
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard let measured = context.manifest.payload?.measured, measured.value, !context.isDamaged(.platform),
+            !context.traits.measuredLaunch
+        else { return }
+        diagnostics.append(
+            emit("platform '\(context.manifest.platform.value.rawValue)' has no launch measurement; 'measured: true' has no effect", at: measured))
     }
 }
 

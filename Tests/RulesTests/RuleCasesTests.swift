@@ -617,6 +617,12 @@ struct RuleCasesTests {
                 platform: "tdx", regions: "    - {name: ram, base: 0x0, size: 2MiB, access: private}",
                 rest: "payload:\n  path: g.bin\n  load: ram+0x100800\n  measured: false\n")),
         Case(
+            "payload.measured-ignored (default VM)", "payload.measured-ignored",
+            invalid: manifest(
+                regions: "    - {name: ram, base: 0x0, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n  measured: 1️⃣true\n"),
+            expect: [DiagnosticSpec("payload.measured-ignored", severity: .warning, message: "has no launch measurement")],
+            valid: manifest(regions: "    - {name: ram, base: 0x0, size: 2MiB}", rest: "payload:\n  path: g.bin\n  load: ram+0x100000\n")),
+        Case(
             "payload.private-load (sw-protected)", "payload.private-load",
             invalid: manifest(
                 platform: "sw-protected",
