@@ -74,39 +74,32 @@ public struct DiagnosticRenderer: Sendable {
 
     // MARK: - JSON
 
-    /// The diagnostic JSON object of DESIGN §3: file, line, column, severity, id, message, path, and (an
-    /// extension) `notes`, each `{message}` plus `file`, `line`, `column` when the note points somewhere.
-    /// A problem with a whole file (it cannot be read) has line and column 0.
-    public static func jsonObject(_ d: Diagnostic) -> JSONValue {
+    /// The diagnostic JSON objects of DESIGN §3, each with exactly its seven keys: file, line, column, severity,
+    /// id, message, path. A diagnostic's notes follow it as objects of severity `note` with the same id and path,
+    /// at the note's place (or the diagnostic's, for a note that points nowhere). A problem with a whole file (it
+    /// cannot be read) has line and column 0.
+    public static func jsonObjects(_ d: Diagnostic) -> [JSONValue] {
+        var out = [object(d.location, severity: d.severity.rawValue, id: d.id.rawValue, message: d.message, path: d.path.description)]
+        for note in d.notes {
+            out.append(object(note.location ?? d.location, severity: "note", id: d.id.rawValue, message: note.message, path: d.path.description))
+        }
+        return out
+    }
+
+    static func object(_ at: SourceLocation, severity: String, id: String, message: String, path: String) -> JSONValue {
         .object([
-            "file": .string(d.location.file),
-            "line": .int(Int64(d.location.line)),
-            "column": .int(Int64(d.location.column)),
-            "severity": .string(d.severity.rawValue),
-            "id": .string(d.id.rawValue),
-            "message": .string(d.message),
-            "path": .string(d.path.description),
-            "notes": .array(d.notes.map(jsonNote)),
+            "file": .string(at.file), "line": .int(Int64(at.line)), "column": .int(Int64(at.column)), "severity": .string(severity),
+            "id": .string(id), "message": .string(message), "path": .string(path),
         ])
     }
 
-    static func jsonNote(_ note: DiagnosticNote) -> JSONValue {
-        var object: [String: JSONValue] = ["message": .string(note.message)]
-        if let at = note.location {
-            object["file"] = .string(at.file)
-            object["line"] = .int(Int64(at.line))
-            object["column"] = .int(Int64(at.column))
-        }
-        return .object(object)
-    }
-
-    /// The `--format json` document, `{"diagnostics": [...], "errors": N, "warnings": N}`, as a value (a
-    /// command may add keys of its own before printing it).
+    /// The `--format json` document, `{"diagnostics": [...], "errors": N, "warnings": N}` (the counts count
+    /// diagnostics, not their notes), as a value (a command may add keys of its own before printing it).
     public static func jsonDocument(_ diagnostics: Diagnostics) -> JSONValue { json(diagnostics.sorted, diagnostics) }
 
     static func json(_ sorted: [Diagnostic], _ all: Diagnostics) -> JSONValue {
         .object([
-            "diagnostics": .array(sorted.map(jsonObject)),
+            "diagnostics": .array(sorted.flatMap(jsonObjects)),
             "errors": .int(Int64(all.errorCount)),
             "warnings": .int(Int64(all.warningCount)),
         ])

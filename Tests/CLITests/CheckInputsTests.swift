@@ -173,9 +173,12 @@ struct CheckInputsTests {
         #expect(result.status == 1, "\(result)")
         let object = try #require(try parseJSON(result.stdout) as? [String: Any])
         let diagnostics = try #require(object["diagnostics"] as? [[String: Any]])
-        #expect(diagnostics.compactMap { $0["id"] as? String } == ["memory.alignment", "ignore.not-waivable", "ignore.unknown"])
-        let unknown = try #require(diagnostics.last)
-        #expect((unknown["notes"] as? [[String: Any]])?.first?["message"] as? String == "did you mean 'platform.testing-only'?")
+        let main = diagnostics.filter { $0["severity"] as? String != "note" }
+        #expect(main.compactMap { $0["id"] as? String } == ["memory.alignment", "ignore.not-waivable", "ignore.unknown"])
+        let unknown = try #require(main.last)
+        let note = try #require(diagnostics.last)
+        #expect(note["severity"] as? String == "note" && note["id"] as? String == "ignore.unknown")
+        #expect(note["message"] as? String == "did you mean 'platform.testing-only'?")
         #expect(unknown["column"] as? Int == 79)
     }
 

@@ -36,18 +36,19 @@ struct FailureReportingTests {
         #expect(d["message"] as? String == "cannot read '\(Self.missing)': no such file")
     }
 
-    @Test("json: a note that points somewhere has file, line and column")
+    @Test("json: a note follows its diagnostic, with the file, line and column it points at")
     func jsonNotes() throws {
         let result = try kvmplan("check", "--format", "json", Self.invalid)
         let object = try #require(try parseJSON(result.stdout) as? [String: Any])
-        let d = try #require((object["diagnostics"] as? [[String: Any]])?.first)
+        let items = try #require(object["diagnostics"] as? [[String: Any]])
+        let d = try #require(items.first)
         #expect(d["message"] as? String == "region 'dma' overlaps 'ram' (0x1000_0000..0x1fff_ffff)")
-        let notes = try #require(d["notes"] as? [[String: Any]])
-        #expect(notes.count == 1)
-        #expect(notes.first?["message"] as? String == "'ram' is declared here")
-        #expect(notes.first?["file"] as? String == Self.invalid)
-        #expect(notes.first?["line"] as? Int == 11)
-        #expect(notes.first?["column"] as? Int == 13)
+        let note = try #require(items.dropFirst().first)
+        #expect(note["severity"] as? String == "note" && note["id"] as? String == d["id"] as? String)
+        #expect(note["message"] as? String == "'ram' is declared here")
+        #expect(note["file"] as? String == Self.invalid)
+        #expect(note["line"] as? Int == 11)
+        #expect(note["column"] as? Int == 13)
     }
 
     @Test("github: the unreadable file is an ::error annotation on the file")

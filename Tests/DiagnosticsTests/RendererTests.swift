@@ -84,7 +84,7 @@ struct RendererTests {
 
     // MARK: JSON
 
-    @Test("json: exactly {diagnostics, errors, warnings}, each diagnostic the seven contract keys and its notes")
+    @Test("json: exactly {diagnostics, errors, warnings}; every object exactly the seven contract keys, notes as severity note")
     func jsonShape() throws {
         let output = DiagnosticRenderer(format: .json).render(Self.diagnostics)
         #expect(output.hasSuffix("}\n"))
@@ -93,34 +93,34 @@ struct RendererTests {
         #expect(json["errors"] == .int(2))
         #expect(json["warnings"] == .int(1))
         let items = try #require(json["diagnostics"]?.arrayValue)
-        #expect(items.count == 4)
+        #expect(items.count == Self.diagnostics.all.count + Self.diagnostics.all.map(\.notes.count).reduce(0, +))
         for item in items {
-            #expect(item.objectValue.map { Set($0.keys) } == ["file", "line", "column", "severity", "id", "message", "path", "notes"])
+            #expect(item.objectValue.map { Set($0.keys) } == ["file", "line", "column", "severity", "id", "message", "path"])
             #expect(["error", "warning", "note"].contains(item["severity"]?.stringValue ?? ""))
             #expect((item["line"]?.uint64Value ?? 0) >= 1)
             #expect((item["column"]?.uint64Value ?? 0) >= 1)
         }
-        let overlap = try #require(items.first { $0["id"] == .string("memory.overlap") })
+        let index = try #require(items.firstIndex { $0["id"] == .string("memory.overlap") })
         #expect(
-            overlap
+            items[index]
                 == .object([
                     "file": .string("guest.yaml"), "line": .int(14), "column": .int(11), "severity": .string("error"),
                     "id": .string("memory.overlap"),
                     "message": .string("region 'dma' overlaps 'ram' (0x1000_0000..0x1fff_ffff)"),
                     "path": .string("memory.regions[1].base"),
-                    "notes": .array([
-                        .object([
-                            "message": .string("'ram' is declared here"), "file": .string("guest.yaml"), "line": .int(9),
-                            "column": .int(11),
-                        ])
-                    ]),
                 ]))
-        #expect(items.map { $0["file"]?.stringValue ?? "" } == ["empty.yaml", "guest.yaml", "guest.yaml", "guest.yaml"])
-        #expect(items.first?["path"] == .string(""))
-        #expect(items.first?["notes"] == .array([]))
+        // Its note follows it, at the note's place, with the diagnostic's id and path.
+        #expect(
+            items[index + 1]
+                == .object([
+                    "file": .string("guest.yaml"), "line": .int(9), "column": .int(11), "severity": .string("note"),
+                    "id": .string("memory.overlap"), "message": .string("'ram' is declared here"),
+                    "path": .string("memory.regions[1].base"),
+                ]))
+        #expect(items.first?["file"] == .string("empty.yaml") && items.first?["path"] == .string(""))
     }
 
-    @Test("json: a note without a place has only its message; an unreadable file has line and column 0")
+    @Test("json: a note without a place is at its diagnostic's place; an unreadable file has line and column 0")
     func jsonNotesAndWholeFile() throws {
         let diagnostics = Diagnostics([
             .error("format.value", "bad", at: Self.at(2, 3), notes: [DiagnosticNote("use one of a, b")]),
@@ -128,10 +128,11 @@ struct RendererTests {
         ])
         let json = try JSONValue.parse(DiagnosticRenderer(format: .json).render(diagnostics))
         let items = try #require(json["diagnostics"]?.arrayValue)
-        #expect(items.map { $0["id"]?.stringValue ?? "" } == ["io.read", "format.value"])
+        #expect(items.map { $0["id"]?.stringValue ?? "" } == ["io.read", "format.value", "format.value"])
         #expect(items[0]["line"] == .int(0))
         #expect(items[0]["column"] == .int(0))
-        #expect(items[1]["notes"] == .array([.object(["message": .string("use one of a, b")])]))
+        #expect(items[2]["severity"] == .string("note") && items[2]["message"] == .string("use one of a, b"))
+        #expect(items[2]["line"] == items[1]["line"] && items[2]["column"] == items[1]["column"])
         #expect(json["errors"] == .int(2))
         #expect(SourceLocation.wholeFile("gone.yaml").description == "gone.yaml")
     }
