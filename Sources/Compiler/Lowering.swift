@@ -298,21 +298,24 @@ struct PlanBuilder {
             var pageStart: UInt64
             var pageEnd: UInt64
         }
+        // Sorted by region and first page, then swept (n log n, whatever a hostile ELF's segment count).
+        let placed = pieces.indices.compactMap { n -> (n: Int, layout: RegionLayout, start: UInt64, end: UInt64)? in
+            let piece = pieces[n]
+            guard piece.fileSize > 0, let layout = layout(containing: piece.gpa) else { return nil }
+            return (n, layout, piece.gpa & ~UInt64(4095), (piece.gpa + piece.fileSize + 4095) & ~UInt64(4095))
+        }
+        .sorted { ($0.layout.region.base.value, $0.start, $0.n) < ($1.layout.region.base.value, $1.start, $1.n) }
         var groups: [Group] = []
-        for (n, piece) in pieces.enumerated() where piece.fileSize > 0 {
-            guard let layout = layout(containing: piece.gpa) else { continue }
-            let pageStart = piece.gpa & ~UInt64(4095)
-            let pageEnd = (piece.gpa + piece.fileSize + 4095) & ~UInt64(4095)
-            if let g = groups.firstIndex(where: {
-                $0.layout.region.name.value == layout.region.name.value && pageStart < $0.pageEnd && $0.pageStart < pageEnd
-            }) {
-                groups[g].members.append(n)
-                groups[g].pageStart = min(groups[g].pageStart, pageStart)
-                groups[g].pageEnd = max(groups[g].pageEnd, pageEnd)
+        for p in placed {
+            if let last = groups.last, last.layout.region.name.value == p.layout.region.name.value, p.start < last.pageEnd {
+                groups[groups.count - 1].members.append(p.n)
+                groups[groups.count - 1].pageEnd = max(last.pageEnd, p.end)
             } else {
-                groups.append(Group(layout: layout, members: [n], pageStart: pageStart, pageEnd: pageEnd))
+                groups.append(Group(layout: p.layout, members: [p.n], pageStart: p.start, pageEnd: p.end))
             }
         }
+        for g in groups.indices { groups[g].members.sort() }
+        groups.sort { $0.members[0] < $1.members[0] }
         func suffix(_ n: Int) -> String { pieces.count == 1 ? "payload" : "payload.\(n)" }
         for group in groups {
             let layout = group.layout
