@@ -21,6 +21,9 @@ struct PlanCommand: ParsableCommand {
             steps, arguments, requirements, handlers, the payload's sha256 — not sources, comments or \
             paths); `kvmplan launch` and `kvmplan diff` accept it. \
             c: a standalone C program performing the same ioctls, a reproducer for kernel bug reports.
+            SEV-SNP and TDX plans carry the expected launch measurement (`# measurement:` in text, \
+            `measurement` in JSON): SNP's launch digest over the LAUNCH_UPDATE pages and each vCPU's VMSA, \
+            TDX's MRTD over the INIT_MEM_REGION pages.
             Exit status: 0 ok, 1 invalid manifest (its diagnostics on stderr, no plan), 2 usage or I/O error.
             """
     )
