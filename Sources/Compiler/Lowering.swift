@@ -331,21 +331,21 @@ struct PlanBuilder {
                 add("map.\(staging)", .mmap(name: staging, source: .anonymous, size: span, offset: 0, shared: false, noreserve: false), at: at, comment: "shared source buffer for the launch command")
                 pageSource = Address(.mapping(staging), offset: 0)
             }
-            var content = populates ? [UInt8](repeating: 0, count: Int(span)) : []
+            var parts: [(gpa: UInt64, bytes: ArraySlice<UInt8>)] = []
             for n in group.members {
                 let piece = pieces[n]
-                let slice = Array(bytes[Int(piece.fileOffset)..<Int(piece.fileOffset + piece.fileSize)])
+                let slice = bytes[Int(piece.fileOffset)..<Int(piece.fileOffset + piece.fileSize)]
                 let into = Address(pageSource.map, offset: pageSource.offset + (piece.gpa - group.pageStart))
                 add(
                     "load.\(suffix(n))",
-                    .loadPayload(into: into, gpa: piece.gpa, size: piece.fileSize, fileOffset: piece.fileOffset, sha256: Lowering.digest(slice)),
+                    .loadPayload(into: into, gpa: piece.gpa, size: piece.fileSize, fileOffset: piece.fileOffset, sha256: Lowering.digest(Array(slice))),
                     at: at)
-                if populates { content.replaceSubrange(Int(piece.gpa - group.pageStart)..<Int(piece.gpa - group.pageStart) + slice.count, with: slice) }
+                parts.append((piece.gpa, slice))
             }
             guard populates else { continue }
             backEnd.populate(
                 PopulatedPiece(
-                    suffix: suffix(group.members[0]), pageStart: group.pageStart, span: span, bytes: content, offsetInPage: 0,
+                    suffix: suffix(group.members[0]), pageStart: group.pageStart, span: span, parts: parts,
                     source: pageSource, measured: measured, at: payload.measured?.location ?? at),
                 in: &self)
         }

@@ -74,7 +74,7 @@ extension Plan {
     private var jsonBodyMembers: [String: JSONValue] {
         var members = jsonCoreMembers
         // Present only when computed, so plans without a measurement keep their bytes.
-        if let measurement {
+        if let measurement, measurement != PlanMeasurement() {
             var object: [String: JSONValue] = [:]
             for (key, path) in PlanMeasurement.members {
                 if let value = measurement[keyPath: path] { object[key] = .string(value) }

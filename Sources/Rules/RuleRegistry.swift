@@ -20,7 +20,7 @@ public enum RuleRegistry {
         SharingConvertibleNames.self, SharingConvertibleOmitted.self, SharingNoExits.self, SharingHypercallRequired.self,
         SharingFaultNeverRequests.self,
         // payload
-        PayloadFileRule.self, PayloadLoad.self, PayloadFits.self, PayloadEntry.self, PayloadMode.self,
+        PayloadFileRule.self, PayloadLoad.self, PayloadFits.self, PayloadELFOverlap.self, PayloadEntry.self, PayloadMode.self,
         PayloadBootArea.self, PayloadMeasured.self, PayloadMeasuredIgnored.self, PayloadPrivateLoad.self, PayloadFirmware.self, PayloadTDXResetVector.self,
         PayloadSNPBootArea.self,
         // payload: linux

@@ -168,6 +168,36 @@ public enum PayloadFits: Rule {
     }
 }
 
+/// An ELF payload's PT_LOAD segments do not overlap in guest memory.
+public enum PayloadELFOverlap: Rule {
+    public static let documentation = RuleDocumentation(
+        id: "payload.elf-overlap", severity: .error, summary: "Two PT_LOAD segments of the ELF payload overlap in guest memory.",
+        rationale: "Each segment is copied to its physical address; where two overlap, one overwrites the other and which bytes the guest (and a launch measurement) sees depends on the copy order. Linkers never emit this; QEMU refuses such images too (\"rom: requested regions overlap\"). Segments may share a page, not bytes.",
+        kernel: "Nothing reaches the kernel; the launcher would copy, and SEV-SNP/TDX would measure, the overlap twice.",
+        fix: "Relink the image so that its PT_LOAD segments (by p_paddr and p_memsz) are disjoint.")
+
+    public static func check(_ context: RuleContext, into diagnostics: inout Diagnostics) {
+        guard let payload = context.manifest.payload, payload.format.value == .elf, let ranges = context.payloadRanges else { return }
+        // Sorted by address: each segment must start at or after the end of every one before it.
+        let sorted = ranges.enumerated().filter { $0.element.size > 0 }.sorted { ($0.element.gpa, $0.offset) < ($1.element.gpa, $1.offset) }
+        var furthest: (index: Int, end: UInt64)?
+        for (index, range) in sorted {
+            let (end, overflow) = range.gpa.addingReportingOverflow(range.size)
+            if let previous = furthest, range.gpa < previous.end {
+                let first = min(previous.index, index)
+                let second = max(previous.index, index)
+                diagnostics.append(
+                    emit(
+                        "PT_LOAD segments \(first) and \(second) overlap at \(ManifestInteger.formatHex(range.gpa)): one would overwrite the other",
+                        at: payload.path))
+                return
+            }
+            if overflow { return }  // payload.fits reports it
+            if end > (furthest?.end ?? 0) { furthest = (index, end) }
+        }
+    }
+}
+
 /// The entry point lies inside the payload.
 public enum PayloadEntry: Rule {
     public static let documentation = RuleDocumentation(

@@ -28,6 +28,14 @@ struct JSONCodecTests {
         #expect(decoded.jsonString() == plan.jsonString())
     }
 
+    @Test("a measurement with no member is left out of the JSON, which then decodes (never a '{}' the decoder refuses)")
+    func emptyMeasurementIsOmitted() throws {
+        var plan = Fixtures.sevSNP
+        plan.measurement = PlanMeasurement()
+        #expect(plan.jsonString() == Fixtures.sevSNP.jsonString())
+        #expect(try Plan(json: plan.jsonString()).measurement == nil)
+    }
+
     @Test func sameplanSameBytesAndDigest() {
         #expect(Fixtures.sevSNP.jsonString() == Fixtures.sevSNP.jsonString())
         #expect(Fixtures.sevSNP.digest == Fixtures.sevSNP.digest)

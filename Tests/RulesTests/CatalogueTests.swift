@@ -70,9 +70,11 @@ struct CatalogueTests {
         #expect(ignored.allSatisfy { $0.severity == .warning && $0.severity == RuleCatalogue.byID["payload.measured-ignored"]?.severity })
     }
 
-    @Test("every diagnostic a rule emits has the rule's documented severity, for every sample and rule case seen")
+    @Test("every diagnostic a rule emits has the rule's documented severity, for every sample and invalid manifest")
     func severitiesMatchTheCatalogue() throws {
-        for name in try samples() {
+        let invalid = try FileManagerShim.yamlFiles(in: Repo.path("Manifests/invalid")).map { "invalid/" + $0 }
+        #expect(!invalid.isEmpty)
+        for name in try samples() + invalid {
             let (_, diagnostics) = check(try String(contentsOfFile: Repo.path("Manifests/\(name)"), encoding: .utf8), file: "Manifests/\(name)")
             for d in diagnostics.all {
                 guard let rule = RuleRegistry.rules.first(where: { $0.id == d.id }) else { continue }

@@ -35,6 +35,19 @@ struct RuleCasesTests {
 
     // MARK: Building blocks
 
+    /// Segments at 0x100000 (16 bytes), 0x101000 (16 bytes, then .bss up to `bss`) and 0x102000 (16 bytes), in
+    /// that order: with `bss` 0x2000 the second covers the third; the first and second share no byte but a page
+    /// with nothing, which is allowed.
+    static func threeSegments(bss: UInt64) -> ELFBuilder {
+        let code = [UInt8](repeating: 0x90, count: 16)
+        return ELFBuilder(
+            entry: 0x100000,
+            segments: [
+                .init(physicalAddress: 0x100000, contents: code), .init(physicalAddress: 0x101000, contents: code, memorySize: bss),
+                .init(physicalAddress: 0x102000, contents: code),
+            ])
+    }
+
     static let ram = "    - {name: ram, base: 0x0, size: 2MiB}"
     static let gmemShared = "backing: guest-memfd, guest-memfd: {mmap: true, init-shared: true}"
     static let payload = "payload:\n  path: g.bin\n  load: ram+0x100000\n"
@@ -533,6 +546,14 @@ struct RuleCasesTests {
             "payload.fits (flat at an absolute address outside RAM)", "payload.fits",
             invalid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: 1️⃣0x400000\n"),
             valid: manifest(regions: ram, rest: "payload:\n  path: g.bin\n  load: 0x100000\n")),
+        Case(
+            "payload.elf-overlap (the second segment's .bss covers the third)", "payload.elf-overlap",
+            invalid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: 1️⃣g.elf\n"),
+            expect: [DiagnosticSpec("payload.elf-overlap", message: "PT_LOAD segments 1 and 2 overlap at 0x10_2000")],
+            valid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: disjoint.elf\n"),
+            files: FakeFiles(
+                payloads: ["disjoint.elf": FakeFiles.file(Self.threeSegments(bss: 0x1000).bytes)],
+                fallback: FakeFiles.file(Self.threeSegments(bss: 0x2000).bytes))),
         Case(
             "payload.fits (ELF segment outside RAM)", "payload.fits",
             invalid: manifest(regions: ram, rest: "payload:\n  format: elf\n  path: 1️⃣g.elf\n"),

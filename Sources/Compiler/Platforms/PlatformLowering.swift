@@ -33,16 +33,16 @@ protocol PlatformLowering: Sendable {
     func setUpVCPU(_ index: UInt32, boot: Bool, in b: inout PlanBuilder)
 }
 
-/// A payload piece in private memory that a launch command copies from its shared source.
+/// A payload piece in private memory that a launch command copies from its shared source: one ELF segment, a flat
+/// image, or ELF segments that share pages.
 struct PopulatedPiece {
     /// `payload`, `payload.1`, …: the suffix of the step ids.
     var suffix: String
     /// The first page of the piece and the whole pages it spans.
     var pageStart: UInt64
     var span: UInt64
-    /// The piece's payload bytes and where they start in the first page.
-    var bytes: [UInt8]
-    var offsetInPage: UInt64
+    /// The payload bytes at their GPAs, in load order (slices of the payload file, not copies).
+    var parts: [(gpa: UInt64, bytes: ArraySlice<UInt8>)]
     /// The shared source of the first page.
     var source: Address
     var measured: Bool
@@ -50,12 +50,35 @@ struct PopulatedPiece {
 }
 
 extension PopulatedPiece {
-    /// The piece's pages as the launch command reads them: zeros around the payload bytes (a fresh mapping).
-    /// Built only by the back ends that measure them (SEV-SNP's digest, TDX's MRTD).
-    var pages: [UInt8] {
-        var pages = [UInt8](repeating: 0, count: Int(span))
-        pages.replaceSubrange(Int(offsetInPage)..<Int(offsetInPage) + bytes.count, with: bytes)
-        return pages
+    static let pageSize: UInt64 = 4096
+
+    /// Each page of the piece as the launch command reads it, zeros around the payload bytes (a fresh mapping),
+    /// one page at a time: the back ends that measure contents (SEV-SNP's digest, TDX's MRTD) hold one page, not
+    /// the span, whatever a payload's segments add up to.
+    func forEachPage(_ body: (UInt64, [UInt8]) -> Void) {
+        let byStart = parts.indices.sorted { (parts[$0].gpa, $0) < (parts[$1].gpa, $1) }
+        var next = 0
+        var active: [Int] = []
+        var page = pageStart
+        while page < pageStart + span {
+            let pageEnd = page + Self.pageSize
+            while next < byStart.count, parts[byStart[next]].gpa < pageEnd {
+                active.append(byStart[next])
+                next += 1
+            }
+            active.removeAll { parts[$0].gpa + UInt64(parts[$0].bytes.count) <= page }
+            var buffer = [UInt8](repeating: 0, count: Int(Self.pageSize))
+            for index in active.sorted() {  // load order: a later part's bytes win
+                let part = parts[index]
+                let from = max(part.gpa, page)
+                let to = min(part.gpa + UInt64(part.bytes.count), pageEnd)
+                guard from < to else { continue }
+                let start = part.bytes.startIndex + Int(from - part.gpa)
+                buffer.replaceSubrange(Int(from - page)..<Int(to - page), with: part.bytes[start..<start + Int(to - from)])
+            }
+            body(page, buffer)
+            page = pageEnd
+        }
     }
 }
 

@@ -45,7 +45,11 @@ struct SEVSNPLowering: PlatformLowering {
     }
 
     func populate(_ piece: PopulatedPiece, in b: inout PlanBuilder) {
-        b.snpDigest?.launchUpdate(piece.measured ? .normal : .unmeasured, gpa: piece.pageStart, data: piece.pages)
+        if piece.measured {
+            piece.forEachPage { gpa, page in b.snpDigest?.updateNormalPages(gpa: gpa, data: page) }
+        } else {
+            b.snpDigest?.updateUnhashedPages(pageType: SNPPageType.unmeasured.value, gpa: piece.pageStart, size: piece.span)
+        }
         b.populate(
             Step(
                 "snp.launch-update.\(piece.suffix)",

@@ -36,7 +36,11 @@ struct TDXLowering: PlatformLowering {
     }
 
     func populate(_ piece: PopulatedPiece, in b: inout PlanBuilder) {
-        b.tdxMRTD.initMemRegion(gpa: piece.pageStart, data: piece.pages, measure: piece.measured)
+        if piece.measured {
+            piece.forEachPage { gpa, page in b.tdxMRTD.initMemRegion(gpa: gpa, data: page, measure: true) }
+        } else {
+            for page in stride(from: piece.pageStart, to: piece.pageStart + piece.span, by: Int(PopulatedPiece.pageSize)) { b.tdxMRTD.pageAdd(gpa: page) }
+        }
         b.add(
             "tdx.init-mem-region.\(piece.suffix)",
             .tdxInitMemRegion(vcpu: .vcpu(0), gpa: piece.pageStart, nrPages: piece.span / 4096, source: piece.source, measure: piece.measured),
