@@ -58,8 +58,9 @@ public struct SNPVMSA: Hashable, Sendable {
     public private(set) var segments: [Segment]
     public private(set) var cpl: UInt8 = 0
     /// VMCB save-area values (what the memcpy at sev.c:949 copies).
-    public private(set) var efer: UInt64, cr4: UInt64, cr3: UInt64, cr0: UInt64, dr7: UInt64, rflags: UInt64, gPAT: UInt64
-    /// `vcpu->arch` values (what sev_es_sync_vmsa copies one by one, sev.c:952-976).
+    public private(set) var efer: UInt64, cr4: UInt64, cr3: UInt64, cr0: UInt64, dr7: UInt64, gPAT: UInt64
+    /// `vcpu->arch` values (what sev_es_sync_vmsa copies one by one, sev.c:952-976); RFLAGS, which KVM keeps in the
+    /// save area itself, is here too (GET and SET_REGS see the same value).
     public private(set) var registers: GeneralRegisters
     var archCR0: UInt64, archCR3: UInt64 = 0, archCR4: UInt64 = 0, archEFER: UInt64 = 0
     let dr6: UInt64 = 0xFFFF_0FF0, xcr0: UInt64 = 1, xss: UInt64 = 0, pkru: UInt32 = 0
@@ -88,7 +89,7 @@ public struct SNPVMSA: Hashable, Sendable {
         // (x86.c:13092-13100); dr7 0x400 (13033-13035); rflags 2 (13081); g_pat the PAT default (13055).
         archCR0 = 0x6000_0010
         (cr0, cr4, efer, cr3) = (0x10, Self.cr4MCE, Self.eferSVME, 0)
-        (dr7, rflags, gPAT) = (0x400, 0x2, 0x0007_0406_0007_0406)
+        (dr7, gPAT) = (0x400, 0x0007_0406_0007_0406)
         registers = GeneralRegisters()
         // RIP 0xfff0; RDX is CPUID.1.EAX, and no CPUID is set yet at creation: 0x600 (x86.c:13076-13082).
         registers.rip = 0xFFF0
@@ -167,7 +168,6 @@ public struct SNPVMSA: Hashable, Sendable {
     public mutating func setRegisters(_ r: GeneralRegisters) {
         registers = r
         registers.rflags = r.rflags | 0x2
-        rflags = registers.rflags
     }
 
     /// The launcher's boot of a vCPU (`X86BootRegisters`): KVM_GET_SREGS, the boot's changes, KVM_SET_SREGS, then
@@ -203,7 +203,7 @@ public struct SNPVMSA: Hashable, Sendable {
         p[0xCB] = cpl
         put(efer, at: 0xD0)
         put(xss, at: 0x140)
-        for (i, value) in [cr4, cr3, cr0, dr7, dr6, rflags, registers.rip].enumerated() { put(value, at: 0x148 + 8 * i) }
+        for (i, value) in [cr4, cr3, cr0, dr7, dr6, registers.rflags, registers.rip].enumerated() { put(value, at: 0x148 + 8 * i) }
         put(registers.rsp, at: 0x1D8)
         put(registers.rax, at: 0x1F8)
         put(gPAT, at: 0x268)

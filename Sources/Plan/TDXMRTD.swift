@@ -28,6 +28,11 @@ public struct TDXMRTD: Sendable {
     /// TDH.MEM.PAGE.ADD of the page at `gpa`.
     public mutating func pageAdd(gpa: UInt64) { record("MEM.PAGE.ADD", gpa: gpa) }
 
+    /// TDH.MEM.PAGE.ADD of every page of `[gpa, gpa + size)`: an unmeasured region, whose contents MRTD never sees.
+    public mutating func pageAdds(gpa: UInt64, size: UInt64) {
+        for page in stride(from: gpa, to: gpa + size, by: Self.pageSize) { pageAdd(gpa: page) }
+    }
+
     /// TDH.MR.EXTEND of the 256 bytes `chunk` at `gpa`.
     public mutating func extend(gpa: UInt64, chunk: ArraySlice<UInt8>) {
         precondition(chunk.count == Self.chunk, "TDH.MR.EXTEND measures 256 bytes")
@@ -38,9 +43,9 @@ public struct TDXMRTD: Sendable {
     /// `KVM_TDX_INIT_MEM_REGION` of `data` (whole pages) at `gpa`, measured when `measure`.
     public mutating func initMemRegion(gpa: UInt64, data: [UInt8], measure: Bool) {
         precondition(data.count % Self.pageSize == 0, "whole pages")
+        guard measure else { return pageAdds(gpa: gpa, size: UInt64(data.count)) }
         for page in stride(from: 0, to: data.count, by: Self.pageSize) {
             pageAdd(gpa: gpa + UInt64(page))
-            guard measure else { continue }
             for offset in stride(from: page, to: page + Self.pageSize, by: Self.chunk) {
                 extend(gpa: gpa + UInt64(offset), chunk: data[offset..<offset + Self.chunk])
             }

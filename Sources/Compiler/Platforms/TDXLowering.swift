@@ -39,7 +39,7 @@ struct TDXLowering: PlatformLowering {
         if piece.measured {
             piece.forEachPage { gpa, page in b.tdxMRTD.initMemRegion(gpa: gpa, data: page, measure: true) }
         } else {
-            for page in stride(from: piece.pageStart, to: piece.pageStart + piece.span, by: Int(PopulatedPiece.pageSize)) { b.tdxMRTD.pageAdd(gpa: page) }
+            b.tdxMRTD.pageAdds(gpa: piece.pageStart, size: piece.span)
         }
         b.add(
             "tdx.init-mem-region.\(piece.suffix)",
